@@ -1,0 +1,5 @@
+"""``python -m rflint``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The rule engine: a registry of rules and the context they read a model through.
+
+A rule is a small class with its code, name, default severity and a
+``check(ctx)`` generator. Rules know nothing about where a graph came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar, Iterable, Iterator
+
+from ..analysis import Analysis, NodeInfo
+from ..diagnostics import Diagnostic, Fix, Severity
+from ..ir import Graph, Location, Node
+from ..settings import ModelSettings
+
+
+@dataclass
+class ModelContext:
+    """One analysed model and its settings, as the rules see it."""
+
+    graph: Graph
+    analysis: Analysis
+    settings: ModelSettings
+
+    @cached_property
+    def consumers(self) -> dict[int, list[int]]:
+        return self.graph.consumers()
+
+    def info(self, node: Node) -> NodeInfo:
+        return self.analysis.info(node.id)
+
+    def inputs(self, node: Node) -> list[Node]:
+        return [self.graph.nodes[i] for i in node.inputs]
+
+    def option(self, code: str, key: str, default: object) -> object:
+        return self.settings.rule_options.get(code, {}).get(key, default)
+
+
+class Rule:
+    """Base class. Subclasses set the class attributes and implement ``check``."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.WARNING
+    enabled_by_default: ClassVar[bool] = True
+    summary: ClassVar[str] = ""
+    # Layer rules look at each node alone and may run on graphs the reader could
+    # not complete; model rules need the whole forward pass.
+    needs_complete_graph: ClassVar[bool] = False
+
+    def check(self, ctx: ModelContext) -> Iterator[Diagnostic]:
+        raise NotImplementedError
+
+    def diagnostic(
+        self, ctx: ModelContext, where: Node | Location | None, message: str, fix: Fix | None = None,
+        severity: Severity | None = None,
+    ) -> Diagnostic | None:
+        """A finding at a node's construction site; None when the node has no location."""
+        loc = where.loc if isinstance(where, Node) else where
+        if loc is None:
+            loc = ctx.graph.loc
+        if loc is None:
+            return None
+        return Diagnostic(
+            self.code, message, loc, severity or self.severity, fix, ctx.graph.name,
+            where.name if isinstance(where, Node) else "",
+        )
+
+
+_REGISTRY: dict[str, type[Rule]] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    """Class decorator: add a rule to the registry (codes are unique)."""
+    if cls.code in _REGISTRY:
+        raise ValueError(f"rule code {cls.code} registered twice")
+    _REGISTRY[cls.code] = cls
+    return cls
+
+
+def all_rules() -> dict[str, type[Rule]]:
+    """Every registered rule by code, in code order."""
+    from . import __name__ as _pkg  # noqa: F401  (importing the package registers the rules)
+    import importlib
+
+    importlib.import_module("rflint.checks")
+    return dict(sorted(_REGISTRY.items()))
+
+
+def run_rules(ctx: ModelContext, rules: Iterable[Rule]) -> tuple[list[Diagnostic], list[tuple[str, Exception]]]:
+    """Run rules on one model. An exception in one rule is returned, not raised,
+    so that it never hides the other rules' findings."""
+    found: list[Diagnostic] = []
+    errors: list[tuple[str, Exception]] = []
+    for rule in rules:
+        if rule.needs_complete_graph and not ctx.graph.complete:
+            continue
+        try:
+            found.extend(d for d in rule.check(ctx) if d is not None)
+        except Exception as exc:  # noqa: BLE001  (reported per rule, by design)
+            errors.append((rule.code, exc))
+    return found, errors

@@ -1,0 +1,61 @@
+"""Diagnostics: what rules find, readers fail on, and formats print. Core, no dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .ir import Location
+
+
+class Severity(IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text from (line, col) up to, not including, (end_line, end_col). 1-based."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    replacement: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A rewrite that resolves a finding. ``safe`` as in ruff: unsafe fixes may change behaviour."""
+
+    description: str
+    edits: tuple[Edit, ...]
+    safe: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: a code, a message a person can act on, and where.
+
+    ``model`` names the model the finding was computed in, for model-level
+    rules; layer-level findings are the same whichever model contains them.
+    """
+
+    code: str
+    message: str
+    loc: Location
+    severity: Severity = Severity.WARNING
+    fix: Fix | None = None
+    model: str = ""
+    name: str = field(default="", compare=False)
+
+    @property
+    def file(self) -> str:
+        return self.loc.file
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.loc.file, self.loc.line, self.loc.col, self.code)

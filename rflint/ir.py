@@ -1,0 +1,264 @@
+"""The Graph IR: the one data model every reader produces and every rule reads.
+
+A graph is a list of nodes in topological order; node 0 is the model input.
+Each node carries an operator (pure geometry, per spatial axis), the ids of
+its inputs, and where it was written. Everything is immutable and hashable so
+that analyses can be cached and graphs shared between threads.
+
+The operators describe only what the receptive-field algebra needs; facts a
+rule may want about the layer but the algebra does not (channels, groups,
+padding mode, the class name) live in ``Node.attrs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal, Mapping
+
+Pads = tuple[tuple[int, int], ...]
+"""Per spatial axis, (padding before, padding after). Negative values crop."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a node was written. Lines and columns are 1-based, as editors show them.
+
+    ``chain`` lists the call sites that led to ``line`` when the line is a
+    shared helper (``conv3x3``): outermost first, each as ``file:line name``.
+    """
+
+    file: str
+    line: int
+    col: int = 1
+    end_line: int | None = None
+    end_col: int | None = None
+    chain: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+# --------------------------------------------------------------------------- operators
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base class of the operators. Subclasses are plain frozen records."""
+
+    @property
+    def spatial_ndim(self) -> int | None:
+        """How many spatial axes the operator fixes (None: works for any)."""
+        return None
+
+
+WindowKind = Literal["conv", "max_pool", "avg_pool", "lp_pool", "pad"]
+
+
+@dataclass(frozen=True)
+class Window(Op):
+    """Conv, pooling, padding and cropping: output ``o`` reads ``o*s - p + t*d``, ``t < k``.
+
+    ``padding`` is explicit per axis (before, after); readers resolve
+    ``'same'`` and ``'valid'``. ``ceil_mode`` only affects output sizes.
+    """
+
+    kind: WindowKind
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: Pads
+    ceil_mode: bool = False
+
+    @property
+    def spatial_ndim(self) -> int:
+        return len(self.kernel)
+
+    def span(self, axis: int) -> int:
+        """Effective kernel span ``K = d*(k-1) + 1``."""
+        return self.dilation[axis] * (self.kernel[axis] - 1) + 1
+
+
+@dataclass(frozen=True)
+class TransposedConv(Op):
+    """Transposed convolution: output ``o`` reads input ``i`` where ``o = i*s - p + t*d``."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+
+    @property
+    def spatial_ndim(self) -> int:
+        return len(self.kernel)
+
+
+ResampleMode = Literal["nearest", "nearest-exact", "linear"]
+
+
+@dataclass(frozen=True)
+class Resample(Op):
+    """Upsample / interpolate. Exactly one of ``scale`` and ``size`` is set.
+
+    ``linear`` covers linear, bilinear and trilinear (one axis at a time).
+    """
+
+    mode: ResampleMode
+    scale: tuple[Fraction, ...] | None = None
+    size: tuple[int, ...] | None = None
+    align_corners: bool = False
+
+    @property
+    def spatial_ndim(self) -> int:
+        return len(self.scale if self.scale is not None else self.size or ())
+
+
+@dataclass(frozen=True)
+class PixelShuffle(Op):
+    """Depth to space by ``factor`` on every spatial axis (2-D in PyTorch)."""
+
+    factor: int
+    ndim: int = 2
+
+    @property
+    def spatial_ndim(self) -> int:
+        return self.ndim
+
+
+@dataclass(frozen=True)
+class PixelUnshuffle(Op):
+    """Space to depth by ``factor``: per axis a window with ``k = s = factor``."""
+
+    factor: int
+    ndim: int = 2
+
+    @property
+    def spatial_ndim(self) -> int:
+        return self.ndim
+
+
+@dataclass(frozen=True)
+class Pointwise(Op):
+    """Keeps every spatial position where it is: norms, activations, dropout, channel ops."""
+
+
+MergeKind = Literal["add", "mul", "concat"]
+
+
+@dataclass(frozen=True)
+class Merge(Op):
+    """Elementwise add/mul or channel concat of two or more tensors."""
+
+    kind: MergeKind
+
+
+@dataclass(frozen=True)
+class Global(Op):
+    """Every output value depends on the whole input: global or adaptive pooling, attention.
+
+    The local frame ends here; the result carries the global flag.
+    """
+
+    output_size: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class EndSpatial(Op):
+    """Flatten, reshape that merges spatial axes, linear on flattened features."""
+
+
+@dataclass(frozen=True)
+class Opaque(Op):
+    """An operation whose effect on the spatial frame is not known: the frame becomes Unknown."""
+
+    reason: str
+
+
+# --------------------------------------------------------------------------- graph
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operator application. ``name`` is the module path (``layer1.0.conv1``) or ''."""
+
+    id: int
+    op: Op
+    inputs: tuple[int, ...]
+    type_name: str
+    name: str = ""
+    loc: Location | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """Something a reader could not resolve, said with where and why (never guessed)."""
+
+    reason: str
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A model as a DAG. ``nodes[0]`` is the input; ``outputs`` name the result tensors.
+
+    ``complete`` is False when the reader could not follow the whole forward
+    pass: the nodes are then the layers it saw, and model-level rules skip it.
+    """
+
+    name: str
+    nodes: tuple[Node, ...]
+    outputs: tuple[tuple[str, int], ...]
+    ndim: int
+    loc: Location | None = None
+    complete: bool = True
+    unresolved: tuple[Unresolved, ...] = ()
+
+    def node(self, node_id: int) -> Node:
+        return self.nodes[node_id]
+
+    def consumers(self) -> dict[int, list[int]]:
+        """Map from node id to the ids of the nodes that read it."""
+        out: dict[int, list[int]] = {n.id: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                out[i].append(n.id)
+        return out
+
+
+class GraphBuilder:
+    """Appends nodes in order and hands out their ids; readers share it."""
+
+    def __init__(self) -> None:
+        self._nodes: list[Node] = []
+        self.unresolved: list[Unresolved] = []
+
+    def add(
+        self,
+        op: Op,
+        inputs: tuple[int, ...] | list[int],
+        type_name: str,
+        name: str = "",
+        loc: Location | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> int:
+        node = Node(len(self._nodes), op, tuple(inputs), type_name, name, loc, dict(attrs or {}))
+        self._nodes.append(node)
+        return node.id
+
+    def input(self, name: str = "input") -> int:
+        return self.add(Pointwise(), (), "input", name)
+
+    def build(
+        self,
+        name: str,
+        outputs: list[tuple[str, int]],
+        ndim: int | None = None,
+        loc: Location | None = None,
+        complete: bool = True,
+    ) -> Graph:
+        dims = {d for n in self._nodes if (d := n.op.spatial_ndim)}
+        if ndim is None:
+            ndim = max(dims) if dims else 2
+        return Graph(name, tuple(self._nodes), tuple(outputs), ndim, loc, complete, tuple(self.unresolved))

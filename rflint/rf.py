@@ -1,0 +1,308 @@
+"""Receptive-field algebra: periodic frames, index maps, sizes and the analytic ERF.
+
+Conventions are those of ../shared/DESIGN.md. Per spatial axis, output ``o``
+of a feature map depends on model-input pixels
+``[o*j + alpha[o mod q], o*j + beta[o mod q]]``. Every operator is an
+*index map*: output ``o = m*period + r`` reads input indices
+``taps[r] + m*shift``. Composing a frame with an index map gives a frame, so
+convs, pools, transposed convs, upsampling and pixel shuffles are all one
+computation, exact in fractions. Pure arithmetic: no torch, no IR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import floor, gcd, lcm
+from typing import Sequence
+
+# --------------------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True)
+class AxisFrame:
+    """Periodic frame ``(j, q, alpha, beta)`` along one axis. ``None`` in a phase is a gap."""
+
+    j: Fraction
+    alpha: tuple[Fraction | None, ...]
+    beta: tuple[Fraction | None, ...]
+
+    @staticmethod
+    def identity() -> "AxisFrame":
+        return AxisFrame(Fraction(1), (Fraction(0),), (Fraction(0),))
+
+    @property
+    def q(self) -> int:
+        return len(self.alpha)
+
+    def interval(self, o: int) -> tuple[int, int] | None:
+        """Input pixels output ``o`` depends on, or None for a gap."""
+        a, b = self.alpha[o % self.q], self.beta[o % self.q]
+        if a is None or b is None:
+            return None
+        return int(o * self.j + a), int(o * self.j + b)
+
+    def _filled(self) -> list[tuple[Fraction, Fraction]]:
+        return [(a, b) for a, b in zip(self.alpha, self.beta) if a is not None and b is not None]
+
+    @property
+    def has_gaps(self) -> bool:
+        return any(a is None for a in self.alpha)
+
+    @property
+    def r(self) -> int:
+        """Receptive field size (``r_max``): the widest interval of any phase."""
+        filled = self._filled()
+        return int(max(b - a for a, b in filled)) + 1 if filled else 0
+
+    @property
+    def r_min(self) -> int:
+        filled = self._filled()
+        return int(min(b - a for a, b in filled)) + 1 if filled else 0
+
+    @property
+    def padding(self) -> Fraction:
+        """Effective padding ``P = -min(alpha)``."""
+        filled = self._filled()
+        return -min(a for a, _ in filled) if filled else Fraction(0)
+
+    @property
+    def centre(self) -> Fraction:
+        """Mean centre offset ``mean((alpha + beta) / 2)`` over the filled phases."""
+        filled = self._filled()
+        if not filled:
+            return Fraction(0)
+        return sum(((a + b) / 2 for a, b in filled), Fraction(0)) / len(filled)
+
+
+def _canonical(j: Fraction, alpha: list[Fraction | None], beta: list[Fraction | None]) -> AxisFrame:
+    """Shrink the period to the smallest one the phases actually repeat with."""
+    q = len(alpha)
+    for p in range(1, q + 1):
+        if q % p == 0 and all(alpha[i] == alpha[i % p] and beta[i] == beta[i % p] for i in range(q)):
+            return AxisFrame(j, tuple(alpha[:p]), tuple(beta[:p]))
+    raise AssertionError("unreachable: p == q always matches")
+
+
+# --------------------------------------------------------------------------- index maps
+
+
+@dataclass(frozen=True)
+class IndexMap:
+    """Output ``o = m*period + r`` reads ``[t + m*shift for t in taps[r]]``.
+
+    ``weights[r]`` are the interpolation weights of the taps when the operator
+    has fixed ones (linear resampling); None means uniform, as for a learned
+    kernel under the ERF convention.
+    """
+
+    period: int
+    shift: int
+    taps: tuple[tuple[int, ...], ...]
+    weights: tuple[tuple[Fraction, ...], ...] | None = None
+
+    @property
+    def jump(self) -> Fraction:
+        return Fraction(self.shift, self.period)
+
+
+IDENTITY_MAP = IndexMap(1, 1, ((0,),))
+
+
+def window_map(k: int, s: int, d: int, p_before: int) -> IndexMap:
+    """Conv, pool, pad: output ``o`` reads ``o*s - p + t*d`` for ``t < k``."""
+    return IndexMap(1, s, (tuple(-p_before + t * d for t in range(k)),))
+
+
+def transposed_map(k: int, s: int, d: int, p: int) -> IndexMap:
+    """Transposed conv: output ``o`` reads ``i = (o + p - t*d) / s`` where that is whole."""
+    taps = []
+    for r in range(s):
+        taps.append(tuple(sorted({(r + p - t * d) // s for t in range(k) if (r + p - t * d) % s == 0})))
+    return IndexMap(s, 1, tuple(taps))
+
+
+def nearest_map(ratio: Fraction, exact: bool = False) -> IndexMap:
+    """Nearest resampling with ``ratio = input/output``: ``o`` reads ``floor(o*ratio)``.
+
+    ``nearest-exact`` reads ``floor((o + 1/2)*ratio)``. PyTorch uses
+    ``1/scale_factor`` as the ratio when a scale factor is given, and
+    ``n_in/n_out`` when a size is.
+    """
+    b, a = ratio.numerator, ratio.denominator  # ratio = b/a: period a, shift b
+    taps = []
+    for r in range(a):
+        src = (r + Fraction(1, 2)) * ratio if exact else r * ratio
+        taps.append((floor(src),))
+    return IndexMap(a, b, tuple(taps))
+
+
+def linear_map(ratio: Fraction, align_corners: bool) -> IndexMap:
+    """Linear resampling along one axis with ``ratio = input/output``.
+
+    ``align_corners=False``: ``src = (o + 1/2)*ratio - 1/2``; with True the
+    caller passes ``ratio = (n_in - 1)/(n_out - 1)`` and ``src = o*ratio``.
+    ``o`` reads ``floor(src)`` and, unless ``src`` is whole, ``floor(src) + 1``.
+    """
+    b, a = ratio.numerator, ratio.denominator
+    taps, weights = [], []
+    for r in range(a):
+        src = r * ratio if align_corners else (r + Fraction(1, 2)) * ratio - Fraction(1, 2)
+        i0 = floor(src)
+        lam = src - i0
+        if lam == 0:
+            taps.append((i0,))
+            weights.append((Fraction(1),))
+        else:
+            taps.append((i0, i0 + 1))
+            weights.append((1 - lam, lam))
+    return IndexMap(a, b, tuple(taps), tuple(weights))
+
+
+def shuffle_map(factor: int) -> IndexMap:
+    """PixelShuffle: output ``o`` reads input ``floor(o / factor)`` (across channels)."""
+    return IndexMap(factor, 1, tuple((0,) for _ in range(factor)))
+
+
+def compose(frame: AxisFrame, imap: IndexMap) -> AxisFrame:
+    """The frame of a layer's output, given the frame of its input and its index map.
+
+    For ``o = m*P + r`` the taps are ``i = t + m*S``; the new phase depends on
+    ``r`` and on ``m*S mod q``, so the new period is ``P * q / gcd(q, S)``.
+    """
+    q = frame.q
+    period = imap.period * (q // gcd(q, imap.shift))
+    j_new = frame.j * imap.jump
+    alpha: list[Fraction | None] = []
+    beta: list[Fraction | None] = []
+    for o in range(period):
+        m, r = divmod(o, imap.period)
+        lo: Fraction | None = None
+        hi: Fraction | None = None
+        for t in imap.taps[r]:
+            i = t + m * imap.shift
+            a, b = frame.alpha[i % q], frame.beta[i % q]
+            if a is None or b is None:
+                continue
+            start, end = i * frame.j + a, i * frame.j + b
+            lo = start if lo is None or start < lo else lo
+            hi = end if hi is None or end > hi else hi
+        if lo is None or hi is None:
+            alpha.append(None)
+            beta.append(None)
+        else:
+            alpha.append(lo - o * j_new)
+            beta.append(hi - o * j_new)
+    return _canonical(j_new, alpha, beta)
+
+
+def merge(frames: Sequence[AxisFrame]) -> AxisFrame | None:
+    """Add/mul/concat: per phase the union of the branches. None when the jumps differ."""
+    if not frames:
+        raise ValueError("merge needs at least one frame")
+    j = frames[0].j
+    if any(f.j != j for f in frames):
+        return None
+    q = lcm(*(f.q for f in frames))
+    alpha: list[Fraction | None] = []
+    beta: list[Fraction | None] = []
+    for ph in range(q):
+        starts = [a for f in frames if (a := f.alpha[ph % f.q]) is not None]
+        ends = [b for f in frames if (b := f.beta[ph % f.q]) is not None]
+        alpha.append(min(starts) if starts else None)
+        beta.append(max(ends) if ends else None)
+    return _canonical(j, alpha, beta)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def window_out_size(n: int, k: int, s: int, d: int, p_before: int, p_after: int, ceil_mode: bool = False) -> int:
+    """``floor((n + p_b + p_a - K)/s) + 1``; with ``ceil_mode`` PyTorch's rounding up,
+    minus one when the last window would start in the far padding."""
+    span = d * (k - 1) + 1
+    if not ceil_mode:
+        return (n + p_before + p_after - span) // s + 1
+    out = (n + p_before + p_after - span + s - 1) // s + 1
+    if (out - 1) * s >= n + p_before:
+        out -= 1
+    return out
+
+
+def far_padding_used(n: int, n_out: int, k: int, s: int, d: int, p_before: int) -> int:
+    """Padding actually read on the far side, ``(n_out - 1)*s + K - n - p_before``.
+
+    Negative: that many real rows at the far end are never read.
+    """
+    return (n_out - 1) * s + d * (k - 1) + 1 - n - p_before
+
+
+def transposed_out_size(n: int, k: int, s: int, d: int, p: int, output_padding: int) -> int:
+    return (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+
+
+# --------------------------------------------------------------------------- ERF
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Mean and variance (in input pixels) of the impact of input pixels on one output.
+
+    With uniform (normalised) kernels the impact is the composed kernel: along
+    a chain means and variances add (Luo et al., NeurIPS 2016); at a merge it
+    is the mixture of the branches, weighted by ``mass`` (path counts).
+    """
+
+    mean: Fraction
+    var: Fraction
+    mass: Fraction = Fraction(1)
+
+    @property
+    def width(self) -> float:
+        """ERF width under rflint's convention: 4 sigma (about 95% of the mass)."""
+        return 4 * float(self.var) ** 0.5
+
+
+def map_moments(imap: IndexMap) -> tuple[Fraction, Fraction]:
+    """Mean and variance of the taps' offsets (input units), averaged over output phases.
+
+    Offsets are taken relative to where the output sits, ``o * shift/period``.
+    """
+    means, vars_ = [], []
+    for r, taps in enumerate(imap.taps):
+        if not taps:
+            continue
+        w = imap.weights[r] if imap.weights else tuple(Fraction(1, len(taps)) for _ in taps)
+        base = Fraction(r * imap.shift, imap.period)
+        mu = sum((wi * (t - base) for wi, t in zip(w, taps)), Fraction(0))
+        var = sum((wi * (t - base - mu) ** 2 for wi, t in zip(w, taps)), Fraction(0))
+        means.append(mu)
+        vars_.append(var)
+    if not means:
+        return Fraction(0), Fraction(0)
+    return sum(means, Fraction(0)) / len(means), sum(vars_, Fraction(0)) / len(vars_)
+
+
+def compose_moments(m: Moments, imap: IndexMap, j: Fraction) -> Moments:
+    """Add one layer's tap moments, scaled by the jump ``j`` of its input."""
+    mu, var = map_moments(imap)
+    return Moments(m.mean + j * mu, m.var + j * j * var, m.mass)
+
+
+def mix_moments(branches: Sequence[Moments], channels: Sequence[int] | None = None) -> Moments:
+    """Mixture at a merge: ``sigma^2 = sum w_i (sigma_i^2 + mu_i^2) / W - mu^2``.
+
+    For add/mul (``channels`` None) the weights are the branches' masses and
+    the masses add. For concat the next layer averages over channels, so
+    branch ``i`` weighs ``c_i * m_i`` and the result's mass is their mean.
+    """
+    if channels is None:
+        w = [b.mass for b in branches]
+        mass = sum(w, Fraction(0))
+    else:
+        w = [c * b.mass for c, b in zip(channels, branches)]
+        mass = sum(w, Fraction(0)) / sum(channels)
+    total = sum(w, Fraction(0))
+    mu = sum((wi * b.mean for wi, b in zip(w, branches)), Fraction(0)) / total
+    second = sum((wi * (b.var + b.mean**2) for wi, b in zip(w, branches)), Fraction(0)) / total
+    return Moments(mu, second - mu * mu, mass)
