@@ -1,0 +1,1173 @@
+"""The static evaluator: a small abstract interpreter over the Python that models are written in.
+
+It runs a module's top level (imports, classes, functions, constants), then
+constructors with concrete arguments, then ``forward`` on a symbolic tensor,
+appending a graph node for every layer application. It never imports or
+executes the code it reads: every operation is interpreted here, on values
+from ``values.py``. What it cannot determine becomes an ``Unknown`` that
+records why and where; loops and calls run under a step budget.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from typing import Any, Iterator
+
+from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Unresolved
+from . import tensor_ops
+from .torch_nn import LAYERS, BadArgument, canonical_nn_name
+from .values import (
+    Builtin,
+    BoundMethod,
+    ClassValue,
+    ContainerValue,
+    ExternalRef,
+    FunctionValue,
+    LayerValue,
+    ModuleInstance,
+    Partial,
+    SuperProxy,
+    TensorValue,
+    Unknown,
+    first_unknown,
+    is_module,
+)
+
+STEP_BUDGET = 200_000
+MAX_DEPTH = 60
+
+
+class _Return(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+class BudgetExceeded(Exception):
+    pass
+
+
+class Scope:
+    """Local names of one function call, falling back to the module's globals."""
+
+    __slots__ = ("locals", "globals")
+
+    def __init__(self, globals_: dict[str, Any], locals_: dict[str, Any] | None = None) -> None:
+        self.globals = globals_
+        self.locals = locals_ if locals_ is not None else globals_
+
+    def lookup(self, name: str) -> Any:
+        if name in self.locals:
+            return self.locals[name]
+        if name in self.globals:
+            return self.globals[name]
+        if name in BUILTINS:
+            return BUILTINS[name]
+        raise KeyError(name)
+
+
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow, ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift, ast.BitOr: operator.or_, ast.BitAnd: operator.and_, ast.BitXor: operator.xor,
+}
+_CMPOPS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+    ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+_PLAIN = (int, float, str, bool, type(None), tuple, list, dict, range, slice, bytes, complex, frozenset, set)
+
+# Methods of plain data that are pure and safe to call on the evaluator's own values.
+_SAFE_METHODS = {
+    list: {"append", "extend", "insert", "pop", "index", "count", "copy", "reverse", "remove", "sort"},
+    dict: {"get", "items", "keys", "values", "copy", "update", "pop", "setdefault"},
+    str: {"format", "join", "split", "rsplit", "upper", "lower", "strip", "lstrip", "rstrip", "startswith",
+          "endswith", "replace", "count", "find", "index", "isdigit", "isalpha", "partition", "rpartition",
+          "title", "capitalize", "zfill"},
+    tuple: {"index", "count"},
+    int: {"bit_length"},
+    float: {"is_integer"},
+}
+
+
+def _builtin(name: str, fn: Any) -> Builtin:
+    def impl(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        u = first_unknown(*args, *kwargs.values())
+        if u:
+            return u
+        return fn(*args, **kwargs)
+
+    return Builtin(name, impl)
+
+
+def _isinstance(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    obj, types = args[0], args[1]
+    types = types if isinstance(types, tuple) else (types,)
+    for t in types:
+        if isinstance(t, type) and not isinstance(obj, (Unknown, TensorValue, LayerValue, ModuleInstance, ContainerValue)):
+            if isinstance(obj, t):
+                return True
+        elif isinstance(t, ExternalRef) and isinstance(obj, LayerValue):
+            if canonical_nn_name(t.path) == obj.type_name:
+                return True
+        elif isinstance(t, ClassValue) and isinstance(obj, ModuleInstance):
+            if t in obj.cls.mro():
+                return True
+        elif not isinstance(t, type):
+            return Unknown("isinstance against a type that is not known")
+    if isinstance(obj, Unknown):
+        return obj
+    return False
+
+
+BUILTINS: dict[str, Any] = {
+    name: _builtin(name, fn)
+    for name, fn in {
+        "int": int, "float": float, "str": str, "bool": bool, "len": len, "abs": abs, "round": round, "max": max,
+        "min": min, "sum": sum, "sorted": sorted, "reversed": lambda x: list(reversed(x)), "list": list, "tuple": tuple,
+        "dict": dict, "set": set, "range": range, "zip": lambda *a: list(zip(*a)), "enumerate": lambda *a, **k: list(enumerate(*a, **k)),
+        "divmod": divmod, "pow": pow, "any": any, "all": all, "map": None, "repr": repr, "hasattr": None, "getattr": None,
+        "print": lambda *a, **k: None, "frozenset": frozenset,
+    }.items()
+    if fn is not None
+}
+BUILTINS["isinstance"] = Builtin("isinstance", _isinstance)
+BUILTINS["None"] = None
+BUILTINS["True"] = True
+BUILTINS["False"] = False
+
+_MATH = {name: getattr(math, name) for name in (
+    "ceil", "floor", "sqrt", "log", "log2", "log10", "exp", "pow", "gcd", "isclose", "inf", "pi", "e", "prod", "trunc",
+)}
+
+
+class Evaluator:
+    """Interprets one file. ``builder`` is set while a model's graph is being built."""
+
+    def __init__(self, path: str, text: str, tree: ast.Module) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.tree = tree
+        self.globals: dict[str, Any] = {"__name__": Unknown("__name__ is not '__main__' when linting")}
+        self.builder: GraphBuilder | None = None
+        self.unresolved: list[Unresolved] = []
+        self.steps = 0
+        self.depth = 0
+        self.chain: list[str] = []
+        self.applied: set[int] = set()
+
+    # ------------------------------------------------------------------ helpers
+
+    def loc(self, node: ast.AST) -> Location:
+        line = getattr(node, "lineno", 1)
+        end_line = getattr(node, "end_lineno", None) or line
+        return Location(
+            self.path, line, self._char_col(line, getattr(node, "col_offset", 0)) + 1,
+            end_line, self._char_col(end_line, getattr(node, "end_col_offset", 0) or 0) + 1, tuple(self.chain),
+        )
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        """ast columns count UTF-8 bytes; editors and ruff count characters."""
+        if 0 < line <= len(self.lines):
+            text = self.lines[line - 1]
+            if not text.isascii():
+                return len(text.encode()[:byte_col].decode(errors="ignore"))
+        return byte_col
+
+    def span(self, node: ast.AST) -> tuple[int, int, int, int]:
+        loc = self.loc(node)
+        return (loc.line, loc.col, loc.end_line or loc.line, loc.end_col or loc.col)
+
+    def call_spans(self, call: ast.Call, params: tuple[str, ...], offset: int = 0) -> dict[str, Any]:
+        """Source spans of a call's arguments by parameter name, for fixes that rewrite them."""
+        spans: dict[str, tuple[int, int, int, int]] = {}
+        for i, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break
+            if offset <= i < offset + len(params):
+                spans[params[i - offset]] = self.span(arg)
+        for kw in call.keywords:
+            if kw.arg:
+                spans[kw.arg] = self.span(kw.value)
+        return {"args": spans, "call": self.span(call)}
+
+    def unknown(self, reason: str, node: ast.AST | None) -> Unknown:
+        """An Unknown that is also reported (``--show-unresolved``)."""
+        loc = self.loc(node) if node is not None else None
+        u = Unknown(reason, loc)
+        self.unresolved.append(Unresolved(reason, loc))
+        return u
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > STEP_BUDGET:
+            raise BudgetExceeded()
+
+    # ------------------------------------------------------------------ graph
+
+    def add_node(self, op: Op, inputs: list[int], type_name: str, node: ast.AST | None, attrs: dict[str, Any] | None = None,
+                 name: str = "", loc: Location | None = None) -> TensorValue:
+        assert self.builder is not None, "tensor operation outside forward"
+        nid = self.builder.add(op, inputs, type_name, name, loc or (self.loc(node) if node is not None else None), attrs)
+        return TensorValue(nid)
+
+    def as_tensor(self, value: Any, node: ast.AST) -> TensorValue | Unknown:
+        """A tensor to apply an operation to; an Unknown becomes an Opaque node so that the
+        layers after it are still seen (their frames are Unknown)."""
+        if isinstance(value, TensorValue):
+            return value
+        if self.builder is None:
+            return Unknown("not a tensor")
+        reason = value.reason if isinstance(value, Unknown) else f"expected a tensor, got {type(value).__name__}"
+        return self.add_node(Opaque(reason), [0], "unknown", node)
+
+    def binary_tensor_op(self, kind: str, a: Any, b: Any, node: ast.AST, name: str) -> Any:
+        """``a + b`` etc. with at least one tensor: a merge, or a pointwise op with a constant."""
+        ta, tb = isinstance(a, TensorValue), isinstance(b, TensorValue)
+        if ta and tb:
+            return self.add_node(Merge(kind), [a.node, b.node], name, node)  # type: ignore[arg-type]
+        if ta or tb:
+            other = b if ta else a
+            if isinstance(other, Unknown):
+                other = self.as_tensor(other, node)
+                return self.add_node(Merge(kind), [(a if ta else other).node, (other if ta else b).node], name, node)  # type: ignore[union-attr]
+            return a if ta else b
+        return self.unknown(f"{name} of values that are not known", node)
+
+    # ------------------------------------------------------------------ module level
+
+    def run_module(self) -> None:
+        for stmt in self.tree.body:
+            try:
+                self.exec_stmt(stmt, Scope(self.globals), top=True)
+            except (_Return, _Break, _Continue):
+                pass
+            except BudgetExceeded:
+                self.unknown("step budget exhausted at module level", stmt)
+                return
+
+    # ------------------------------------------------------------------ statements
+
+    def exec_body(self, body: list[ast.stmt], scope: Scope) -> None:
+        for stmt in body:
+            self.exec_stmt(stmt, scope)
+
+    def exec_stmt(self, stmt: ast.stmt, scope: Scope, top: bool = False) -> None:
+        self.tick()
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self._import(stmt, scope)
+        elif isinstance(stmt, ast.ClassDef):
+            self._define_class(stmt, scope)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scope.locals[stmt.name] = self._define_function(stmt, scope, None)
+        elif isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value, scope)
+            for target in stmt.targets:
+                self.assign(target, value, scope)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value, scope), scope)
+        elif isinstance(stmt, ast.AugAssign):
+            current = self.eval(_load(stmt.target), scope)
+            self.assign(stmt.target, self.binop(stmt.op, current, self.eval(stmt.value, scope), stmt), scope)
+        elif isinstance(stmt, ast.Expr):
+            if not top:
+                self.eval(stmt.value, scope)
+        elif isinstance(stmt, ast.Return):
+            raise _Return(self.eval(stmt.value, scope) if stmt.value is not None else None)
+        elif isinstance(stmt, ast.If):
+            self._if(stmt, scope)
+        elif isinstance(stmt, ast.For):
+            self._for(stmt, scope)
+        elif isinstance(stmt, ast.While):
+            self._while(stmt, scope)
+        elif isinstance(stmt, ast.Break):
+            raise _Break()
+        elif isinstance(stmt, ast.Continue):
+            raise _Continue()
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            self.exec_body(stmt.body, scope)
+        elif isinstance(stmt, ast.Try):
+            self.exec_body(stmt.body, scope)
+            self.exec_body(stmt.orelse, scope)
+            self.exec_body(stmt.finalbody, scope)
+        elif isinstance(stmt, ast.Raise):
+            if not top:
+                raise _Return(self.unknown("the code raises here", stmt))
+        elif isinstance(stmt, ast.Delete):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    scope.locals.pop(target.id, None)
+        # pass, assert, global, nonlocal: nothing to do
+
+    def _import(self, stmt: ast.Import | ast.ImportFrom, scope: Scope) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    scope.locals[alias.asname] = _module_ref(alias.name)
+                else:
+                    top = alias.name.split(".")[0]
+                    scope.locals[top] = _module_ref(top)
+            return
+        module = ("." * stmt.level) + (stmt.module or "")
+        for alias in stmt.names:
+            if alias.name == "*":
+                continue
+            scope.locals[alias.asname or alias.name] = _module_ref(f"{module}.{alias.name}" if module else alias.name)
+
+    def _define_class(self, stmt: ast.ClassDef, scope: Scope) -> None:
+        bases = [self.eval(b, scope) for b in stmt.bases]
+        cls = ClassValue(stmt.name, stmt, scope.globals, bases)
+        class_scope = Scope(scope.globals, {})
+        for item in stmt.body:
+            if isinstance(item, (ast.Assign, ast.AnnAssign)):
+                try:
+                    self.exec_stmt(item, class_scope)
+                except Exception:  # noqa: BLE001  (a class attribute we cannot evaluate stays unknown)
+                    pass
+        cls.class_attrs.update(class_scope.locals)
+        scope.locals[stmt.name] = cls
+
+    def _define_function(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, scope: Scope,
+                         owner: ClassValue | None) -> FunctionValue:
+        args = stmt.args
+        defaults: dict[str, Any] = {}
+        positional = [*args.posonlyargs, *args.args]
+        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            defaults[arg.arg] = self.eval(default, scope)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            if default is not None:
+                defaults[arg.arg] = self.eval(default, scope)
+        # Closures: a nested function sees the enclosing locals as its globals' overlay.
+        env = scope.globals if scope.locals is scope.globals else {**scope.globals, **scope.locals}
+        name = getattr(stmt, "name", "<lambda>")
+        return FunctionValue(name, stmt, env, defaults, owner)  # type: ignore[arg-type]
+
+    def assign(self, target: ast.expr, value: Any, scope: Scope) -> None:
+        if isinstance(target, ast.Name):
+            scope.locals[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self._unpack(target, value, scope)
+        elif isinstance(target, ast.Attribute):
+            obj = self.eval(target.value, scope)
+            self.set_attr(obj, target.attr, value)
+        elif isinstance(target, ast.Subscript):
+            obj = self.eval(target.value, scope)
+            key = self.eval(target.slice, scope)
+            if isinstance(obj, (list, dict)) and not isinstance(key, Unknown):
+                try:
+                    obj[key] = value
+                except (IndexError, TypeError, KeyError):
+                    pass
+            elif isinstance(obj, ContainerValue) and not isinstance(key, Unknown):
+                obj.children[str(key)] = value
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, value, scope)
+
+    def _unpack(self, target: ast.Tuple | ast.List, value: Any, scope: Scope) -> None:
+        items = self.iterate(value, target)
+        if isinstance(items, Unknown):
+            for elt in target.elts:
+                self.assign(elt, items, scope)
+            return
+        items = list(items)
+        starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
+        if starred:
+            s = starred[0]
+            after = len(target.elts) - s - 1
+            parts = items[:s] + [items[s:len(items) - after]] + items[len(items) - after:]
+        else:
+            parts = items
+        if len(parts) != len(target.elts):
+            u = self.unknown(f"cannot unpack {len(items)} values into {len(target.elts)}", target)
+            parts = [u] * len(target.elts)
+        for elt, part in zip(target.elts, parts):
+            self.assign(elt, part, scope)
+
+    def set_attr(self, obj: Any, name: str, value: Any) -> None:
+        if isinstance(obj, ModuleInstance):
+            obj.attrs[name] = value
+            if is_module(value):
+                self.repath(value, f"{obj.path}.{name}" if obj.path else name)
+        elif isinstance(obj, ContainerValue):
+            obj.children[name] = value
+
+    def repath(self, value: Any, path: str) -> None:
+        """Give a module and everything below it their dotted names (``layer1.0.conv1``)."""
+        if isinstance(value, LayerValue):
+            value.path = path
+        elif isinstance(value, ContainerValue):
+            value.path = path
+            for key, child in value.children.items():
+                self.repath(child, f"{path}.{key}")
+        elif isinstance(value, ModuleInstance):
+            value.path = path
+            for key, child in {**value.attrs, **value.children}.items():
+                if is_module(child):
+                    self.repath(child, f"{path}.{key}")
+
+    def _if(self, stmt: ast.If, scope: Scope) -> None:
+        cond = self.truth(self.eval(stmt.test, scope))
+        if cond is True:
+            self.exec_body(stmt.body, scope)
+        elif cond is False:
+            self.exec_body(stmt.orelse, scope)
+        else:
+            self._both_branches(stmt, scope, cond)
+
+    def _both_branches(self, stmt: ast.If, scope: Scope, cond: Unknown) -> None:
+        """An undecidable condition: run both branches and join what they leave behind.
+
+        A name bound to different values becomes Unknown, except tensors: their
+        alternatives merge as at an add, which is what the receptive field of
+        "either branch" is.
+        """
+        before = dict(scope.locals)
+        results = []
+        for body in (stmt.body, stmt.orelse):
+            scope.locals.clear()
+            scope.locals.update(before)
+            returned: Any = _NO_RETURN
+            try:
+                self.exec_body(body, scope)
+            except _Return as ret:
+                returned = ret.value
+            results.append((dict(scope.locals), returned))
+        (then_locals, then_ret), (else_locals, else_ret) = results
+        scope.locals.clear()
+        for key in then_locals.keys() | else_locals.keys():
+            a = then_locals.get(key, _NO_RETURN)
+            b = else_locals.get(key, _NO_RETURN)
+            scope.locals[key] = self.join(a, b, stmt, cond)
+        if then_ret is not _NO_RETURN or else_ret is not _NO_RETURN:
+            if then_ret is _NO_RETURN or else_ret is _NO_RETURN:
+                raise _Return(self.unknown(f"returns only when an undecidable condition holds ({cond.reason})", stmt))
+            raise _Return(self.join(then_ret, else_ret, stmt, cond))
+
+    def join(self, a: Any, b: Any, node: ast.AST, cond: Unknown) -> Any:
+        if a is b or (type(a) is type(b) and isinstance(a, _PLAIN) and _safe_eq(a, b)):
+            return a
+        if isinstance(a, TensorValue) and isinstance(b, TensorValue) and self.builder is not None:
+            return self.add_node(Merge("add"), [a.node, b.node], "if/else", node, {"alternatives": True})
+        if a is _NO_RETURN or b is _NO_RETURN:
+            return Unknown(f"bound in one branch of an undecidable condition ({cond.reason})")
+        return Unknown(f"differs between branches of an undecidable condition ({cond.reason})")
+
+    def _for(self, stmt: ast.For, scope: Scope) -> None:
+        items = self.iterate(self.eval(stmt.iter, scope), stmt.iter)
+        if isinstance(items, Unknown):
+            self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter)
+            return
+        for item in items:
+            self.tick()
+            self.assign(stmt.target, item, scope)
+            try:
+                self.exec_body(stmt.body, scope)
+            except _Break:
+                return
+            except _Continue:
+                continue
+        self.exec_body(stmt.orelse, scope)
+
+    def _while(self, stmt: ast.While, scope: Scope) -> None:
+        while True:
+            self.tick()
+            cond = self.truth(self.eval(stmt.test, scope))
+            if isinstance(cond, Unknown):
+                self.unknown(f"while condition is not known ({cond.reason})", stmt.test)
+                return
+            if not cond:
+                break
+            try:
+                self.exec_body(stmt.body, scope)
+            except _Break:
+                return
+            except _Continue:
+                continue
+        self.exec_body(stmt.orelse, scope)
+
+    def iterate(self, value: Any, node: ast.AST) -> list[Any] | Unknown:
+        if isinstance(value, Unknown):
+            return value
+        if isinstance(value, (list, tuple, range, str, set, frozenset)):
+            return list(value)
+        if isinstance(value, dict):
+            return list(value.keys())
+        if isinstance(value, ContainerValue):
+            return list(value.children) if value.kind == "ModuleDict" else list(value.children.values())
+        if isinstance(value, ModuleInstance) and value.children:
+            return list(value.children.values())
+        return Unknown(f"cannot iterate over {type(value).__name__}")
+
+    def truth(self, value: Any) -> bool | Unknown:
+        if isinstance(value, Unknown):
+            return value
+        if isinstance(value, _PLAIN):
+            try:
+                return bool(value) if first_unknown(value) is None else Unknown("condition contains unknown values")
+            except Exception:  # noqa: BLE001
+                return Unknown("condition cannot be decided")
+        if isinstance(value, TensorValue):
+            return Unknown("condition on tensor values")
+        if is_module(value) or isinstance(value, (FunctionValue, ClassValue, ExternalRef, BoundMethod)):
+            return True
+        return Unknown("condition cannot be decided")
+
+    # ------------------------------------------------------------------ expressions
+
+    def eval(self, node: ast.expr, scope: Scope) -> Any:
+        self.tick()
+        method = getattr(self, f"_e_{type(node).__name__}", None)
+        if method is None:
+            return self.unknown(f"{type(node).__name__} expressions are not modelled", node)
+        return method(node, scope)
+
+    def _e_Constant(self, node: ast.Constant, scope: Scope) -> Any:
+        return node.value
+
+    def _e_Name(self, node: ast.Name, scope: Scope) -> Any:
+        try:
+            return scope.lookup(node.id)
+        except KeyError:
+            return self.unknown(f"name '{node.id}' is not defined here", node)
+
+    def _e_Attribute(self, node: ast.Attribute, scope: Scope) -> Any:
+        return self.get_attr(self.eval(node.value, scope), node.attr, node)
+
+    def _e_Tuple(self, node: ast.Tuple, scope: Scope) -> Any:
+        return tuple(self._elements(node.elts, scope))
+
+    def _e_List(self, node: ast.List, scope: Scope) -> Any:
+        return self._elements(node.elts, scope)
+
+    def _e_Set(self, node: ast.Set, scope: Scope) -> Any:
+        items = self._elements(node.elts, scope)
+        try:
+            return set(items)
+        except TypeError:
+            return self.unknown("set of unhashable values", node)
+
+    def _elements(self, elts: list[ast.expr], scope: Scope) -> list[Any]:
+        out: list[Any] = []
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                items = self.iterate(self.eval(e.value, scope), e)
+                if isinstance(items, Unknown):
+                    out.append(items)
+                else:
+                    out.extend(items)
+            else:
+                out.append(self.eval(e, scope))
+        return out
+
+    def _e_Dict(self, node: ast.Dict, scope: Scope) -> Any:
+        out: dict[Any, Any] = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                sub = self.eval(v, scope)
+                if isinstance(sub, dict):
+                    out.update(sub)
+                continue
+            key = self.eval(k, scope)
+            try:
+                out[key] = self.eval(v, scope)
+            except TypeError:
+                return self.unknown("dict key is not hashable", k)
+        return out
+
+    def _e_JoinedStr(self, node: ast.JoinedStr, scope: Scope) -> Any:
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+                continue
+            assert isinstance(value, ast.FormattedValue)
+            v = self.eval(value.value, scope)
+            if not isinstance(v, _PLAIN) or first_unknown(v):
+                return Unknown("f-string of a value that is not known")
+            if value.conversion == ord("r"):
+                v = repr(v)
+            elif value.conversion == ord("s"):
+                v = str(v)
+            spec = self.eval(value.format_spec, scope) if value.format_spec is not None else ""
+            if isinstance(spec, Unknown):
+                return spec
+            try:
+                parts.append(format(v, spec))
+            except (ValueError, TypeError):
+                return self.unknown("bad format spec", value)
+        return "".join(parts)
+
+    def _e_BinOp(self, node: ast.BinOp, scope: Scope) -> Any:
+        return self.binop(node.op, self.eval(node.left, scope), self.eval(node.right, scope), node)
+
+    def binop(self, op: ast.operator, a: Any, b: Any, node: ast.AST) -> Any:
+        if isinstance(a, TensorValue) or isinstance(b, TensorValue):
+            kind = "add" if isinstance(op, (ast.Add, ast.Sub)) else "mul"
+            return self.binary_tensor_op(kind, a, b, node, type(op).__name__.lower())
+        u = first_unknown(a, b)
+        if u:
+            return u
+        fn = _BINOPS.get(type(op))
+        if fn is None or not isinstance(a, _PLAIN) or not isinstance(b, _PLAIN):
+            return Unknown(f"operator {type(op).__name__} on {type(a).__name__} and {type(b).__name__}")
+        try:
+            if isinstance(op, ast.Pow) and isinstance(b, int) and b > 64:
+                return Unknown("power too large to evaluate")
+            return fn(a, b)
+        except Exception as exc:  # noqa: BLE001  (ZeroDivisionError, TypeError... in the model's arithmetic)
+            return self.unknown(f"{type(exc).__name__}: {exc}", node)
+
+    def _e_UnaryOp(self, node: ast.UnaryOp, scope: Scope) -> Any:
+        v = self.eval(node.operand, scope)
+        if isinstance(node.op, ast.Not):
+            t = self.truth(v)
+            return t if isinstance(t, Unknown) else not t
+        if isinstance(v, TensorValue):
+            return v
+        if isinstance(v, Unknown) or not isinstance(v, (int, float, complex)):
+            return v if isinstance(v, Unknown) else Unknown("unary operator on a non-number")
+        return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}[type(node.op)](v)
+
+    def _e_BoolOp(self, node: ast.BoolOp, scope: Scope) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        value: Any = None
+        for expr in node.values:
+            value = self.eval(expr, scope)
+            t = self.truth(value)
+            if isinstance(t, Unknown):
+                return t
+            if is_and and not t:
+                return value
+            if not is_and and t:
+                return value
+        return value
+
+    def _e_Compare(self, node: ast.Compare, scope: Scope) -> Any:
+        left = self.eval(node.left, scope)
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.eval(comp, scope)
+            if isinstance(op, (ast.Is, ast.IsNot)):
+                if isinstance(left, Unknown) or isinstance(right, Unknown):
+                    return first_unknown(left, right)
+                result = (left is right) if isinstance(op, ast.Is) else (left is not right)
+            else:
+                u = first_unknown(left, right)
+                if u:
+                    return u
+                if not isinstance(left, _PLAIN) or not isinstance(right, _PLAIN):
+                    if isinstance(op, (ast.Eq, ast.NotEq)):
+                        result = (left is right) == isinstance(op, ast.Eq)
+                    else:
+                        return Unknown("comparison of values that are not plain data")
+                else:
+                    try:
+                        result = _CMPOPS[type(op)](left, right)
+                    except Exception as exc:  # noqa: BLE001
+                        return self.unknown(f"{type(exc).__name__}: {exc}", node)
+            if not result:
+                return False
+            left = right
+        return True
+
+    def _e_IfExp(self, node: ast.IfExp, scope: Scope) -> Any:
+        cond = self.truth(self.eval(node.test, scope))
+        if isinstance(cond, Unknown):
+            a, b = self.eval(node.body, scope), self.eval(node.orelse, scope)
+            return self.join(a, b, node, cond)
+        return self.eval(node.body if cond else node.orelse, scope)
+
+    def _e_Subscript(self, node: ast.Subscript, scope: Scope) -> Any:
+        obj = self.eval(node.value, scope)
+        key = self.eval(node.slice, scope)
+        return self.subscript(obj, key, node)
+
+    def subscript(self, obj: Any, key: Any, node: ast.AST) -> Any:
+        u = first_unknown(obj, key) if not isinstance(obj, (ContainerValue, TensorValue)) else first_unknown(key)
+        if u:
+            return u
+        if isinstance(obj, TensorValue):
+            return self.unknown("tensor indexing is not modelled", node)
+        if isinstance(obj, ContainerValue):
+            if obj.kind == "ModuleDict":
+                return obj.children.get(str(key), self.unknown(f"no module '{key}'", node))
+            values = list(obj.children.values())
+            if isinstance(key, slice):
+                keys = list(obj.children)[key]
+                return ContainerValue(obj.kind, {k: obj.children[k] for k in keys}, obj.loc, obj.path)
+            try:
+                return values[key]
+            except (IndexError, TypeError):
+                return self.unknown(f"index {key!r} out of range", node)
+        if isinstance(obj, ModuleInstance) and obj.children:
+            try:
+                return list(obj.children.values())[key]
+            except (IndexError, TypeError):
+                return self.unknown(f"index {key!r} out of range", node)
+        if isinstance(obj, _PLAIN):
+            try:
+                return obj[key]
+            except Exception as exc:  # noqa: BLE001
+                return self.unknown(f"{type(exc).__name__}: {exc}", node)
+        return Unknown(f"cannot index {type(obj).__name__}")
+
+    def _e_Slice(self, node: ast.Slice, scope: Scope) -> Any:
+        parts = [self.eval(p, scope) if p is not None else None for p in (node.lower, node.upper, node.step)]
+        u = first_unknown(*parts)
+        return u if u else slice(*parts)
+
+    def _e_Starred(self, node: ast.Starred, scope: Scope) -> Any:
+        return self.eval(node.value, scope)
+
+    def _e_Lambda(self, node: ast.Lambda, scope: Scope) -> Any:
+        return self._define_function(node, scope, None)
+
+    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp, scope: Scope) -> list[Any] | Unknown:
+        results: list[Any] = []
+        inner = Scope(scope.globals, dict(scope.locals) if scope.locals is not scope.globals else {})
+
+        def loop(i: int) -> Unknown | None:
+            if i == len(node.generators):
+                if isinstance(node, ast.DictComp):
+                    results.append((self.eval(node.key, inner), self.eval(node.value, inner)))
+                else:
+                    results.append(self.eval(node.elt, inner))
+                return None
+            gen = node.generators[i]
+            items = self.iterate(self.eval(gen.iter, inner), gen.iter)
+            if isinstance(items, Unknown):
+                return items
+            for item in items:
+                self.tick()
+                self.assign(gen.target, item, inner)
+                conds = [self.truth(self.eval(c, inner)) for c in gen.ifs]
+                bad = next((c for c in conds if isinstance(c, Unknown)), None)
+                if bad:
+                    return bad
+                if all(conds):
+                    u = loop(i + 1)
+                    if u:
+                        return u
+            return None
+
+        u = loop(0)
+        return u if u else results
+
+    def _e_ListComp(self, node: ast.ListComp, scope: Scope) -> Any:
+        return self._comprehension(node, scope)
+
+    def _e_GeneratorExp(self, node: ast.GeneratorExp, scope: Scope) -> Any:
+        return self._comprehension(node, scope)
+
+    def _e_SetComp(self, node: ast.SetComp, scope: Scope) -> Any:
+        r = self._comprehension(node, scope)
+        return r if isinstance(r, Unknown) else set(r)
+
+    def _e_DictComp(self, node: ast.DictComp, scope: Scope) -> Any:
+        r = self._comprehension(node, scope)
+        return r if isinstance(r, Unknown) else dict(r)
+
+    # ------------------------------------------------------------------ attributes
+
+    def get_attr(self, obj: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(obj, Unknown):
+            return obj
+        if isinstance(obj, ExternalRef):
+            if obj.path == "math" and name in _MATH:
+                value = _MATH[name]
+                return _builtin(f"math.{name}", value) if callable(value) else value
+            return ExternalRef(f"{obj.path}.{name}")
+        if isinstance(obj, ModuleInstance):
+            return self._instance_attr(obj, name, node)
+        if isinstance(obj, SuperProxy):
+            return self._super_attr(obj, name, node)
+        if isinstance(obj, ContainerValue):
+            return self._container_attr(obj, name, node)
+        if isinstance(obj, LayerValue):
+            if name in obj.bound:
+                return obj.bound[name]
+            if name in ("weight", "bias"):
+                return Unknown(f"{obj.type_name}.{name} is a parameter")
+            return self.unknown(f"{obj.type_name} has no modelled attribute '{name}'", node)
+        if isinstance(obj, ClassValue):
+            if name in obj.class_attrs:
+                return obj.class_attrs[name]
+            fn = obj.lookup(name)
+            if fn is not None:
+                return self._define_function(fn, Scope(obj.module_env), obj)  # type: ignore[arg-type]
+            return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
+        if isinstance(obj, TensorValue):
+            handler = tensor_ops.METHODS.get(name)
+            if handler is not None:
+                return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n, h=handler, t=obj: h(ev, [t, *args], kwargs, n))
+            if name == "shape":
+                return Unknown("tensor sizes are symbolic")
+            return self.unknown(f"tensor method '{name}' is not modelled", node)
+        for typ, allowed in _SAFE_METHODS.items():
+            if isinstance(obj, typ) and name in allowed:
+                method = getattr(obj, name)
+                return _builtin(f"{typ.__name__}.{name}", method)
+        return self.unknown(f"attribute '{name}' of {type(obj).__name__} is not modelled", node)
+
+    def _instance_attr(self, obj: ModuleInstance, name: str, node: ast.AST) -> Any:
+        if name in obj.attrs:
+            return obj.attrs[name]
+        if name in obj.children:
+            return obj.children[name]
+        for cls in obj.cls.mro():
+            if name in cls.class_attrs:
+                return cls.class_attrs[name]
+        fn = obj.cls.lookup(name)
+        if fn is not None:
+            owner = next(c for c in obj.cls.mro() if fn in c.node.body)
+            return BoundMethod(self._define_function(fn, Scope(owner.module_env), owner), obj)  # type: ignore[arg-type]
+        if name == "training":
+            return Unknown("self.training differs between training and inference")
+        if name in ("add_module", "register_module"):
+            return Builtin("add_module", lambda ev, args, kwargs, n: ev.set_attr(obj, str(args[0]), args[1]))
+        if name in ("register_buffer", "register_parameter"):
+            return Builtin(name, lambda ev, args, kwargs, n: None)
+        if name in ("append",) and obj.children is not None:
+            return Builtin("append", lambda ev, args, kwargs, n: obj.children.__setitem__(str(len(obj.children)), args[0]))
+        return self.unknown(f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
+
+    def _super_attr(self, proxy: SuperProxy, name: str, node: ast.AST) -> Any:
+        mro = proxy.self_obj.cls.mro() if isinstance(proxy.self_obj, ModuleInstance) else []
+        later = mro[mro.index(proxy.after) + 1:] if proxy.after in mro else []
+        for cls in later:
+            for stmt in cls.node.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+                    return BoundMethod(self._define_function(stmt, Scope(cls.module_env), cls), proxy.self_obj)
+        if name == "__init__":
+            return Builtin("super().__init__", lambda ev, args, kwargs, n: ev._external_init(proxy.self_obj, args, kwargs, n))
+        return self.unknown(f"super().{name} is not modelled", node)
+
+    def _external_init(self, obj: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> None:
+        """``super().__init__(...)`` into torch.nn: Sequential/ModuleList subclasses keep their children."""
+        if not isinstance(obj, ModuleInstance):
+            return None
+        bases = [canonical_nn_name(p) for p in obj.cls.external_bases()]
+        if "Sequential" in bases or "ModuleList" in bases:
+            items = self._sequential_children(args, node)
+            if isinstance(items, dict):
+                obj.children.update(items)
+                for key, child in items.items():
+                    if is_module(child):
+                        self.repath(child, f"{obj.path}.{key}" if obj.path else key)
+        return None
+
+    def _container_attr(self, obj: ContainerValue, name: str, node: ast.AST) -> Any:
+        def append(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
+            obj.children[str(len(obj.children))] = args[0]
+
+        def extend(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
+            items = ev.iterate(args[0], n)
+            for item in items if not isinstance(items, Unknown) else []:
+                obj.children[str(len(obj.children))] = item
+
+        def add_module(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
+            obj.children[str(args[0])] = args[1]
+
+        methods = {
+            "append": append, "extend": extend, "add_module": add_module,
+            "items": lambda ev, a, k, n: list(obj.children.items()),
+            "keys": lambda ev, a, k, n: list(obj.children.keys()),
+            "values": lambda ev, a, k, n: list(obj.children.values()),
+        }
+        if name in methods:
+            return Builtin(f"{obj.kind}.{name}", methods[name])
+        if name in obj.children:
+            return obj.children[name]
+        return self.unknown(f"{obj.kind} has no attribute '{name}' that rflint can see", node)
+
+    # ------------------------------------------------------------------ calls
+
+    def _e_Call(self, node: ast.Call, scope: Scope) -> Any:
+        if isinstance(node.func, ast.Name) and node.func.id == "super" and "super" not in scope.locals:
+            self_obj = scope.locals.get("self")
+            owner = scope.locals.get("__class__")
+            if isinstance(owner, ClassValue) and self_obj is not None:
+                return SuperProxy(self_obj, owner)
+            return self.unknown("super() outside a method", node)
+        func = self.eval(node.func, scope)
+        args: list[Any] = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                items = self.iterate(self.eval(a.value, scope), a)
+                if isinstance(items, Unknown):
+                    return items
+                args.extend(items)
+            else:
+                args.append(self.eval(a, scope))
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            value = self.eval(kw.value, scope)
+            if kw.arg is None:
+                if not isinstance(value, dict):
+                    return Unknown("**kwargs that are not known")
+                kwargs.update(value)
+            else:
+                kwargs[kw.arg] = value
+        return self.call(func, args, kwargs, node)
+
+    def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        self.tick()
+        if isinstance(func, Unknown):
+            return func
+        if isinstance(func, Builtin):
+            try:
+                return func.impl(self, args, kwargs, node)
+            except (_Return, _Break, _Continue, BudgetExceeded):
+                raise
+            except Exception as exc:  # noqa: BLE001  (the model's own arithmetic failing)
+                return self.unknown(f"{func.name}(): {type(exc).__name__}: {exc}", node)
+        if isinstance(func, ExternalRef):
+            return self.call_external(func.path, args, kwargs, node)
+        if isinstance(func, ClassValue):
+            return self.instantiate(func, args, kwargs, node)
+        if isinstance(func, FunctionValue):
+            return self.call_function(func, args, kwargs, node, None)
+        if isinstance(func, BoundMethod):
+            return self.call_function(func.func, args, kwargs, node, func.self_obj)
+        if isinstance(func, Partial):
+            return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
+        if is_module(func):
+            return self.apply_module(func, args, kwargs, node)
+        return self.unknown(f"cannot call {type(func).__name__}", node)
+
+    def call_external(self, path: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        path = _normalise(path)
+        layer = canonical_nn_name(path)
+        if layer in ("Sequential", "ModuleList", "ModuleDict"):
+            return self._container(layer, args, kwargs, node)
+        if layer is not None and layer in LAYERS:
+            return self.construct_layer(layer, args, kwargs, node)
+        handler = tensor_ops.FUNCTIONS.get(path)
+        if handler is not None:
+            return handler(self, args, kwargs, node)
+        if path in ("collections.OrderedDict", "OrderedDict"):
+            if not args:
+                return dict(kwargs)
+            items = args[0]
+            if isinstance(items, dict):
+                return dict(items)
+            if isinstance(items, (list, tuple)) and all(isinstance(i, tuple) and len(i) == 2 for i in items):
+                return dict(items)
+            return self.unknown("OrderedDict of items that are not known", node)
+        if path == "functools.partial":
+            if not args:
+                return self.unknown("partial() without a function", node)
+            return Partial(args[0], tuple(args[1:]), kwargs)
+        if path.startswith("math."):
+            fn = _MATH.get(path[5:])
+            if fn is not None and callable(fn):
+                return self.call(_builtin(path, fn), args, kwargs, node)
+        return self.unknown(f"call to {path} is not modelled", node)
+
+    def construct_layer(self, name: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
+        spec = LAYERS[name]
+        attrs: dict[str, Any] = self.call_spans(node, spec.params)
+        bound: dict[str, Any] = {}
+        try:
+            bound = spec.bind(args, kwargs)
+            op, extra = spec.build(bound, spec.ndim)
+            attrs.update(extra)
+        except BadArgument as exc:
+            op = Opaque(f"{name}: {exc}")
+            self.unknown(f"{name}: {exc}", node)
+        return LayerValue(name, op, self.loc(node), attrs, bound=bound)
+
+    def _sequential_children(self, args: list[Any], node: ast.AST) -> dict[str, Any] | Unknown:
+        if len(args) == 1 and isinstance(args[0], dict):
+            return {str(k): v for k, v in args[0].items()}
+        return {str(i): a for i, a in enumerate(args)}
+
+    def _container(self, kind: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        if kind == "Sequential":
+            children = self._sequential_children(args, node)
+        else:
+            items = args[0] if args else kwargs.get("modules", [])
+            if items is None:
+                items = []
+            if kind == "ModuleDict":
+                children = {str(k): v for k, v in items.items()} if isinstance(items, dict) else self.unknown(
+                    "ModuleDict of items that are not known", node)
+            else:
+                seq = self.iterate(items, node)
+                children = {str(i): v for i, v in enumerate(seq)} if not isinstance(seq, Unknown) else seq
+        if isinstance(children, Unknown):
+            return children
+        return ContainerValue(kind, children, self.loc(node))
+
+    def bind_arguments(self, func: FunctionValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any] | Unknown:
+        """Bind a call to a user function's parameters as Python would."""
+        spec = func.node.args
+        positional = [a.arg for a in (*spec.posonlyargs, *spec.args)]
+        bound: dict[str, Any] = {}
+        for name, value in zip(positional, args):
+            bound[name] = value
+        extra = args[len(positional):]
+        if extra:
+            if spec.vararg is None:
+                return self.unknown(f"{func.name}() takes {len(positional)} positional arguments, got {len(args)}", node)
+            bound[spec.vararg.arg] = tuple(extra)
+        elif spec.vararg is not None:
+            bound[spec.vararg.arg] = ()
+        rest: dict[str, Any] = {}
+        keyword_names = set(positional[len(spec.posonlyargs):]) | {a.arg for a in spec.kwonlyargs}
+        for key, value in kwargs.items():
+            if key in keyword_names and key not in bound:
+                bound[key] = value
+            elif spec.kwarg is not None:
+                rest[key] = value
+            else:
+                return self.unknown(f"{func.name}() got an unexpected keyword argument '{key}'", node)
+        if spec.kwarg is not None:
+            bound[spec.kwarg.arg] = rest
+        for name in [*positional, *(a.arg for a in spec.kwonlyargs)]:
+            if name not in bound:
+                if name in func.defaults:
+                    bound[name] = func.defaults[name]
+                else:
+                    return self.unknown(f"{func.name}() missing argument '{name}'", node)
+        return bound
+
+    def call_function(self, func: FunctionValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST,
+                      self_obj: Any) -> Any:
+        if self_obj is not None:
+            args = [self_obj, *args]
+        bound = self.bind_arguments(func, args, kwargs, node)
+        if isinstance(bound, Unknown):
+            return bound
+        if self.depth >= MAX_DEPTH:
+            return self.unknown(f"call depth limit reached in {func.name}()", node)
+        if func.owner is not None:
+            bound["__class__"] = func.owner
+        scope = Scope(func.module_env, bound)
+        self.depth += 1
+        pushed = self_obj is None  # a helper function: findings inside it name the call chain
+        if pushed:
+            self.chain.append(f"{self.path.rsplit('/', 1)[-1]}:{getattr(node, 'lineno', 0)} {func.name}()")
+        try:
+            if isinstance(func.node, ast.Lambda):
+                return self.eval(func.node.body, scope)
+            self.exec_body(func.node.body, scope)
+            return None
+        except _Return as ret:
+            return ret.value
+        finally:
+            self.depth -= 1
+            if pushed:
+                self.chain.pop()
+
+    def is_module_class(self, cls: ClassValue) -> bool:
+        return any(canonical_nn_name(p) is not None for p in cls.external_bases())
+
+    def instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
+        instance = ModuleInstance(cls, {}, self.loc(node) if node is not None else None)
+        init = cls.lookup("__init__")
+        if init is None:
+            self._external_init(instance, args, kwargs, node or cls.node)
+            return instance
+        owner = next(c for c in cls.mro() if init in c.node.body)
+        func = self._define_function(init, Scope(owner.module_env), owner)  # type: ignore[arg-type]
+        result = self.call_function(func, args, kwargs, node or cls.node, instance)
+        if isinstance(result, Unknown):
+            return result
+        return instance
+
+    # ------------------------------------------------------------------ forward
+
+    def apply_module(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        if isinstance(module, LayerValue):
+            if not args:
+                return self.unknown(f"{module.type_name} called without an input", node)
+            x = self.as_tensor(args[0], node)
+            if isinstance(x, Unknown):
+                return x
+            self.applied.add(id(module))
+            out = self.add_node(module.op, [x.node], module.type_name, None, module.attrs, module.path, module.loc)
+            if module.bound.get("return_indices") is True:
+                return (out, Unknown("pooling indices are not modelled"))
+            return out
+        if isinstance(module, ContainerValue):
+            if module.kind != "Sequential":
+                return self.unknown(f"{module.kind} is not callable", node)
+            return self._chain(list(module.children.values()), args, node)
+        if isinstance(module, ModuleInstance):
+            forward = module.cls.lookup("forward")
+            if forward is None:
+                if module.children:
+                    return self._chain(list(module.children.values()), args, node)
+                return self.unknown(f"{module.cls.name} has no forward that rflint can see", node)
+            owner = next(c for c in module.cls.mro() if forward in c.node.body)
+            func = self._define_function(forward, Scope(owner.module_env), owner)  # type: ignore[arg-type]
+            return self.call_function(func, args, kwargs, node, module)
+        return self.unknown("not a module", node)
+
+    def _chain(self, modules: list[Any], args: list[Any], node: ast.AST) -> Any:
+        x: Any = args[0] if args else self.unknown("Sequential called without an input", node)
+        for m in modules:
+            x = self.call(m, [x], {}, node)  # type: ignore[arg-type]
+        return x
+
+    def iter_layers(self, value: Any, seen: set[int] | None = None) -> Iterator[tuple[LayerValue, ContainerValue | None]]:
+        """Every layer below a module, with the Sequential that holds it (if any)."""
+        seen = seen if seen is not None else set()
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, LayerValue):
+            yield value, None
+        elif isinstance(value, ContainerValue):
+            for child in value.children.values():
+                for layer, parent in self.iter_layers(child, seen):
+                    yield layer, parent if parent is not None or value.kind != "Sequential" else value
+        elif isinstance(value, ModuleInstance):
+            for child in [*value.attrs.values(), *value.children.values()]:
+                yield from self.iter_layers(child, seen)
+        elif isinstance(value, (list, tuple)):
+            for child in value:
+                yield from self.iter_layers(child, seen)
+        elif isinstance(value, dict):
+            for child in value.values():
+                yield from self.iter_layers(child, seen)
+
+
+_NO_RETURN = object()
+
+
+def _safe_eq(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _load(target: ast.expr) -> ast.expr:
+    """The same expression in load context, for augmented assignment."""
+    return target
+
+
+def _module_ref(path: str) -> Any:
+    return ExternalRef(path)
+
+
+def _normalise(path: str) -> str:
+    """Canonical dotted path: ``torch.nn.modules.conv.Conv2d`` -> ``torch.nn.Conv2d``."""
+    if path.startswith("torch.nn.modules."):
+        return "torch.nn." + path.rsplit(".", 1)[-1]
+    if path.startswith("torch.functional."):
+        return "torch." + path.rsplit(".", 1)[-1]
+    return path
+

@@ -1,0 +1,254 @@
+"""The Python reader: from a model file to Graph IR models, statically.
+
+Every ``nn.Module`` class of the file is a candidate. A class whose
+constructor can run on its defaults is built as a model; one that needs
+arguments is built with those arguments Unknown, so that the layers whose
+geometry is written literally still reach the layer-level rules (its graph
+is marked incomplete and model-level rules skip it).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from ...diagnostics import Diagnostic, Severity
+from ...ir import GraphBuilder, Location, Opaque
+from ..base import PARSE_ERROR, ReaderError, ReadModel, ReadResult
+from .evaluator import BudgetExceeded, Evaluator
+from .values import ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
+
+_PRAGMA = re.compile(r"^\s*#\s*rflint:\s*(?P<body>.*)$")
+
+
+def parse(path: str, text: str) -> ast.Module:
+    """Parse or raise ReaderError with the file, line and column of the syntax error."""
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        raise ReaderError(f"{path}:{line}:{col}: syntax error: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # null bytes, absurd nesting
+        raise ReaderError(f"{path}:1:1: cannot parse: {exc}") from None
+
+
+def read_python(path: str, text: str) -> ReadResult:
+    """All models and layers of one Python file."""
+    try:
+        tree = parse(path, text)
+    except ReaderError as exc:
+        line, col = _position(str(exc), path)
+        return ReadResult(diagnostics=(Diagnostic(PARSE_ERROR, str(exc).split(": ", 1)[1], Location(path, line, col), Severity.ERROR),))
+    ev = Evaluator(path, text, tree)
+    ev.run_module()
+    diagnostics: list[Diagnostic] = []
+    models: list[ReadModel] = []
+    partial: list[ReadModel] = []
+    for name, value in list(ev.globals.items()):
+        if not isinstance(value, ClassValue) or value.node not in tree.body or not ev.is_module_class(value):
+            continue
+        overrides, errors = pragma_settings(path, ev.lines, value.node)
+        diagnostics.extend(errors)
+        model = _build_class(ev, value, overrides)
+        (models if model.graph.complete else partial).append(model)
+    # Complete models first: when one line is reached from several models, the
+    # complete one's finding is the one kept.
+    return ReadResult(models=tuple(models + partial), diagnostics=tuple(diagnostics))
+
+
+def build_entry(path: str, text: str, entry: str) -> ReadModel:
+    """Build one named entry: ``Name``, ``Name(args)`` (a class or a factory function)."""
+    tree = parse(path, text)
+    try:
+        call = ast.parse(entry.strip(), mode="eval").body
+    except SyntaxError:
+        raise ReaderError(f"{path}::{entry}: not a valid entry (expected NAME or NAME(args))") from None
+    if isinstance(call, ast.Name):
+        name, arg_nodes, kw_nodes = call.id, [], []
+    elif isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+        name, arg_nodes, kw_nodes = call.func.id, call.args, call.keywords
+    else:
+        raise ReaderError(f"{path}::{entry}: not a valid entry (expected NAME or NAME(args))")
+    ev = Evaluator(path, text, tree)
+    ev.run_module()
+    target = ev.globals.get(name)
+    if not isinstance(target, (ClassValue, FunctionValue)):
+        known = sorted(n for n, v in ev.globals.items() if isinstance(v, ClassValue) and ev.is_module_class(v))
+        hint = f"; module classes here: {', '.join(known)}" if known else ""
+        raise ReaderError(f"{path}: no class or function named '{name}'{hint}")
+    try:
+        args = [ast.literal_eval(a) for a in arg_nodes]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in kw_nodes if k.arg}
+    except ValueError:
+        raise ReaderError(f"{path}::{entry}: arguments must be literals") from None
+    node = target.node
+    overrides, errors = pragma_settings(path, ev.lines, node)  # type: ignore[arg-type]
+    if errors:
+        raise ReaderError(errors[0].message)
+    if isinstance(target, ClassValue):
+        return _build_class(ev, target, overrides, args, kwargs, strict=True)
+    return _build_factory(ev, target, overrides, args, kwargs)
+
+
+def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args: list[Any] | None = None,
+                 kwargs: dict[str, Any] | None = None, strict: bool = False) -> ReadModel:
+    ev.unresolved = []
+    ev.steps = 0
+    args, kwargs = list(args or []), dict(kwargs or {})
+    complete = True
+    init = cls.lookup("__init__")
+    if init is not None and not strict:
+        missing = _required_params(init, len(args), kwargs)  # type: ignore[arg-type]
+        if missing:
+            complete = False
+            kwargs.update({p: Unknown(f"argument '{p}' of {cls.name} has no default") for p in missing})
+    try:
+        instance = ev.instantiate(cls, args, kwargs, None)
+    except BudgetExceeded:
+        instance = ev.unknown(f"step budget exhausted building {cls.name}", cls.node)
+    return _trace(ev, cls.name, instance, cls.node, overrides, complete)
+
+
+def _build_factory(ev: Evaluator, func: FunctionValue, overrides: dict[str, Any], args: list[Any],
+                   kwargs: dict[str, Any]) -> ReadModel:
+    ev.unresolved = []
+    try:
+        instance = ev.call_function(func, args, kwargs, func.node, None)
+    except BudgetExceeded:
+        instance = ev.unknown(f"step budget exhausted in {func.name}()", func.node)
+    return _trace(ev, func.name, instance, func.node, overrides, True)  # type: ignore[arg-type]
+
+
+def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides: dict[str, Any], complete: bool) -> ReadModel:
+    """Run ``forward`` on a symbolic input and collect the graph."""
+    builder = GraphBuilder()
+    ev.builder = builder
+    ev.applied = set()
+    x = builder.input()
+    outputs: list[tuple[str, int]] = []
+    if isinstance(instance, Unknown) or not isinstance(instance, (ModuleInstance, ContainerValue, LayerValue)):
+        complete = False
+        reason = instance.reason if isinstance(instance, Unknown) else f"{name} did not build a module"
+        if not isinstance(instance, Unknown):
+            ev.unknown(reason, def_node)
+    else:
+        before = len(ev.unresolved)
+        try:
+            result = ev.apply_module(instance, [TensorValue(x)], {}, def_node)
+        except BudgetExceeded:
+            result = ev.unknown(f"step budget exhausted running {name}.forward", def_node)
+        outputs = _outputs(result)
+        if not outputs or len(ev.unresolved) > before:
+            complete = False
+        _add_unapplied(ev, instance, x)
+    ev.builder = None
+    builder.unresolved.extend(ev.unresolved)
+    loc = ev.loc(def_node)
+    loc = Location(loc.file, loc.line, loc.col)
+    graph = builder.build(name, outputs, loc=loc, complete=complete)
+    return ReadModel(graph, overrides)
+
+
+def _outputs(result: Any, prefix: str = "output") -> list[tuple[str, int]]:
+    if isinstance(result, TensorValue):
+        return [(prefix, result.node)]
+    if isinstance(result, (tuple, list)):
+        out: list[tuple[str, int]] = []
+        for i, item in enumerate(result):
+            out.extend(_outputs(item, f"{prefix}[{i}]"))
+        return out
+    if isinstance(result, dict):
+        out = []
+        for key, item in result.items():
+            out.extend(_outputs(item, f"{prefix}[{key!r}]"))
+        return out
+    return []
+
+
+def _add_unapplied(ev: Evaluator, instance: Any, x: int) -> None:
+    """Layers built but never reached by ``forward`` (or all of them, when it failed) still
+    get a node each, so that layer-level rules see them. Layers of one Sequential are
+    chained in order, since that order is known."""
+    assert ev.builder is not None
+    prev_in: dict[int, int] = {}
+    for layer, parent in ev.iter_layers(instance):
+        if id(layer) in ev.applied:
+            continue
+        src = prev_in.get(id(parent), x) if parent is not None else x
+        node = ev.builder.add(layer.op, [src], layer.type_name, layer.path, layer.loc, {**layer.attrs, "unapplied": True})
+        if parent is not None:
+            prev_in[id(parent)] = node
+
+
+def _required_params(init: ast.FunctionDef, n_args: int, kwargs: dict[str, Any]) -> list[str]:
+    spec = init.args
+    positional = [a.arg for a in (*spec.posonlyargs, *spec.args)][1:]  # drop self
+    with_default = set(positional[len(positional) - len(spec.defaults):]) if spec.defaults else set()
+    missing = [p for p in positional[n_args:] if p not in with_default and p not in kwargs]
+    missing += [a.arg for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is None and a.arg not in kwargs]
+    return missing
+
+
+# ---------------------------------------------------------------------- pragma
+
+
+def pragma_settings(path: str, lines: list[str], node: ast.AST) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Settings from ``# rflint: input-size=512 object-size=16..320 task=detection``
+    on the line directly above a class or function (or above its decorators)."""
+    first = min([getattr(node, "lineno", 1), *(d.lineno for d in getattr(node, "decorator_list", []))])
+    if first < 2:
+        return {}, []
+    match = _PRAGMA.match(lines[first - 2])
+    if not match:
+        return {}, []
+    out: dict[str, Any] = {}
+    errors: list[Diagnostic] = []
+    for item in match.group("body").split():
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError("expected key=value")
+            out.update(_pragma_value(key, value))
+        except ValueError as exc:
+            errors.append(Diagnostic(PARSE_ERROR, f"rflint pragma: {key}: {exc}", Location(path, first - 1, 1), Severity.ERROR))
+    return out, errors
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    parts = [p for p in re.split(r"[x,]", value) if p]
+    nums = tuple(int(p) for p in parts)
+    if not nums or any(n <= 0 for n in nums):
+        raise ValueError(f"expected positive integers, got {value!r}")
+    return nums
+
+
+def _pragma_value(key: str, value: str) -> dict[str, Any]:
+    try:
+        if key == "input-size":
+            return {"input_size": _ints(value)}
+        if key == "object-size":
+            lo, sep, hi = value.partition("..")
+            nums = _ints(lo) + (_ints(hi) if sep else ())
+            pair = (nums[0], nums[-1])
+            if pair[0] > pair[1]:
+                raise ValueError(f"min {pair[0]} is larger than max {pair[1]}")
+            return {"object_size": pair}
+        if key == "task":
+            return {"task": value}
+        if key == "batch-size":
+            return {"batch_size": _ints(value)[0]}
+    except ValueError as exc:
+        if "invalid literal" in str(exc):
+            raise ValueError(f"expected an integer, got {value!r}") from None
+        raise
+    raise ValueError("unknown key (known: input-size, object-size, task, batch-size)")
+
+
+def _position(message: str, path: str) -> tuple[int, int]:
+    m = re.match(re.escape(path) + r":(\d+):(\d+):", message)
+    return (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+
+
+__all__ = ["read_python", "build_entry", "parse", "Opaque"]

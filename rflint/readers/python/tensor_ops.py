@@ -1,0 +1,267 @@
+"""Functions and tensor methods that ``forward`` code calls, modelled on symbolic tensors.
+
+A handler receives the evaluator, the call's positional and keyword
+arguments and the call's AST node, and returns a TensorValue (a new graph
+node, or the same tensor for operations that keep every position), or an
+Unknown that says why.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Any, Callable
+
+from ...ir import EndSpatial, Global, Merge, Opaque, PixelShuffle, PixelUnshuffle, Window
+from .torch_nn import LAYERS, BadArgument, LayerSpec, pad_spec, resample
+from .values import TensorValue, Unknown
+
+if TYPE_CHECKING:
+    from .evaluator import Evaluator
+
+Handler = Callable[["Evaluator", list[Any], dict[str, Any], ast.Call], Any]
+
+FUNCTIONS: dict[str, Handler] = {}
+METHODS: dict[str, Handler] = {}
+
+# Operations that keep every spatial position where it is: no node is needed.
+_POINTWISE_FUNCTIONS = """
+relu relu_ relu6 elu elu_ selu celu gelu silu mish hardswish hardsigmoid hardtanh hardtanh_ leaky_relu leaky_relu_
+prelu rrelu glu sigmoid tanh softplus softsign logsigmoid softmax log_softmax dropout dropout1d dropout2d dropout3d
+alpha_dropout feature_alpha_dropout batch_norm instance_norm group_norm layer_norm local_response_norm normalize
+threshold clamp clamp_ clip abs exp log neg sqrt rsqrt square pow channel_shuffle native_channel_shuffle
+""".split()
+_SAME_TENSOR_METHODS = """
+contiguous clone float half double bfloat16 to type type_as detach cpu cuda requires_grad_ relu relu_ sigmoid
+sigmoid_ tanh tanh_ clamp clamp_ clip abs exp log neg sqrt rsqrt pow softmax log_softmax mul_ add_ div_ sub_
+""".split()
+
+
+def _tensor(ev: "Evaluator", value: Any, node: ast.AST) -> TensorValue | Unknown:
+    return ev.as_tensor(value, node)
+
+
+def _same(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    if not args:
+        return ev.unknown("call without a tensor argument", node)
+    return args[0]
+
+
+def _spec_call(spec: LayerSpec, type_name: str) -> Handler:
+    """A functional form (``F.max_pool2d(x, ...)``) built from the layer's own spec."""
+
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        if not args:
+            return ev.unknown(f"{type_name}() without an input tensor", node)
+        x = _tensor(ev, args[0], node)
+        if isinstance(x, Unknown):
+            return x
+        try:
+            bound = spec.bind(list(args[1:]), dict(kwargs))
+            op, attrs = spec.build(bound, spec.ndim)
+        except BadArgument as exc:
+            op, attrs = Opaque(f"{type_name}: {exc}"), {}
+            ev.unknown(f"{type_name}: {exc}", node)
+        attrs.update(ev.call_spans(node, spec.params, offset=1))
+        out = ev.add_node(op, [x.node], type_name, node, attrs)
+        return (out, Unknown("pooling indices are not modelled")) if bound_flag(kwargs, "return_indices") else out
+
+    return handler
+
+
+def bound_flag(kwargs: dict[str, Any], name: str) -> bool:
+    return kwargs.get(name) is True
+
+
+def _functional_spec(name: str, params: str, defaults: dict[str, Any], layer: str) -> LayerSpec:
+    base = LAYERS[layer]
+    return LayerSpec(name, tuple(p.strip() for p in params.split(",")), defaults, base.build, base.ndim)
+
+
+for _n in (1, 2, 3):
+    FUNCTIONS[f"torch.nn.functional.max_pool{_n}d"] = _spec_call(
+        _functional_spec(f"max_pool{_n}d", "kernel_size, stride, padding, dilation, ceil_mode, return_indices",
+                         dict(stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False), f"MaxPool{_n}d"),
+        f"F.max_pool{_n}d",
+    )
+    FUNCTIONS[f"torch.nn.functional.avg_pool{_n}d"] = _spec_call(
+        _functional_spec(f"avg_pool{_n}d", "kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override",
+                         dict(stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None), f"AvgPool{_n}d"),
+        f"F.avg_pool{_n}d",
+    )
+    FUNCTIONS[f"torch.nn.functional.adaptive_avg_pool{_n}d"] = _spec_call(LAYERS[f"AdaptiveAvgPool{_n}d"], f"F.adaptive_avg_pool{_n}d")
+    FUNCTIONS[f"torch.nn.functional.adaptive_max_pool{_n}d"] = _spec_call(LAYERS[f"AdaptiveMaxPool{_n}d"], f"F.adaptive_max_pool{_n}d")
+    FUNCTIONS[f"torch.max_pool{_n}d"] = FUNCTIONS[f"torch.nn.functional.max_pool{_n}d"]
+    FUNCTIONS[f"torch.avg_pool{_n}d"] = FUNCTIONS[f"torch.nn.functional.avg_pool{_n}d"]
+
+for _name in _POINTWISE_FUNCTIONS:
+    FUNCTIONS[f"torch.nn.functional.{_name}"] = _same
+    FUNCTIONS[f"torch.{_name}"] = _same
+for _name in _SAME_TENSOR_METHODS:
+    METHODS[_name] = _same
+
+
+def _interpolate(default_mode: str | None = None, default_align: bool | None = None) -> Handler:
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        params = ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias")
+        if default_mode is not None:
+            params = ("input", "size", "scale_factor")
+        bound = dict(zip(params, args))
+        bound.update(kwargs)
+        x = _tensor(ev, bound.get("input"), node)
+        if isinstance(x, Unknown):
+            return x
+        mode = default_mode or bound.get("mode", "nearest")
+        align = default_align if default_align is not None else bound.get("align_corners")
+        try:
+            op = resample(bound.get("size"), bound.get("scale_factor"), mode, align, None)
+        except BadArgument as exc:
+            op = Opaque(f"interpolate: {exc}")
+            ev.unknown(f"interpolate: {exc}", node)
+        return ev.add_node(op, [x.node], "F.interpolate", node)
+
+    return handler
+
+
+FUNCTIONS["torch.nn.functional.interpolate"] = _interpolate()
+FUNCTIONS["torch.nn.functional.upsample"] = _interpolate()
+FUNCTIONS["torch.nn.functional.upsample_nearest"] = _interpolate("nearest", False)
+FUNCTIONS["torch.nn.functional.upsample_bilinear"] = _interpolate("bilinear", True)
+
+
+def _pad(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    bound = dict(zip(("input", "pad", "mode", "value"), args))
+    bound.update(kwargs)
+    x = _tensor(ev, bound.get("input"), node)
+    if isinstance(x, Unknown):
+        return x
+    pad = bound.get("pad")
+    n = len(pad) // 2 if isinstance(pad, (list, tuple)) else 2
+    try:
+        pads = pad_spec(pad, n, "pad")
+        op: Any = Window("pad", (1,) * n, (1,) * n, (1,) * n, pads)
+    except BadArgument as exc:
+        op = Opaque(f"F.pad: {exc}")
+        ev.unknown(f"F.pad: {exc}", node)
+    return ev.add_node(op, [x.node], "F.pad", node)
+
+
+FUNCTIONS["torch.nn.functional.pad"] = _pad
+
+
+def _shuffle(cls: type, name: str) -> Handler:
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        x = _tensor(ev, args[0] if args else kwargs.get("input"), node)
+        if isinstance(x, Unknown):
+            return x
+        f = args[1] if len(args) > 1 else next(iter(kwargs.values()), None)
+        if not isinstance(f, int):
+            ev.unknown(f"{name}: factor is not known", node)
+            return ev.add_node(Opaque(f"{name}: factor is not known"), [x.node], name, node)
+        return ev.add_node(cls(f), [x.node], name, node)
+
+    return handler
+
+
+FUNCTIONS["torch.nn.functional.pixel_shuffle"] = _shuffle(PixelShuffle, "F.pixel_shuffle")
+FUNCTIONS["torch.nn.functional.pixel_unshuffle"] = _shuffle(PixelUnshuffle, "F.pixel_unshuffle")
+FUNCTIONS["torch.pixel_shuffle"] = FUNCTIONS["torch.nn.functional.pixel_shuffle"]
+FUNCTIONS["torch.pixel_unshuffle"] = FUNCTIONS["torch.nn.functional.pixel_unshuffle"]
+
+
+def _cat(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    tensors = args[0] if args else kwargs.get("tensors")
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        return ev.unknown("torch.cat of a sequence that is not known", node)
+    xs = [_tensor(ev, t, node) for t in tensors]
+    bad = next((x for x in xs if isinstance(x, Unknown)), None)
+    if bad:
+        return bad
+    inputs = [x.node for x in xs if isinstance(x, TensorValue)]
+    if dim == 1:
+        return ev.add_node(Merge("concat"), inputs, "torch.cat", node)
+    return ev.add_node(Opaque(f"torch.cat along dim {dim!r} (only channel concat keeps the frame)"), inputs, "torch.cat", node)
+
+
+FUNCTIONS["torch.cat"] = _cat
+FUNCTIONS["torch.concat"] = _cat
+FUNCTIONS["torch.concatenate"] = _cat
+
+
+def _merge(kind: str, name: str) -> Handler:
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        return ev.binary_tensor_op(kind, args[0], args[1] if len(args) > 1 else kwargs.get("other"), node, name)
+
+    return handler
+
+
+FUNCTIONS["torch.add"] = _merge("add", "torch.add")
+FUNCTIONS["torch.sub"] = _merge("add", "torch.sub")
+FUNCTIONS["torch.mul"] = _merge("mul", "torch.mul")
+FUNCTIONS["torch.div"] = _merge("mul", "torch.div")
+METHODS["add"] = _merge("add", "add")
+METHODS["sub"] = _merge("add", "sub")
+METHODS["mul"] = _merge("mul", "mul")
+METHODS["div"] = _merge("mul", "div")
+
+
+def _end(name: str) -> Handler:
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        x = _tensor(ev, args[0] if args else None, node)
+        if isinstance(x, Unknown):
+            return x
+        return ev.add_node(EndSpatial(), [x.node], name, node)
+
+    return handler
+
+
+FUNCTIONS["torch.flatten"] = _end("torch.flatten")
+METHODS["flatten"] = _end("flatten")
+
+
+def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    x = _tensor(ev, args[0], node)
+    if isinstance(x, Unknown):
+        return x
+    shape = args[1:]
+    if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+        shape = list(shape[0])
+    if len(shape) <= 2:
+        return ev.add_node(EndSpatial(), [x.node], "reshape", node)
+    return ev.add_node(Opaque("view/reshape to a spatial shape is not modelled yet"), [x.node], "reshape", node)
+
+
+METHODS["view"] = _reshape
+METHODS["reshape"] = _reshape
+
+
+def _reduce(name: str) -> Handler:
+    """``x.mean((2, 3))``: a reduction over the spatial axes is global pooling."""
+
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        x = _tensor(ev, args[0] if args else None, node)
+        if isinstance(x, Unknown):
+            return x
+        dim = args[1] if len(args) > 1 else kwargs.get("dim")
+        dims = dim if isinstance(dim, (list, tuple)) else (dim,)
+        if dim is None or any(isinstance(d, int) and (d >= 2 or d < 0) for d in dims):
+            return ev.add_node(Global(), [x.node], name, node)
+        if all(isinstance(d, int) for d in dims):
+            return x  # a channel or batch reduction keeps positions
+        return ev.add_node(Opaque(f"{name} over dims that are not known"), [x.node], name, node)
+
+    return handler
+
+
+for _name in ("mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp"):
+    METHODS[_name] = _reduce(_name)
+    FUNCTIONS[f"torch.{_name}"] = _reduce(f"torch.{_name}")
+
+
+def _size(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    return Unknown("tensor sizes are symbolic")
+
+
+METHODS["size"] = _size
+METHODS["dim"] = lambda ev, args, kwargs, node: Unknown("tensor rank is symbolic")
+

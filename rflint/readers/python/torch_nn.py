@@ -1,0 +1,338 @@
+"""``torch.nn`` layers, modelled exactly: constructor signatures and their geometry.
+
+Each layer is a name, its constructor's parameters in order with their
+defaults (as in PyTorch), and a function from the bound arguments to the IR
+operator. Binding follows Python's rules, so positional and keyword forms,
+and defaults, give the same layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable
+
+from ...ir import (
+    EndSpatial,
+    Global,
+    Op,
+    Opaque,
+    PixelShuffle,
+    PixelUnshuffle,
+    Pointwise,
+    Resample,
+    TransposedConv,
+    Window,
+)
+from .values import Unknown, first_unknown
+
+_REQUIRED = object()
+
+
+class BadArgument(Exception):
+    """An argument the layer cannot take; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    params: tuple[str, ...]
+    defaults: dict[str, Any]
+    build: Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]
+    ndim: int = 0
+    var_args: bool = False  # nn.Identity(*args, **kwargs)
+
+    def bind(self, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Bind call arguments as Python would; raises BadArgument naming the parameter."""
+        if len(args) > len(self.params) and not self.var_args:
+            raise BadArgument(f"{self.name}() takes {len(self.params)} positional arguments, got {len(args)}")
+        bound: dict[str, Any] = dict(zip(self.params, args))
+        for key, value in kwargs.items():
+            if key not in self.params:
+                if self.var_args:
+                    continue
+                raise BadArgument(f"{self.name}() got an unexpected keyword argument '{key}'")
+            if key in bound:
+                raise BadArgument(f"{self.name}() got multiple values for argument '{key}'")
+            bound[key] = value
+        for name in self.params:
+            if name not in bound:
+                default = self.defaults.get(name, _REQUIRED)
+                if default is _REQUIRED:
+                    raise BadArgument(f"{self.name}() missing required argument '{name}'")
+                bound[name] = default
+        return bound
+
+
+def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
+    """An int or a sequence of n ints, as PyTorch's ``_ntuple`` accepts."""
+    if isinstance(value, Unknown):
+        raise BadArgument(f"{name} is not known ({value.reason})")
+    if isinstance(value, bool):
+        raise BadArgument(f"{name} must be an int, got {value!r}")
+    if isinstance(value, int):
+        return (value,) * n
+    if isinstance(value, (tuple, list)) and len(value) == n and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return tuple(value)
+    u = first_unknown(value)
+    if u:
+        raise BadArgument(f"{name} is not known ({u.reason})")
+    raise BadArgument(f"{name} must be an int or {n} ints, got {value!r}")
+
+
+def _positive(values: tuple[int, ...], name: str, allow_zero: bool = False) -> tuple[int, ...]:
+    for v in values:
+        if v < 0 or (v == 0 and not allow_zero):
+            raise BadArgument(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {v}")
+    return values
+
+
+def _channel_attrs(b: dict[str, Any], *names: tuple[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr, param in names:
+        v = b.get(param)
+        if isinstance(v, int) and not isinstance(v, bool):
+            out[attr] = v
+    return out
+
+
+def conv_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Resolve ``'same'``, ``'valid'``, an int or a tuple to (before, after) per axis.
+
+    ``'same'`` pads ``d*(k-1)`` in all, the extra pixel on the far side, as
+    PyTorch's ``Conv._conv_forward`` does; it requires stride 1.
+    """
+    n = len(kernel)
+    if padding == "valid":
+        return ((0, 0),) * n
+    if padding == "same":
+        if any(s != 1 for s in stride):
+            raise BadArgument("padding='same' is not supported for strided convolutions")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    if isinstance(padding, str):
+        raise BadArgument(f"padding must be 'same', 'valid' or ints, got {padding!r}")
+    p = _positive(ntuple(padding, n, "padding"), "padding", allow_zero=True)
+    return tuple((v, v) for v in p)
+
+
+def _conv(n: int) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        k = _positive(ntuple(b["kernel_size"], n, "kernel_size"), "kernel_size")
+        s = _positive(ntuple(b["stride"], n, "stride"), "stride")
+        d = _positive(ntuple(b["dilation"], n, "dilation"), "dilation")
+        pads = conv_padding(b["padding"], k, s, d)
+        attrs = _channel_attrs(b, ("in_channels", "in_channels"), ("out_channels", "out_channels"), ("groups", "groups"))
+        if isinstance(b["padding_mode"], str):
+            attrs["padding_mode"] = b["padding_mode"]
+        return Window("conv", k, s, d, pads), attrs
+
+    return build
+
+
+def _conv_transpose(n: int) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        k = _positive(ntuple(b["kernel_size"], n, "kernel_size"), "kernel_size")
+        s = _positive(ntuple(b["stride"], n, "stride"), "stride")
+        d = _positive(ntuple(b["dilation"], n, "dilation"), "dilation")
+        p = _positive(ntuple(b["padding"], n, "padding"), "padding", allow_zero=True)
+        op = _positive(ntuple(b["output_padding"], n, "output_padding"), "output_padding", allow_zero=True)
+        for a in range(n):
+            if op[a] >= max(s[a], d[a]):
+                raise BadArgument("output_padding must be smaller than either stride or dilation")
+        attrs = _channel_attrs(b, ("in_channels", "in_channels"), ("out_channels", "out_channels"), ("groups", "groups"))
+        return TransposedConv(k, s, d, p, op), attrs
+
+    return build
+
+
+def _pool(kind: str, n: int, has_dilation: bool) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        k = _positive(ntuple(b["kernel_size"], n, "kernel_size"), "kernel_size")
+        stride = b["stride"]
+        s = k if stride is None or stride == [] or stride == () else _positive(ntuple(stride, n, "stride"), "stride")
+        d = _positive(ntuple(b["dilation"], n, "dilation"), "dilation") if has_dilation else (1,) * n
+        p = _positive(ntuple(b.get("padding", 0), n, "padding"), "padding", allow_zero=True)
+        for a in range(n):
+            if p[a] > k[a] // 2:
+                raise BadArgument("pad should be at most half of effective kernel size")
+        ceil = b.get("ceil_mode", False)
+        if not isinstance(ceil, bool):
+            raise BadArgument(f"ceil_mode must be a bool, got {ceil!r}")
+        return Window(kind, k, s, d, tuple((v, v) for v in p), ceil), {}  # type: ignore[arg-type]
+
+    return build
+
+
+def _adaptive(b: dict[str, Any], n: int) -> tuple[Op, dict[str, Any]]:
+    size = b["output_size"]
+    out = None
+    try:
+        out = tuple(v if isinstance(v, int) else 0 for v in ((size,) * n if isinstance(size, int) else size))
+    except TypeError:
+        pass
+    return Global(out), {}
+
+
+def pad_spec(pad: Any, n: int, name: str = "padding") -> tuple[tuple[int, int], ...]:
+    """PyTorch's pad order: an int for every side, or (left, right, top, bottom, ...)
+    from the last axis backwards. Returns (before, after) per axis, first axis first."""
+    if isinstance(pad, int) and not isinstance(pad, bool):
+        return ((pad, pad),) * n
+    u = first_unknown(pad)
+    if u:
+        raise BadArgument(f"{name} is not known ({u.reason})")
+    if not isinstance(pad, (list, tuple)) or len(pad) % 2 or not all(isinstance(v, int) for v in pad):
+        raise BadArgument(f"{name} must be an int or pairs of ints, got {pad!r}")
+    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]  # last axis first
+    if len(pairs) > n:
+        raise BadArgument(f"{name} pads {len(pairs)} axes, the layer has {n}")
+    pairs = pairs + [(0, 0)] * (n - len(pairs))
+    return tuple(reversed(pairs))
+
+
+def _pad(n: int) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        pads = pad_spec(b["padding"], n)
+        return Window("pad", (1,) * n, (1,) * n, (1,) * n, pads), {}
+
+    return build
+
+
+def resample(size: Any, scale: Any, mode: Any, align_corners: Any, n: int | None) -> Op:
+    """Upsample / interpolate: the operator for a scale factor or a target size."""
+    if not isinstance(mode, str):
+        raise BadArgument(f"mode is not known ({getattr(mode, 'reason', mode)})")
+    modes = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "bilinear": "linear",
+             "trilinear": "linear", "bicubic": None, "area": None}
+    if mode not in modes:
+        raise BadArgument(f"unknown interpolation mode {mode!r}")
+    kind = modes[mode]
+    if kind is None:
+        return Opaque(f"interpolation mode {mode!r} is not modelled")
+    if isinstance(align_corners, Unknown):
+        raise BadArgument(f"align_corners is not known ({align_corners.reason})")
+    ac = bool(align_corners) if kind == "linear" else False
+    ndim = n or {"bilinear": 2, "trilinear": 3, "linear": 1}.get(mode, 2)
+    if size is not None:
+        return Resample(kind, size=ntuple(size, ndim, "size"), align_corners=ac)  # type: ignore[arg-type]
+    if scale is None:
+        raise BadArgument("either size or scale_factor must be given")
+    u = first_unknown(scale)
+    if u:
+        raise BadArgument(f"scale_factor is not known ({u.reason})")
+    scales = (scale,) * ndim if isinstance(scale, (int, float)) else tuple(scale)
+    if len(scales) != ndim or not all(isinstance(v, (int, float)) and v > 0 for v in scales):
+        raise BadArgument(f"scale_factor must be positive numbers, got {scale!r}")
+    return Resample(kind, scale=tuple(Fraction(v).limit_denominator(1000) for v in scales), align_corners=ac)  # type: ignore[arg-type]
+
+
+def _upsample(b: dict[str, Any], n: int) -> tuple[Op, dict[str, Any]]:
+    return resample(b["size"], b["scale_factor"], b["mode"], b["align_corners"], None), {}
+
+
+def _upsampling_nearest(b: dict[str, Any], n: int) -> tuple[Op, dict[str, Any]]:
+    return resample(b["size"], b["scale_factor"], "nearest", False, 2), {}
+
+
+def _upsampling_bilinear(b: dict[str, Any], n: int) -> tuple[Op, dict[str, Any]]:
+    return resample(b["size"], b["scale_factor"], "bilinear", True, 2), {}
+
+
+def _factor(param: str, cls: type) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        f = ntuple(b[param], 1, param)[0]
+        _positive((f,), param)
+        return cls(f), {}
+
+    return build
+
+
+def _pointwise(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+    return Pointwise(), {}
+
+
+def _end(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+    return EndSpatial(), {}
+
+
+def _norm(channel_param: str) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        return Pointwise(), _channel_attrs(b, ("num_features", channel_param))
+
+    return build
+
+
+LAYERS: dict[str, LayerSpec] = {}
+
+
+def _add(name: str, params: str, defaults: dict[str, Any], build: Callable[..., Any], ndim: int = 0, var_args: bool = False) -> None:
+    LAYERS[name] = LayerSpec(name, tuple(p.strip() for p in params.split(",") if p.strip()), defaults, build, ndim, var_args)
+
+
+for _n in (1, 2, 3):
+    _add(
+        f"Conv{_n}d",
+        "in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype",
+        dict(stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode="zeros", device=None, dtype=None),
+        _conv(_n), _n,
+    )
+    _add(
+        f"ConvTranspose{_n}d",
+        "in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, padding_mode, device, dtype",
+        dict(stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None),
+        _conv_transpose(_n), _n,
+    )
+    _add(f"MaxPool{_n}d", "kernel_size, stride, padding, dilation, return_indices, ceil_mode",
+         dict(stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False), _pool("max_pool", _n, True), _n)
+    _add(f"AvgPool{_n}d", "kernel_size, stride, padding, ceil_mode, count_include_pad" + (", divisor_override" if _n > 1 else ""),
+         dict(stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None), _pool("avg_pool", _n, False), _n)
+    _add(f"LPPool{_n}d", "norm_type, kernel_size, stride, ceil_mode", dict(stride=None, ceil_mode=False), _pool("lp_pool", _n, False), _n)
+    _add(f"AdaptiveAvgPool{_n}d", "output_size", {}, _adaptive, _n)
+    _add(f"AdaptiveMaxPool{_n}d", "output_size, return_indices", dict(return_indices=False), _adaptive, _n)
+    for _pad_name in ("ZeroPad", "ReflectionPad", "ReplicationPad", "CircularPad"):
+        _add(f"{_pad_name}{_n}d", "padding", {}, _pad(_n), _n)
+    _add(f"ConstantPad{_n}d", "padding, value", {}, _pad(_n), _n)
+    _add(f"BatchNorm{_n}d", "num_features, eps, momentum, affine, track_running_stats, device, dtype",
+         dict(eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None), _norm("num_features"))
+    _add(f"InstanceNorm{_n}d", "num_features, eps, momentum, affine, track_running_stats, device, dtype",
+         dict(eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None), _norm("num_features"))
+    _add(f"LazyConv{_n}d", "out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype",
+         dict(stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode="zeros", device=None, dtype=None), _conv(_n), _n)
+
+_add("SyncBatchNorm", "num_features, eps, momentum, affine, track_running_stats, process_group, device, dtype",
+     dict(eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, process_group=None, device=None, dtype=None), _norm("num_features"))
+_add("GroupNorm", "num_groups, num_channels, eps, affine, device, dtype", dict(eps=1e-5, affine=True, device=None, dtype=None), _norm("num_channels"))
+_add("LayerNorm", "normalized_shape, eps, elementwise_affine, bias, device, dtype",
+     dict(eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None), _pointwise)
+_add("LocalResponseNorm", "size, alpha, beta, k", dict(alpha=1e-4, beta=0.75, k=1.0), _pointwise)
+_add("Upsample", "size, scale_factor, mode, align_corners, recompute_scale_factor",
+     dict(size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None), _upsample)
+_add("UpsamplingNearest2d", "size, scale_factor", dict(size=None, scale_factor=None), _upsampling_nearest, 2)
+_add("UpsamplingBilinear2d", "size, scale_factor", dict(size=None, scale_factor=None), _upsampling_bilinear, 2)
+_add("PixelShuffle", "upscale_factor", {}, _factor("upscale_factor", PixelShuffle), 2)
+_add("PixelUnshuffle", "downscale_factor", {}, _factor("downscale_factor", PixelUnshuffle), 2)
+_add("Identity", "", {}, _pointwise, var_args=True)
+_add("Flatten", "start_dim, end_dim", dict(start_dim=1, end_dim=-1), _end)
+_add("Linear", "in_features, out_features, bias, device, dtype", dict(bias=True, device=None, dtype=None), _end)
+_add("LazyLinear", "out_features, bias, device, dtype", dict(bias=True, device=None, dtype=None), _end)
+_add("ChannelShuffle", "groups", {}, _pointwise)
+
+for _act in ("ReLU", "ReLU6", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid",
+             "Hardtanh", "LeakyReLU", "PReLU", "ELU", "Softplus", "Softsign", "Tanhshrink", "LogSigmoid", "Softmax",
+             "Softmax2d", "LogSoftmax", "Threshold", "RReLU", "GLU", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+             "AlphaDropout", "FeatureAlphaDropout"):
+    _add(_act, "", {}, _pointwise, var_args=True)
+
+
+def canonical_nn_name(path: str) -> str | None:
+    """``torch.nn.Conv2d``, ``torch.nn.modules.conv.Conv2d`` -> ``Conv2d``; else None."""
+    if not path.startswith("torch.nn."):
+        return None
+    name = path.rsplit(".", 1)[-1]
+    return name if name in LAYERS or name in ("Sequential", "ModuleList", "ModuleDict", "Module") else None

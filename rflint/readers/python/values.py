@@ -1,0 +1,166 @@
+"""The values of the static evaluator.
+
+Plain Python objects stand for themselves (ints, strings, tuples, lists,
+dicts of them). Everything else the model code can hold is one of the
+classes below: an explicit ``Unknown`` that records why and where, imported
+names that are only paths, modelled ``torch.nn`` layers, containers, user
+classes, functions and module instances, and symbolic tensors (a node id in
+the graph being built).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ...ir import Location, Op
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value the evaluator could not determine; never guessed, always said."""
+
+    reason: str
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    """A name imported from a module rflint does not read (``torch.nn.Conv2d``)."""
+
+    path: str
+
+
+@dataclass(eq=False)
+class LayerValue:
+    """An instance of a modelled ``torch.nn`` layer (or a well-known block)."""
+
+    type_name: str
+    op: Op
+    loc: Location | None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    bound: dict[str, Any] = field(default_factory=dict)  # constructor arguments by name
+
+
+@dataclass(eq=False)
+class ContainerValue:
+    """``nn.Sequential``, ``nn.ModuleList`` or ``nn.ModuleDict``: ordered named children."""
+
+    kind: str
+    children: dict[str, Any]
+    loc: Location | None
+    path: str = ""
+
+
+@dataclass(eq=False)
+class ClassValue:
+    """A class defined in the file being read."""
+
+    name: str
+    node: ast.ClassDef
+    module_env: dict[str, Any]
+    bases: list[Any]
+    class_attrs: dict[str, Any] = field(default_factory=dict)
+
+    def mro(self) -> list["ClassValue"]:
+        """The user classes in lookup order (depth-first, which serves single inheritance)."""
+        out: list[ClassValue] = [self]
+        for base in self.bases:
+            if isinstance(base, ClassValue):
+                out.extend(c for c in base.mro() if c not in out)
+        return out
+
+    def external_bases(self) -> list[str]:
+        return [b.path for c in self.mro() for b in c.bases if isinstance(b, ExternalRef)]
+
+    def lookup(self, name: str) -> ast.FunctionDef | ast.stmt | None:
+        for cls in self.mro():
+            for stmt in cls.node.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+                    return stmt
+        return None
+
+
+@dataclass(eq=False)
+class FunctionValue:
+    """A function or method defined in the file; defaults are evaluated at definition."""
+
+    name: str
+    node: ast.FunctionDef | ast.Lambda
+    module_env: dict[str, Any]
+    defaults: dict[str, Any]
+    owner: ClassValue | None = None
+
+
+@dataclass(eq=False)
+class Partial:
+    """``functools.partial(func, *args, **kwargs)``."""
+
+    func: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+@dataclass(eq=False)
+class BoundMethod:
+    func: FunctionValue
+    self_obj: Any
+
+
+@dataclass(eq=False)
+class ModuleInstance:
+    """An instance of a user ``nn.Module`` subclass, with the attributes ``__init__`` set."""
+
+    cls: ClassValue
+    attrs: dict[str, Any]
+    loc: Location | None
+    path: str = ""
+    children: dict[str, Any] = field(default_factory=dict)  # Sequential subclasses
+
+
+@dataclass(eq=False)
+class SuperProxy:
+    """``super()`` inside a method: attribute lookups skip the current class."""
+
+    self_obj: Any
+    after: ClassValue
+
+
+@dataclass(frozen=True)
+class TensorValue:
+    """A symbolic tensor: the id of the graph node that produces it."""
+
+    node: int
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A builtin or library function the evaluator models in Python."""
+
+    name: str
+    impl: Callable[..., Any]
+
+
+MODULE_TYPES = (LayerValue, ContainerValue, ModuleInstance)
+
+
+def is_module(value: Any) -> bool:
+    return isinstance(value, MODULE_TYPES)
+
+
+def first_unknown(*values: Any) -> Unknown | None:
+    """The first Unknown among values, looking inside lists, tuples and dicts."""
+    for v in values:
+        if isinstance(v, Unknown):
+            return v
+        if isinstance(v, (list, tuple)):
+            u = first_unknown(*v)
+            if u:
+                return u
+        elif isinstance(v, dict):
+            u = first_unknown(*v.values())
+            if u:
+                return u
+    return None
