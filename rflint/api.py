@@ -1,0 +1,235 @@
+"""rflint's one small API: the CLI and the language server both call it.
+
+``check_paths`` lints files and directories; ``check_text`` lints one buffer
+(editors, tests, the rule pages' examples); ``explain`` builds one model and
+returns its per-layer receptive fields. Readers, rules and formats are
+reached only from here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from .analysis import Analysis, analyse
+from .checks.base import ModelContext, Rule, all_rules, run_rules
+from .diagnostics import Diagnostic, Severity
+from .ir import Location
+from .readers.base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
+from .settings import ModelSettings
+
+if TYPE_CHECKING:
+    from .config import Config
+
+INTERNAL_ERROR = "RL000"
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Findings of a run, the files read, and errors that are not about one file's content."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    files: tuple[str, ...]
+    errors: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One model, analysed: what ``rflint explain`` prints."""
+
+    model: ReadModel
+    analysis: Analysis
+    settings: ModelSettings
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def read_source(path: str, text: str) -> ReadResult:
+    """Pick the reader by file type. Readers are imported lazily: each costs start-up time."""
+    if path.endswith(SPEC_SUFFIXES):
+        from .readers.spec import read_spec
+
+        return read_spec(path, text)
+    from .readers.python import read_python
+
+    return read_python(path, text)
+
+
+def _read_text(path: str) -> str | Diagnostic:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return Diagnostic(PARSE_ERROR, f"cannot read file: {exc.strerror or exc}", Location(path, 1, 1), Severity.ERROR)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Diagnostic(PARSE_ERROR, f"not UTF-8 text (byte {exc.start})", Location(path, 1, 1), Severity.ERROR)
+
+
+# ---------------------------------------------------------------------- checking
+
+
+def enabled_rules(config: "Config | None", path: str | None) -> list[Rule]:
+    """Instances of the rules that apply to ``path`` under ``config``."""
+    rules = all_rules()
+    if config is None:
+        return [cls() for cls in rules.values() if cls.enabled_by_default]
+    return [cls() for code, cls in rules.items() if config.is_enabled(code, path, cls.enabled_by_default)]
+
+
+def check_text(path: str, text: str, config: "Config | None" = None, show_unresolved: bool = False) -> list[Diagnostic]:
+    """Lint one buffer as if it were the file ``path``: every enabled rule's findings,
+    with the configuration's settings and the pragmas written in the text."""
+    base = config.settings() if config is not None else ModelSettings()
+    result = read_source(path, text)
+    found: list[Diagnostic] = [d for d in result.diagnostics if d.code != UNRESOLVED or show_unresolved]
+    rules = enabled_rules(config, path)
+    for model in result.models:
+        settings = base.merged(**model.overrides)
+        ctx = ModelContext(model.graph, analyse(model.graph, settings.input_size), settings)
+        diags, errors = run_rules(ctx, rules)
+        found.extend(diags)
+        for code, exc in errors:
+            found.append(Diagnostic(
+                INTERNAL_ERROR, f"internal error in rule {code} on model {model.graph.name}: {type(exc).__name__}: {exc}",
+                Location(path, 1, 1), Severity.ERROR, model=model.graph.name,
+            ))
+        if show_unresolved:
+            found.extend(
+                Diagnostic(UNRESOLVED, f"{model.graph.name}: {u.reason}", u.loc, Severity.INFO, model=model.graph.name)
+                for u in model.graph.unresolved if u.loc is not None and u.loc.file == path
+            )
+    kept = _filter(found, text, config, path)
+    return sorted(kept, key=Diagnostic.sort_key)
+
+
+def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", path: str) -> list[Diagnostic]:
+    """Report each (file, line, column, code) once, drop what ``# noqa`` and the
+    configuration switch off. The first finding at a place wins: readers list
+    complete models first, whose messages have the most to say."""
+    lines = text.splitlines()
+    seen: set[tuple[str, int, int, str]] = set()
+    kept: list[Diagnostic] = []
+    for d in found:
+        key = (d.loc.file, d.loc.line, d.loc.col, d.code)
+        if key in seen:
+            continue
+        seen.add(key)
+        if d.loc.file == path and _suppressed(d, lines):
+            continue
+        if config is not None and d.code not in (PARSE_ERROR, INTERNAL_ERROR) and not config.is_enabled(d.code, d.loc.file, True):
+            continue
+        kept.append(d)
+    return kept
+
+
+def _suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:
+    if not 0 < d.loc.line <= len(lines):
+        return False
+    match = _NOQA.search(lines[d.loc.line - 1])
+    if not match:
+        return False
+    codes = match.group("codes")
+    if codes is None:
+        return True
+    return d.code in {c.strip().upper() for c in codes.split(",")}
+
+
+def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, show_unresolved: bool = False,
+                discover_config: bool = True, overrides: dict | None = None) -> CheckResult:
+    """Lint files and directories. Each file uses the nearest configuration file
+    (``config`` when given), with command-line ``overrides`` applied on top."""
+    from .config import ConfigError, default_config, find_config, load_config
+    from .discovery import iter_files
+
+    configs: dict[Path, "Config"] = {}
+
+    def config_for(target: Path) -> "Config":
+        if config is not None:
+            return config
+        found = find_config(target) if discover_config else None
+        key = found or Path("<defaults>")
+        if key not in configs:
+            loaded = load_config(found) if found else default_config()
+            configs[key] = loaded.with_overrides(**(overrides or {})) if overrides else loaded
+        return configs[key]
+
+    root_config = config_for(Path(paths[0]) if paths else Path.cwd())
+    files, errors = iter_files([Path(p) for p in paths], root_config)
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for file in files:
+        path = _display(file)
+        try:
+            file_config = config_for(file)
+        except ConfigError:
+            raise
+        text = _read_text(str(file))
+        if isinstance(text, Diagnostic):
+            diagnostics.append(Diagnostic(text.code, text.message, Location(path, 1, 1), text.severity))
+            continue
+        sources[path] = text
+        try:
+            diagnostics.extend(check_text(path, text, file_config, show_unresolved))
+        except RecursionError:
+            diagnostics.append(Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR))
+        except Exception as exc:  # noqa: BLE001  (one file's internal error must not stop the run)
+            diagnostics.append(Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}",
+                                          Location(path, 1, 1), Severity.ERROR))
+    return CheckResult(tuple(diagnostics), tuple(_display(f) for f in files), tuple(errors), sources)
+
+
+def _display(path: Path | str) -> str:
+    """Paths as the user typed them relative to the working directory, when below it."""
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute.startswith(cwd + os.sep):
+        return os.path.relpath(absolute, cwd)
+    return str(path)
+
+
+# ---------------------------------------------------------------------- explain
+
+
+def split_target(target: str) -> tuple[str, str | None]:
+    """``path.py::Name(args)`` -> (``path.py``, ``Name(args)``); without ``::`` the entry is None."""
+    path, sep, entry = target.partition("::")
+    return path, (entry or None) if sep else None
+
+
+def explain(target: str, config: "Config | None" = None, input_size: Sequence[int] | None = None) -> Explanation:
+    """Build and analyse one model. Raises ReaderError with a message naming file and entry."""
+    path, entry = split_target(target)
+    text = _read_text(path)
+    if isinstance(text, Diagnostic):
+        raise ReaderError(f"{path}: {text.message}")
+    base = config.settings() if config is not None else ModelSettings()
+    if path.endswith(SPEC_SUFFIXES):
+        result = read_source(path, text)
+        if not result.models:
+            raise ReaderError("\n".join(f"{d.loc}: {d.message}" for d in result.diagnostics) or f"{path}: no model")
+        model = result.models[0]
+    else:
+        from .readers.python import build_entry, read_python
+
+        if entry is None:
+            result = read_python(path, text)
+            complete = [m for m in result.models if m.graph.complete]
+            if len(complete) != 1:
+                names = ", ".join(m.graph.name for m in complete) or "none"
+                raise ReaderError(f"{path}: name the model as {path}::NAME (models that build from defaults: {names})")
+            model = complete[0]
+        else:
+            model = build_entry(path, text, entry)
+    settings = base.merged(**model.overrides)
+    if input_size is not None:
+        settings = settings.merged(input_size=tuple(input_size))
+    return Explanation(model, analyse(model.graph, settings.input_size), settings)
