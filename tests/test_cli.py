@@ -1,0 +1,256 @@
+"""The installed ``rflint`` command, run as a user runs it: a subprocess, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+RFLINT = shutil.which("rflint")
+
+
+def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [RFLINT, *args] if RFLINT else [sys.executable, "-m", "rflint", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, input=stdin, timeout=120)
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line where ``needle`` first appears: expected lines come from the text."""
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def write(tmp: Path, name: str, text: str) -> Path:
+    path = tmp / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+TINY = """\
+import torch.nn as nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(1, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(4, 4, kernel_size=3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+        return self.up(self.b(self.a(x)))
+"""
+
+
+def test_version_is_printed() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("rflint ")
+
+
+def test_check_examples_reports_each_rule_at_its_line() -> None:
+    result = run("check", ".", "--output-format", "concise", cwd=EXAMPLES)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    unet_line = line_of(EXAMPLES / "unet.py", "nn.ConvTranspose2d(")
+    assert any(l.startswith(f"unet.py:{unet_line}:") and " CB102 [*] " in l for l in lines), lines
+    pool_line = line_of(EXAMPLES / "classifier.py", "nn.MaxPool2d(")
+    assert any(l.startswith(f"classifier.py:{pool_line}:") and " AA102 " in l for l in lines), lines
+    gap_line = line_of(EXAMPLES / "autoencoder.py", "kernel_size=1, stride=2")
+    assert any(l.startswith(f"autoencoder.py:{gap_line}:") and " CB101 " in l for l in lines), lines
+    shortcut_line = line_of(EXAMPLES / "classifier.py", "kernel_size=1, stride=stride")
+    assert any(l.startswith(f"classifier.py:{shortcut_line}:") and " ST101 " in l for l in lines), lines
+    assert any(" RF101 " in l and l.startswith("classifier.py:") for l in lines), lines
+    assert not any(l.startswith("clean.py") for l in lines), lines
+    assert lines[-1].startswith("Found ") and "fixable with --unsafe-fixes" in lines[-1]
+
+
+def test_clean_model_passes() -> None:
+    result = run("check", "clean.py", cwd=EXAMPLES)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().endswith("All checks passed!")
+
+
+def test_full_format_shows_source_and_caret(tmp_path: Path) -> None:
+    write(tmp_path, "tiny.py", TINY)
+    result = run("check", "tiny.py", cwd=tmp_path)
+    assert result.returncode == 1
+    up_line = TINY.splitlines().index(next(l for l in TINY.splitlines() if "ConvTranspose2d" in l)) + 1
+    col = TINY.splitlines()[up_line - 1].index("nn.ConvTranspose2d") + 1
+    assert f"tiny.py:{up_line}:{col}: CB102 [*] " in result.stdout
+    assert "^" in result.stdout
+    assert "Found 2 issues (1 fixable with --unsafe-fixes)." in result.stdout  # CB102 and AA101 on self.b
+
+
+def test_json_output(tmp_path: Path) -> None:
+    write(tmp_path, "tiny.py", TINY)
+    result = run("check", "tiny.py", "--output-format", "json", cwd=tmp_path)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    codes = sorted(d["code"] for d in data)
+    assert codes == ["AA101", "CB102"]
+    cb = next(d for d in data if d["code"] == "CB102")
+    assert cb["fix"]["applicability"] == "unsafe"
+    assert cb["location"]["row"] == 9
+
+
+def test_noqa_suppresses_only_the_named_code(tmp_path: Path) -> None:
+    text = TINY.replace("output_padding=1)", "output_padding=1)  # noqa: CB102").replace(
+        "stride=2, padding=1)\n", "stride=2, padding=1)  # noqa: ST101\n"
+    )
+    write(tmp_path, "tiny.py", text)
+    result = run("check", "tiny.py", "--output-format", "concise", cwd=tmp_path)
+    assert "CB102" not in result.stdout
+    assert "AA101" in result.stdout  # a noqa for another code does not hide it
+    write(tmp_path, "tiny.py", text.replace("# noqa: ST101", "# noqa"))
+    result = run("check", "tiny.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+
+
+def test_select_and_ignore_flags(tmp_path: Path) -> None:
+    write(tmp_path, "tiny.py", TINY)
+    only_cb = run("check", "tiny.py", "--select", "CB", "--output-format", "concise", cwd=tmp_path)
+    assert "CB102" in only_cb.stdout and "AA101" not in only_cb.stdout
+    no_cb = run("check", "tiny.py", "--ignore", "CB102", "--output-format", "concise", cwd=tmp_path)
+    assert "CB102" not in no_cb.stdout and "AA101" in no_cb.stdout
+
+
+def test_config_in_pyproject_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.rflint]\nignore = ["AA"]\n')
+    write(tmp_path, "models/tiny.py", TINY)
+    result = run("check", "models", "--output-format", "concise", cwd=tmp_path)
+    assert "AA101" not in result.stdout and "CB102" in result.stdout
+
+
+def test_nearest_config_wins(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.rflint]\nignore = ["AA"]\n')
+    write(tmp_path, "sub/rflint.toml", 'ignore = ["CB"]\n')
+    write(tmp_path, "sub/tiny.py", TINY)
+    result = run("check", "sub/tiny.py", "--output-format", "concise", cwd=tmp_path)
+    assert "CB102" not in result.stdout and "AA101" in result.stdout
+
+
+def test_broken_config_is_exit_2_naming_key_and_file(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.rflint]\nselct = ["CB"]\n')
+    write(tmp_path, "tiny.py", TINY)
+    result = run("check", "tiny.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pyproject.toml" in result.stderr and "selct" in result.stderr
+    write(tmp_path, "pyproject.toml", '[tool.rflint]\ninput-size = "big"\n')
+    result = run("check", "tiny.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pyproject.toml" in result.stderr and "input-size" in result.stderr
+
+
+def test_syntax_error_is_reported_and_other_files_still_checked(tmp_path: Path) -> None:
+    write(tmp_path, "broken.py", "import torch.nn as nn\n\nclass Broken(nn.Module:\n    pass\n")
+    write(tmp_path, "tiny.py", TINY)
+    result = run("check", ".", "--output-format", "concise", cwd=tmp_path)
+    assert result.returncode == 1
+    assert any(l.startswith("broken.py:3:") and " RL001 " in l for l in result.stdout.splitlines()), result.stdout
+    assert "tiny.py:9:" in result.stdout
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run("check", "empty", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "All checks passed!" in result.stdout
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    result = run("check", "nope.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope.py" in result.stderr
+
+
+def test_gitignored_files_are_skipped(tmp_path: Path) -> None:
+    write(tmp_path, ".gitignore", "generated/\n")
+    write(tmp_path, "generated/tiny.py", TINY)
+    result = run("check", ".", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+
+
+def test_bad_pragma_is_reported(tmp_path: Path) -> None:
+    text = TINY.replace("class Tiny", "# rflint: input-size=big\nclass Tiny")
+    write(tmp_path, "tiny.py", text)
+    result = run("check", "tiny.py", "--output-format", "concise", cwd=tmp_path)
+    assert "tiny.py:4:1: RL001" in result.stdout and "input-size" in result.stdout
+
+
+def test_explain_table_and_json(tmp_path: Path) -> None:
+    write(tmp_path, "tiny.py", TINY.replace("return self.up(self.b(self.a(x)))", "return self.b(self.a(x))"))
+    table = run("explain", "tiny.py::Tiny", "--input-size", "32", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "layer" in table.stdout.splitlines()[0] and "ERF" in table.stdout.splitlines()[0]
+    result = run("explain", "tiny.py::Tiny", "--input-size", "32", "--output-format", "json", cwd=tmp_path)
+    data = json.loads(result.stdout)
+    # By hand: conv 3/1/1 gives r=3, j=1, P=1; conv 3/2/1 on it: r = 3 + 2*1 = 5, j = 2, P = 1 + 1*1 = 2;
+    # sizes 32 -> 32 -> floor((32 + 2 - 3)/2) + 1 = 16.
+    (out,) = data["outputs"]
+    assert out["r"] == [5, 5] and out["j"] == [2, 2] and out["effective_padding"] == [2, 2]
+    b = next(l for l in data["layers"] if l["name"] == "b")
+    assert b["output_size"] == [16, 16]
+    assert b["frames"][0]["alpha"] == [-2] and b["frames"][0]["beta"] == [2]
+
+
+def test_explain_unknown_model_is_exit_2(tmp_path: Path) -> None:
+    write(tmp_path, "tiny.py", TINY)
+    result = run("explain", "tiny.py::Nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Nope" in result.stderr and "Tiny" in result.stderr
+
+
+def test_rule_page() -> None:
+    result = run("rule", "CB102")
+    assert result.returncode == 0
+    assert result.stdout.startswith("# CB102")
+    assert run("rule", "XX999").returncode == 2
+    listing = run("rule", "--all")
+    assert all(code in listing.stdout for code in ("CB101", "CB102", "ST101", "AA101", "AA102", "RF101"))
+
+
+def test_python_dash_m() -> None:
+    result = subprocess.run([sys.executable, "-m", "rflint", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("rflint ")
+
+
+BLOCKER = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'onnx', 'pygls', 'rich', 'libcst'):
+            raise ImportError('rflint check must not import ' + name)
+        return None
+sys.meta_path.insert(0, Block())
+from rflint.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_check_does_not_import_heavy_packages() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, "check", ".", "--output-format", "json"],
+        cwd=EXAMPLES, capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "must not import" not in result.stderr
+    assert {d["code"] for d in json.loads(result.stdout)} >= {"CB101", "CB102", "AA101", "AA102", "ST101", "RF101"}
+
+
+def test_blocker_really_blocks() -> None:
+    """The import hook above is able to fail: importing torch under it raises."""
+    code = BLOCKER.split("from rflint.cli")[0] + "import torch\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0 and "must not import torch" in result.stderr
