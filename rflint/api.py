@@ -159,9 +159,13 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
         key = found or Path("<defaults>")
         if key not in configs:
             loaded = load_config(found) if found else default_config()
-            configs[key] = loaded.with_overrides(**(overrides or {})) if overrides else loaded
+            loaded = loaded.with_overrides(**(overrides or {})) if overrides else loaded
+            _check_codes(loaded)
+            configs[key] = loaded
         return configs[key]
 
+    if config is not None:
+        _check_codes(config)
     root_config = config_for(Path(paths[0]) if paths else Path.cwd())
     files, errors = iter_files([Path(p) for p in paths], root_config)
     diagnostics: list[Diagnostic] = []
@@ -185,6 +189,16 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
             diagnostics.append(Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}",
                                           Location(path, 1, 1), Severity.ERROR))
     return CheckResult(tuple(diagnostics), tuple(_display(f) for f in files), tuple(errors), sources)
+
+
+def _check_codes(config: "Config") -> None:
+    """Selecting a code that no rule has is a configuration error, as in ruff."""
+    from .config import ConfigError
+
+    known = [*all_rules(), PARSE_ERROR, UNRESOLVED, INTERNAL_ERROR]
+    problems = config.unknown_codes(known)
+    if problems:
+        raise ConfigError("\n".join(problems), problems)
 
 
 def _display(path: Path | str) -> str:

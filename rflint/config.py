@@ -472,7 +472,7 @@ class Config(_Model):
         where = self._where()
         found: list[str] = []
 
-        def check(key: str, values: Sequence[str], what: str = "rule selector") -> None:
+        def check(key: str, values: Sequence[str], what: str = "rule selector", where: str = where) -> None:
             for value in values:
                 if value != "ALL" and not any(code.startswith(value) for code in known_set):
                     close = difflib.get_close_matches(value, known_set, n=1)
@@ -486,6 +486,10 @@ class Config(_Model):
             check(f"per-file-ignores.{_toml_key(pattern)}", codes)
         for code in self.rules:
             check(f"rules.{code}", [code], "rule code")
+        for layer in self._cli:  # command-line flags name themselves
+            check("--select", layer.select or (), where="")
+            check("--extend-select", layer.extend_select, where="")
+            check("--ignore", layer.ignore, where="")
         return found
 
     def _where(self) -> str:
