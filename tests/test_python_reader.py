@@ -1,0 +1,311 @@
+"""The static Python reader: language constructs, name resolution, and whole example
+models whose receptive fields are checked against measurement on the real network."""
+
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from rflint.analysis import analyse
+from rflint.ir import EndSpatial, Global, Merge, Opaque, Resample, TransposedConv, Window
+from rflint.readers.python import build_entry, read_python
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def read(src: str, path: str = "m.py"):
+    return read_python(path, textwrap.dedent(src))
+
+
+def model(src: str, name: str | None = None):
+    result = read(src)
+    models = [m for m in result.models if name is None or m.graph.name == name]
+    assert models, result
+    return models[0].graph
+
+
+def layers(graph, kind=Window):
+    return [n for n in graph.nodes if isinstance(n.op, kind)]
+
+
+# ---------------------------------------------------------------------- names and arguments
+
+
+@pytest.mark.parametrize(
+    "imports, ctor",
+    [
+        ("import torch.nn as nn", "nn.Conv2d"),
+        ("import torch", "torch.nn.Conv2d"),
+        ("from torch import nn", "nn.Conv2d"),
+        ("from torch.nn import Conv2d as C", "C"),
+        ("import torch.nn.modules.conv as convs", "convs.Conv2d"),
+    ],
+)
+def test_layer_names_resolve_through_imports(imports: str, ctor: str) -> None:
+    g = model(f"""
+        {imports}
+        import torch.nn as _nn
+        class M(_nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = {ctor}(3, 8, 5, 2, 2)
+            def forward(self, x):
+                return self.c(x)
+    """)
+    (conv,) = layers(g)
+    assert conv.op == Window("conv", (5, 5), (2, 2), (1, 1), ((2, 2), (2, 2)))
+    assert conv.name == "c" and conv.type_name == "Conv2d"
+
+
+def test_unimported_name_is_not_a_layer() -> None:
+    g = model("""
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = Conv2d(3, 8, 3)
+            def forward(self, x):
+                return self.c(x)
+    """)
+    assert not layers(g)
+    assert not g.complete
+    assert any("Conv2d" in u.reason for u in g.unresolved)
+
+
+def test_positional_and_keyword_arguments_bind_alike() -> None:
+    g = model("""
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(3, 8, (3, 5), (1, 2), (1, 2), (1, 2))
+                self.b = nn.Conv2d(in_channels=3, out_channels=8, dilation=(1, 2), padding=(1, 2), stride=(1, 2), kernel_size=(3, 5))
+            def forward(self, x):
+                return self.b(self.a(x))
+    """)
+    a, b = layers(g)
+    assert a.op == b.op == Window("conv", (3, 5), (1, 2), (1, 2), ((1, 1), (2, 2)))
+    assert a.attrs["out_channels"] == 8
+
+
+def test_same_and_valid_padding_resolve_as_torch_does() -> None:
+    g = model("""
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv1d(1, 1, 4, padding="same", dilation=3)
+                self.b = nn.Conv1d(1, 1, 3, padding="valid")
+            def forward(self, x):
+                return self.b(self.a(x))
+    """)
+    a, b = layers(g)
+    # 'same': total d*(k-1) = 9, before 9 // 2 = 4, the extra one after.
+    assert a.op.padding == ((4, 5),)
+    assert b.op.padding == ((0, 0),)
+    assert g.ndim == 1
+
+
+def test_bad_layer_arguments_are_reported_with_their_line() -> None:
+    result = read("""
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(3, 8)
+            def forward(self, x):
+                return self.c(x)
+    """)
+    g = result.models[0].graph
+    (bad,) = [u for u in g.unresolved if "kernel_size" in u.reason]
+    assert bad.loc is not None and bad.loc.line == 6
+    assert isinstance(layers(g, Opaque)[0].op, Opaque)
+
+
+# ---------------------------------------------------------------------- containers and forward
+
+
+def test_sequential_with_ordered_dict_names_layers() -> None:
+    g = model("""
+        from collections import OrderedDict
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = nn.Sequential(OrderedDict([
+                    ("conv", nn.Conv2d(3, 8, 3)),
+                    ("pool", nn.MaxPool2d(2)),
+                ]))
+                self.tail = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU())
+            def forward(self, x):
+                return self.tail(self.features(x))
+    """)
+    names = [n.name for n in g.nodes[1:]]
+    assert names == ["features.conv", "features.pool", "tail.0", "tail.1"]
+    assert [n.inputs for n in g.nodes[1:]] == [(0,), (1,), (2,), (3,)]
+    assert g.nodes[2].op == Window("max_pool", (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)))
+
+
+def test_functional_ops_merges_and_concat() -> None:
+    g = model("""
+        import torch
+        import torch.nn as nn
+        from torch.nn import functional as F
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(3, 8, 3, padding=1)
+                self.b = nn.Conv2d(3, 8, 1)
+            def forward(self, x):
+                y = F.max_pool2d(self.a(x), 3, stride=2, padding=1, ceil_mode=True)
+                y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+                z = torch.cat([y, self.b(x)], dim=1)
+                return F.relu(z + self.b(x))
+    """)
+    kinds = [type(n.op).__name__ for n in g.nodes[1:]]
+    assert kinds == ["Window", "Window", "Resample", "Window", "Merge", "Window", "Merge"]
+    pool = g.nodes[2].op
+    assert pool == Window("max_pool", (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), ceil_mode=True)
+    assert g.nodes[3].op == Resample("linear", scale=(Fraction(2), Fraction(2)), align_corners=False)
+    assert g.nodes[5].op == Merge("concat") and g.nodes[7].op == Merge("add")
+    assert g.complete and g.outputs == (("output", 7),)
+
+
+def test_flatten_and_global_pool_end_the_spatial_part() -> None:
+    g = model("""
+        import torch
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(3, 8, 3)
+                self.pool = nn.AdaptiveAvgPool2d((1, 1))
+                self.fc = nn.Linear(8, 2)
+            def forward(self, x):
+                x = self.pool(self.c(x))
+                return self.fc(x.view(x.size(0), -1))
+    """)
+    assert isinstance(g.nodes[2].op, Global) and isinstance(g.nodes[3].op, EndSpatial)
+    a = analyse(g)
+    ((_, last),) = a.spatial_outputs()
+    assert g.nodes[last].name == "c"
+
+
+def test_class_needing_arguments_still_exposes_literal_layers() -> None:
+    result = read("""
+        import torch.nn as nn
+        class Up(nn.Module):
+            def __init__(self, channels):
+                super().__init__()
+                self.up = nn.ConvTranspose2d(channels, channels, 3, stride=2, padding=1, output_padding=1)
+            def forward(self, x):
+                return self.up(x)
+    """)
+    (m,) = result.models
+    assert not m.graph.complete  # not a model: model-level rules skip it
+    (up,) = layers(m.graph, TransposedConv)
+    assert up.op == TransposedConv((3, 3), (2, 2), (1, 1), (1, 1), (1, 1))
+
+
+def test_undecidable_branch_joins_tensors() -> None:
+    g = model("""
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(3, 3, 3)
+                self.b = nn.Conv2d(3, 3, 5)
+            def forward(self, x):
+                if self.training:
+                    x = self.a(x)
+                else:
+                    x = self.b(x)
+                return x
+    """)
+    a = analyse(g)
+    ((_, out),) = a.spatial_outputs()
+    # Either branch: conv 3 (alpha 0, beta 2) or conv 5 (alpha 0, beta 4); joined as at an add: [0, 4].
+    assert a.info(out).frames[0].alpha == (0,) and a.info(out).frames[0].beta == (4,)
+
+
+def test_build_entry_with_arguments_and_pragma() -> None:
+    src = textwrap.dedent("""
+        import torch.nn as nn
+        # rflint: input-size=64 object-size=8..32 task=detection
+        class M(nn.Module):
+            def __init__(self, k):
+                super().__init__()
+                self.c = nn.Conv2d(3, 3, k)
+            def forward(self, x):
+                return self.c(x)
+    """)
+    m = build_entry("m.py", src, "M(k=7)")
+    (conv,) = layers(m.graph)
+    assert conv.op.kernel == (7, 7)
+    assert m.overrides == {"input_size": (64,), "object_size": (8, 32), "task": "detection"}
+
+
+def test_reading_never_imports_or_runs_the_model(tmp_path: Path) -> None:
+    sentinel = tmp_path / "sentinel"
+    src = f"""
+        import pathlib
+        pathlib.Path({str(sentinel)!r}).write_text("imported")
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                pathlib.Path({str(sentinel)!r}).write_text("constructed")
+                self.c = nn.Conv2d(3, 3, 3)
+            def forward(self, x):
+                open({str(sentinel)!r}, "w").write("ran")
+                return self.c(x)
+    """
+    result = read(src)
+    build_entry("m.py", textwrap.dedent(src), "M")
+    assert result.models and not sentinel.exists()
+
+
+def test_syntax_error_is_one_diagnostic() -> None:
+    result = read("class (:\n")
+    (d,) = result.diagnostics
+    assert d.code == "RL001" and d.loc.line == 1 and "syntax" in d.message
+
+
+# ---------------------------------------------------------------------- examples, measured
+
+
+def _load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the test, not rflint, runs the example
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "file, cls, shape, output",
+    [
+        ("classifier", "SmallNet", (1, 3, 64, 640), lambda m, x: m.layer3(m.layer2(m.layer1(m.pool(m.bn(m.stem(x))))))),
+        ("unet", "UNet", (1, 3, 32, 256), None),
+        ("clean", "CleanSegmenter", (1, 3, 32, 256), None),
+    ],
+)
+def test_example_frames_match_measurement(file: str, cls: str, shape, output) -> None:
+    from measure import measure
+
+    path = EXAMPLES / f"{file}.py"
+    read_model = build_entry(str(path), path.read_text(), cls)
+    a = analyse(read_model.graph)
+    ((_, out),) = a.spatial_outputs()
+    frame = a.info(out).frames[-1]
+    net = getattr(_load_example(file), cls)()
+    period = 4
+    got = measure(net, shape, period=period, output=output)
+    assert got.j == frame.j
+    assert got.alpha == tuple(frame.alpha[p % frame.q] for p in range(period))
+    assert got.beta == tuple(frame.beta[p % frame.q] for p in range(period))
