@@ -247,3 +247,72 @@ def explain(target: str, config: "Config | None" = None, input_size: Sequence[in
     if input_size is not None:
         settings = settings.merged(input_size=tuple(input_size))
     return Explanation(model, analyse(model.graph, settings.input_size), settings)
+
+
+# ---------------------------------------------------------------------- fixing
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    """What ``--fix`` did: per file the text before and after and how many findings it fixed,
+    and the check of the result (what remains)."""
+
+    changed: dict[str, tuple[str, str, int]]
+    remaining: CheckResult
+
+
+def fix_paths(paths: Sequence[str | Path], config: "Config | None" = None, unsafe: bool = False,
+              write: bool = True, overrides: dict | None = None, rounds: int = 4) -> FixOutcome:
+    """Apply fixes until none applies (a fix can make room for another), at most ``rounds`` times.
+
+    With ``write=False`` nothing is written (``--diff``); the texts are kept in memory.
+    """
+    from .fixes import apply_fixes
+
+    texts: dict[str, str] = {}
+    originals: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    result = check_paths(paths, config, overrides=overrides)
+    for _ in range(rounds):
+        by_file: dict[str, list[Diagnostic]] = {}
+        for d in result.diagnostics:
+            if d.fix is not None and (d.fix.safe or unsafe):
+                by_file.setdefault(d.loc.file, []).append(d)
+        progressed = False
+        for file, diags in by_file.items():
+            text = texts.get(file, result.sources.get(file))
+            if text is None:
+                continue
+            fixed = apply_fixes(text, diags, unsafe)
+            if fixed.applied and fixed.text != text:
+                originals.setdefault(file, text)
+                texts[file] = fixed.text
+                counts[file] = counts.get(file, 0) + len(fixed.applied)
+                progressed = True
+        if not progressed:
+            break
+        result = _recheck(result, texts, config, overrides)
+    if write:
+        for file, text in texts.items():
+            with open(file, "w", encoding="utf-8") as fh:
+                fh.write(text)
+    changed = {f: (originals[f], texts[f], counts[f]) for f in texts}
+    return FixOutcome(changed, result)
+
+
+def _recheck(previous: CheckResult, texts: dict[str, str], config: "Config | None", overrides: dict | None) -> CheckResult:
+    """The check result with the fixed files re-checked from their new text."""
+    from .config import default_config, find_config, load_config
+
+    diagnostics = [d for d in previous.diagnostics if d.loc.file not in texts]
+    sources = dict(previous.sources)
+    for file, text in texts.items():
+        file_config = config
+        if file_config is None:
+            found = find_config(Path(file))
+            file_config = load_config(found) if found else default_config()
+            if overrides:
+                file_config = file_config.with_overrides(**overrides)
+        diagnostics.extend(check_text(file, text, file_config))
+        sources[file] = text
+    return CheckResult(tuple(diagnostics), previous.files, previous.errors, sources)

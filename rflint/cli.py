@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--object-size", type=_sizes, metavar="MIN,MAX", help="object extent in input pixels")
     check.add_argument("--show-unresolved", action="store_true", help="also report what the static reader could not resolve (RL002)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes to the files")
+    check.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply unsafe fixes too")
+    check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
 
     explain = sub.add_parser("explain", help="per-layer receptive fields of one model")
     explain.add_argument("target", metavar="FILE[::MODEL]", help="e.g. nets/unet.py::UNet or nets/unet.py::UNet(depth=5)")
@@ -112,6 +115,8 @@ def _check(args: argparse.Namespace) -> int:
         config = _load_config(args.config)
         if config is not None and overrides:
             config = config.with_overrides(**overrides)
+        if args.fix or args.diff:
+            return _fix(args, config, overrides)
         result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides)
     except ConfigError as exc:
         return _error(str(exc))
@@ -136,6 +141,29 @@ def _check(args: argparse.Namespace) -> int:
     if diags and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _fix(args: argparse.Namespace, config, overrides: dict) -> int:  # noqa: ANN001
+    from . import api
+    from .fixes import unified_diff
+    from .formats.text import render_concise
+
+    outcome = api.fix_paths(args.paths, config, unsafe=args.unsafe_fixes, write=not args.diff, overrides=overrides)
+    fixed = sum(n for _, _, n in outcome.changed.values())
+    remaining = sorted(outcome.remaining.diagnostics, key=lambda d: d.sort_key())
+    if args.diff:
+        for file, (before, after, _) in sorted(outcome.changed.items()):
+            print(unified_diff(file, before, after), end="")
+        print(f"Would fix {fixed} issue{'s' if fixed != 1 else ''}.", file=sys.stderr)
+        return EXIT_FINDINGS if fixed and not args.exit_zero else EXIT_CLEAN
+    body = render_concise(remaining)
+    if body:
+        print(body)
+    left = len(remaining)
+    print(f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).")
+    if outcome.remaining.errors or any(d.code == api.INTERNAL_ERROR for d in remaining):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if left and not args.exit_zero else EXIT_CLEAN
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -254,3 +254,39 @@ def test_blocker_really_blocks() -> None:
     code = BLOCKER.split("from rflint.cli")[0] + "import torch\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0 and "must not import torch" in result.stderr
+
+
+def test_diff_and_safe_fix_leave_the_file_alone(tmp_path: Path) -> None:
+    path = write(tmp_path, "tiny.py", TINY)
+    diff = run("check", "tiny.py", "--diff", "--unsafe-fixes", cwd=tmp_path)
+    assert diff.returncode == 1
+    assert "-        self.up = nn.ConvTranspose2d(4, 4, kernel_size=3, stride=2, padding=1, output_padding=1)" in diff.stdout
+    assert "+        self.up = nn.ConvTranspose2d(4, 4, kernel_size=4, stride=2, padding=1, output_padding=0)" in diff.stdout
+    safe_only = run("check", "tiny.py", "--fix", cwd=tmp_path)  # CB102's fix is unsafe: not applied
+    assert "(0 fixed, 2 remaining)" in safe_only.stdout
+    assert path.read_text() == TINY
+
+
+def test_unsafe_fix_keeps_output_size_and_clears_the_finding(tmp_path: Path) -> None:
+    import importlib.util
+
+    import torch
+
+    path = write(tmp_path, "tiny.py", TINY)
+    result = run("check", "tiny.py", "--fix", "--unsafe-fixes", cwd=tmp_path)
+    assert "(1 fixed, 1 remaining)" in result.stdout, result.stdout
+    fixed = path.read_text()
+    assert "kernel_size=4, stride=2, padding=1, output_padding=0" in fixed
+    again = run("check", "tiny.py", "--output-format", "concise", cwd=tmp_path)
+    assert "CB102" not in again.stdout and "AA101" in again.stdout
+
+    def shapes(text: str, name: str) -> list[tuple[int, ...]]:
+        mod_path = tmp_path / f"{name}.py"
+        mod_path.write_text(text)
+        spec = importlib.util.spec_from_file_location(name, mod_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        net = module.Tiny()
+        return [tuple(net(torch.zeros(1, 1, n, n + 3)).shape) for n in (8, 9, 16, 31)]
+
+    assert shapes(TINY, "before") == shapes(fixed, "after")
