@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import floor, gcd, lcm
 from typing import Sequence
 
@@ -164,6 +165,7 @@ def shuffle_map(factor: int) -> IndexMap:
     return IndexMap(factor, 1, tuple((0,) for _ in range(factor)))
 
 
+@lru_cache(maxsize=16384)
 def compose(frame: AxisFrame, imap: IndexMap) -> AxisFrame:
     """The frame of a layer's output, given the frame of its input and its index map.
 
@@ -263,6 +265,7 @@ class Moments:
         return 4 * float(self.var) ** 0.5
 
 
+@lru_cache(maxsize=4096)
 def map_moments(imap: IndexMap) -> tuple[Fraction, Fraction]:
     """Mean and variance of the taps' offsets (input units), averaged over output phases.
 
