@@ -1,0 +1,205 @@
+"""Small predicates and helpers the layer rules share.
+
+They look at a node's operator (its geometry), never at its class name: a
+reader decides what a layer *is*; the rules only ask what it *does*. The one
+exception is ``Node.attrs["blur"]``, which a reader sets on layers it knows
+to be fixed low-pass filters (antialiased_cnns ``BlurPool``, timm
+``BlurPool2d``, kornia ``BlurPool2D`` ...): that fact is not geometry.
+
+"Straight from" (``direct_inputs``): walking back from a layer, nodes whose
+operator is ``Pointwise`` (norms, activations, dropout, channel shuffles,
+``.contiguous()``) are stepped over, because they keep every position where
+it is and do not subsample. A ``Blur -> ReLU -> Conv(stride=2)`` therefore
+counts as blurred. Strictly, a nonlinearity between the blur and the
+subsampling brings some high frequencies back (Zhang 2019 puts the blur
+right before the subsampling, after the ReLU), but the signal it acts on is
+already low-passed, and a linter that flags deliberate anti-aliasing designs
+loses its users; where the blur sits relative to the nonlinearity is a
+placement question, not "no blur at all". Merges, resampling and every
+other operator stop the walk, and so does the model input (a node without
+inputs), so a layer at the start of a model, or one whose producer the
+reader did not see, counts as not blurred.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import prod
+from typing import Sequence
+
+from ..ir import Node, Pointwise, TransposedConv, Window
+from .base import ModelContext
+
+# --------------------------------------------------------------------------- predicates
+
+
+def window(node: Node) -> Window | None:
+    return node.op if isinstance(node.op, Window) else None
+
+
+def is_conv(node: Node) -> bool:
+    w = window(node)
+    return w is not None and w.kind == "conv"
+
+
+def is_strided(node: Node) -> bool:
+    """A window layer with stride > 1 on some axis."""
+    w = window(node)
+    return w is not None and any(s > 1 for s in w.stride)
+
+
+def is_strided_conv(node: Node) -> bool:
+    return is_conv(node) and is_strided(node)
+
+
+def is_max_pool(node: Node) -> bool:
+    w = window(node)
+    return w is not None and w.kind == "max_pool"
+
+
+def is_avg_pool(node: Node) -> bool:
+    w = window(node)
+    return w is not None and w.kind == "avg_pool"
+
+
+def is_transposed_conv(node: Node) -> bool:
+    return isinstance(node.op, TransposedConv)
+
+
+def is_known_blur(node: Node) -> bool:
+    """A layer the reader knows to be a fixed low-pass filter (BlurPool and friends)."""
+    return bool(node.attrs.get("blur"))
+
+
+def is_box_blur(node: Node) -> bool:
+    """AvgPool with kernel >= stride on every axis, averaging more than one pixel:
+    a box low-pass (RULES.md). A 1x1 average pool is an identity, not a blur."""
+    w = window(node)
+    if w is None or w.kind != "avg_pool":
+        return False
+    return all(k >= s for k, s in zip(w.kernel, w.stride)) and any(k > 1 for k in w.kernel)
+
+
+def is_blur(node: Node) -> bool:
+    """A known blur layer (``attrs['blur']``) or a box-filter AvgPool (kernel >= stride)."""
+    return is_known_blur(node) or is_box_blur(node)
+
+
+def direct_inputs(ctx: ModelContext, node: Node) -> list[Node]:
+    """The producers of a node's input, stepping back over ``Pointwise`` nodes.
+
+    The model input (a node with no inputs) is returned as a producer, not
+    stepped over. A node the reader gave no inputs returns ``[]``. Each
+    producer appears once, in the order found.
+    """
+    found: list[Node] = []
+    seen: set[int] = set()
+    stack = list(reversed(node.inputs))
+    while stack:
+        nid = stack.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        cur = ctx.graph.nodes[nid]
+        if isinstance(cur.op, Pointwise) and cur.inputs:
+            stack.extend(reversed(cur.inputs))
+        else:
+            found.append(cur)
+    return found
+
+
+def comes_straight_from_blur(ctx: ModelContext, node: Node) -> bool:
+    """True when every producer of the node's input (past pointwise layers) is a blur."""
+    producers = direct_inputs(ctx, node)
+    return bool(producers) and all(is_blur(p) for p in producers)
+
+
+# --------------------------------------------------------------------------- tap arithmetic
+
+
+def residue_counts(k: int, s: int, d: int) -> list[int]:
+    """``c_rho = #{t < k : (t*d) mod s = rho}`` for ``rho`` in ``[0, s)``.
+
+    For a transposed conv, the number of kernel taps (hence of input pixels)
+    that feed the outputs of each phase; for a conv or pool, which residues
+    of the input its taps touch.
+    """
+    counts = [0] * s
+    for t in range(k):
+        counts[(t * d) % s] += 1
+    return counts
+
+
+def covered_residues(k: int, s: int, d: int) -> int:
+    """How many residues mod ``s`` the taps ``{t*d}`` of a window reach."""
+    return sum(1 for c in residue_counts(k, s, d) if c)
+
+
+def unused_fraction(w: Window) -> Fraction:
+    """Share of a window layer's input it never reads (over all axes)."""
+    used = prod(Fraction(covered_residues(k, s, d), s) for k, s, d in zip(w.kernel, w.stride, w.dilation))
+    return 1 - used
+
+
+# --------------------------------------------------------------------------- message helpers
+
+AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def axis_names(ndim: int) -> tuple[str, ...]:
+    """How messages name the spatial axes: H and W in 2-D."""
+    return AXIS_NAMES.get(ndim, tuple(f"axis {a}" for a in range(ndim)))
+
+
+
+def fmt_axes(values: Sequence[object]) -> str:
+    """``3`` when every axis agrees, ``(3, 1)`` otherwise."""
+    vals = list(values)
+    if vals and all(v == vals[0] for v in vals):
+        return str(vals[0])
+    return "(" + ", ".join(str(v) for v in vals) + ")"
+
+
+def fmt_num(x: Fraction | float | int) -> str:
+    """A number for a message: integers plain, simple fractions as decimals, else ``a/b``."""
+    f = Fraction(x)
+    if f.denominator == 1:
+        return str(f.numerator)
+    den = f.denominator
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    if den == 1:
+        return f"{float(f):g}"
+    return f"{f.numerator}/{f.denominator}"
+
+
+def fmt_frac(f: Fraction) -> str:
+    """A share as ``3/4`` (and ``75%``)."""
+    return f"{f.numerator}/{f.denominator} ({fmt_num(f * 100)}%)" if f.denominator != 1 else str(f.numerator)
+
+
+def describe(node: Node, *, dilation: bool = True, padding: bool = False) -> str:
+    """``Conv2d(kernel_size=3, stride=2)``: the layer as a person wrote it, from its geometry."""
+    op = node.op
+    parts: list[str] = []
+    if isinstance(op, (Window, TransposedConv)):
+        parts.append(f"kernel_size={fmt_axes(op.kernel)}")
+        parts.append(f"stride={fmt_axes(op.stride)}")
+        if padding:
+            if isinstance(op, Window):
+                pads = [p for p in op.padding]
+                if all(b == a for b, a in pads):
+                    parts.append(f"padding={fmt_axes([b for b, _ in pads])}")
+                else:
+                    parts.append(f"padding={fmt_axes(pads)}")
+            else:
+                parts.append(f"padding={fmt_axes(op.padding)}")
+                if any(op.output_padding):
+                    parts.append(f"output_padding={fmt_axes(op.output_padding)}")
+        if dilation and any(d != 1 for d in op.dilation):
+            parts.append(f"dilation={fmt_axes(op.dilation)}")
+    name = node.type_name or type(op).__name__
+    return f"{name}({', '.join(parts)})"
+
