@@ -309,3 +309,32 @@ def test_example_frames_match_measurement(file: str, cls: str, shape, output) ->
     assert got.j == frame.j
     assert got.alpha == tuple(frame.alpha[p % frame.q] for p in range(period))
     assert got.beta == tuple(frame.beta[p % frame.q] for p in range(period))
+
+
+@pytest.mark.parametrize(
+    "imports, ctor, window",
+    [
+        # antialiased-cnns: filt_size 4 pads (4-1)//2 = 1 before and ceil(3/2) = 2 after.
+        ("import antialiased_cnns", "antialiased_cnns.BlurPool(8, stride=2)", ((4, 4), (2, 2), ((1, 2), (1, 2)))),
+        ("from antialiased_cnns.blurpool import BlurPool", "BlurPool(8, filt_size=3, stride=2)", ((3, 3), (2, 2), ((1, 1), (1, 1)))),
+        # timm: get_padding(3, 2) = ((2 - 1) + (3 - 1)) // 2 = 1.
+        ("from timm.layers import BlurPool2d", "BlurPool2d(8)", ((3, 3), (2, 2), ((1, 1), (1, 1)))),
+        ("import kornia", "kornia.filters.BlurPool2D(5)", ((5, 5), (2, 2), ((2, 2), (2, 2)))),
+    ],
+)
+def test_known_blur_layers_are_modelled(imports: str, ctor: str, window) -> None:
+    g = model(f"""
+        import torch.nn as nn
+        {imports}
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blur = {ctor}
+                self.conv = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+            def forward(self, x):
+                return self.conv(self.blur(x))
+    """)
+    blur = g.nodes[1]
+    kernel, stride, pads = window
+    assert blur.op == Window("conv", kernel, stride, (1, 1), pads)
+    assert blur.attrs["blur"] is True

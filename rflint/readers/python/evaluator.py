@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Unresolved
 from . import tensor_ops
-from .torch_nn import LAYERS, BadArgument, canonical_nn_name
+from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name, external_layer
 from .values import (
     Builtin,
     BoundMethod,
@@ -951,7 +951,10 @@ class Evaluator:
         if layer in ("Sequential", "ModuleList", "ModuleDict"):
             return self._container(layer, args, kwargs, node)
         if layer is not None and layer in LAYERS:
-            return self.construct_layer(layer, args, kwargs, node)
+            return self.construct_layer(LAYERS[layer], args, kwargs, node)
+        known = external_layer(path)
+        if known is not None:
+            return self.construct_layer(known, args, kwargs, node)
         handler = tensor_ops.FUNCTIONS.get(path)
         if handler is not None:
             return handler(self, args, kwargs, node)
@@ -974,8 +977,8 @@ class Evaluator:
                 return self.call(_builtin(path, fn), args, kwargs, node)
         return self.unknown(f"call to {path} is not modelled", node)
 
-    def construct_layer(self, name: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
-        spec = LAYERS[name]
+    def construct_layer(self, spec: LayerSpec, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
+        name = spec.name
         attrs: dict[str, Any] = self.call_spans(node, spec.params)
         bound: dict[str, Any] = {}
         try:

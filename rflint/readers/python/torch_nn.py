@@ -336,3 +336,68 @@ def canonical_nn_name(path: str) -> str | None:
         return None
     name = path.rsplit(".", 1)[-1]
     return name if name in LAYERS or name in ("Sequential", "ModuleList", "ModuleDict", "Module") else None
+
+
+# --------------------------------------------------------------------------- well-known blur layers
+#
+# Anti-aliasing layers from other packages, modelled here so that an isolated
+# pre-commit environment without them gives the same answers. Each is a fixed,
+# normalised low-pass filter: a Window conv marked ``blur``.
+
+
+def _blur(kernel_param: str, default_stride: int, pads: Callable[[int, int, dict[str, Any]], tuple[int, int]]) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
+    def build(b: dict[str, Any], _: int) -> tuple[Op, dict[str, Any]]:
+        k = _positive(ntuple(b[kernel_param], 1, kernel_param), kernel_param)[0]
+        s = _positive(ntuple(b.get("stride", default_stride), 1, "stride"), "stride")[0]
+        before, after = pads(k, s, b)
+        attrs: dict[str, Any] = {"blur": True}
+        channels = b.get("channels")
+        if isinstance(channels, int):
+            attrs.update(in_channels=channels, out_channels=channels, groups=channels)
+        return Window("conv", (k, k), (s, s), (1, 1), ((before, after),) * 2), attrs
+
+    return build
+
+
+def _antialiased_pads(k: int, s: int, b: dict[str, Any]) -> tuple[int, int]:
+    """adobe/antialiased-cnns BlurPool: pad ``(k-1)//2`` before, ``ceil((k-1)/2)`` after, plus ``pad_off``."""
+    off = b.get("pad_off", 0)
+    if not isinstance(off, int):
+        raise BadArgument(f"pad_off is not known ({off!r})")
+    return (k - 1) // 2 + off, -(-(k - 1) // 2) + off
+
+
+def _timm_pads(k: int, s: int, b: dict[str, Any]) -> tuple[int, int]:
+    """timm BlurPool2d: ``get_padding(k, s) = ((s - 1) + (k - 1)) // 2`` on both sides."""
+    p = ((s - 1) + (k - 1)) // 2
+    return p, p
+
+
+def _kornia_pads(k: int, s: int, b: dict[str, Any]) -> tuple[int, int]:
+    """kornia BlurPool2D: zero padding ``(k - 1) // 2`` on both sides."""
+    p = (k - 1) // 2
+    return p, p
+
+
+EXTERNAL_LAYERS: dict[str, LayerSpec] = {
+    "antialiased_cnns.BlurPool": LayerSpec(
+        "BlurPool", ("channels", "pad_type", "filt_size", "stride", "pad_off"),
+        dict(pad_type="reflect", filt_size=4, stride=2, pad_off=0), _blur("filt_size", 2, _antialiased_pads), 2),
+    "timm.layers.BlurPool2d": LayerSpec(
+        "BlurPool2d", ("channels", "filt_size", "stride", "pad_mode"),
+        dict(channels=None, filt_size=3, stride=2, pad_mode="reflect"), _blur("filt_size", 2, _timm_pads), 2),
+    "kornia.filters.BlurPool2D": LayerSpec(
+        "BlurPool2D", ("kernel_size", "stride"), dict(stride=2), _blur("kernel_size", 2, _kornia_pads), 2),
+}
+_EXTERNAL_ALIASES = {
+    "antialiased_cnns.blurpool.BlurPool": "antialiased_cnns.BlurPool",
+    "timm.layers.blur_pool.BlurPool2d": "timm.layers.BlurPool2d",
+    "timm.models.layers.BlurPool2d": "timm.layers.BlurPool2d",
+    "kornia.filters.blur_pool.BlurPool2D": "kornia.filters.BlurPool2D",
+    "kornia.filters.BlurPool2d": "kornia.filters.BlurPool2D",
+}
+
+
+def external_layer(path: str) -> LayerSpec | None:
+    """The spec of a well-known layer from another package, by its import path."""
+    return EXTERNAL_LAYERS.get(_EXTERNAL_ALIASES.get(path, path))
