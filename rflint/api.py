@@ -144,10 +144,13 @@ def _suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:
 
 
 def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, show_unresolved: bool = False,
-                discover_config: bool = True, overrides: dict | None = None) -> CheckResult:
+                discover_config: bool = True, overrides: dict | None = None, use_cache: bool = True,
+                jobs: int | None = None) -> CheckResult:
     """Lint files and directories. Each file uses the nearest configuration file
-    (``config`` when given), with command-line ``overrides`` applied on top."""
-    from .config import ConfigError, default_config, find_config, load_config
+    (``config`` when given), with command-line ``overrides`` applied on top.
+    Unchanged files come from the cache; the rest are checked in parallel."""
+    from .cache import ResultCache, key
+    from .config import default_config, find_config, load_config
     from .discovery import iter_files
 
     configs: dict[Path, "Config"] = {}
@@ -156,39 +159,92 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
         if config is not None:
             return config
         found = find_config(target) if discover_config else None
-        key = found or Path("<defaults>")
-        if key not in configs:
+        cache_key = found or Path("<defaults>")
+        if cache_key not in configs:
             loaded = load_config(found) if found else default_config()
             loaded = loaded.with_overrides(**(overrides or {})) if overrides else loaded
             _check_codes(loaded)
-            configs[key] = loaded
-        return configs[key]
+            configs[cache_key] = loaded
+        return configs[cache_key]
 
     if config is not None:
         _check_codes(config)
     root_config = config_for(Path(paths[0]) if paths else Path.cwd())
     files, errors = iter_files([Path(p) for p in paths], root_config)
-    diagnostics: list[Diagnostic] = []
+    results: list[list[Diagnostic]] = [[] for _ in files]
     sources: dict[str, str] = {}
-    for file in files:
+    todo: list[tuple[int, str, str, "Config", str]] = []
+    caches: dict[Path, ResultCache] = {}
+    for i, file in enumerate(files):
         path = _display(file)
-        try:
-            file_config = config_for(file)
-        except ConfigError:
-            raise
+        file_config = config_for(file)
         text = _read_text(str(file))
         if isinstance(text, Diagnostic):
-            diagnostics.append(Diagnostic(text.code, text.message, Location(path, 1, 1), text.severity))
+            results[i] = [Diagnostic(text.code, text.message, Location(path, 1, 1), text.severity)]
             continue
         sources[path] = text
-        try:
-            diagnostics.extend(check_text(path, text, file_config, show_unresolved))
-        except RecursionError:
-            diagnostics.append(Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR))
-        except Exception as exc:  # noqa: BLE001  (one file's internal error must not stop the run)
-            diagnostics.append(Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}",
-                                          Location(path, 1, 1), Severity.ERROR))
+        k = key(path, text, file_config.fingerprint(), f"unresolved={show_unresolved}")
+        if use_cache:
+            cache = caches.setdefault(file_config.root, ResultCache(file_config.root))
+            hit = cache.get(k)
+            if hit is not None:
+                results[i] = hit
+                continue
+        todo.append((i, path, text, file_config, k))
+    for (i, _, _, file_config, k), diags in zip(todo, _check_many(todo, show_unresolved, jobs)):
+        results[i] = diags
+        if use_cache and not any(d.code == INTERNAL_ERROR for d in diags):
+            caches[file_config.root].put(k, diags)
+    diagnostics = [d for r in results for d in r]
     return CheckResult(tuple(diagnostics), tuple(_display(f) for f in files), tuple(errors), sources)
+
+
+def _check_one(path: str, text: str, config: "Config", show_unresolved: bool) -> list[Diagnostic]:
+    """One file's findings; whatever goes wrong inside stays a finding about that file."""
+    try:
+        return check_text(path, text, config, show_unresolved)
+    except RecursionError:
+        return [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
+    except Exception as exc:  # noqa: BLE001  (one file's internal error must not stop the run)
+        return [Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}", Location(path, 1, 1), Severity.ERROR)]
+
+
+_JOBS: list[tuple[int, str, str, "Config", str]] = []
+_SHOW_UNRESOLVED = False
+_PARALLEL_MIN_BYTES = 64_000
+
+
+def _run_job(index: int) -> list[Diagnostic]:
+    _, path, text, config, _ = _JOBS[index]
+    return _check_one(path, text, config, _SHOW_UNRESOLVED)
+
+
+def _check_many(todo: list[tuple[int, str, str, "Config", str]], show_unresolved: bool, jobs: int | None) -> list[list[Diagnostic]]:
+    """Check files, across processes when there is enough work to pay for them.
+
+    Workers are forked after the rules are imported, so they start warm and
+    take their jobs from memory; only findings travel back.
+    """
+    global _JOBS, _SHOW_UNRESOLVED
+    workers = min(jobs or os.cpu_count() or 1, len(todo))
+    total = sum(len(t[2]) for t in todo)
+    if workers < 2 or total < _PARALLEL_MIN_BYTES or not hasattr(os, "fork"):
+        return [_check_one(path, text, cfg, show_unresolved) for _, path, text, cfg, _ in todo]
+    import multiprocessing
+
+    all_rules()
+    from .readers.python import read_python  # noqa: F401  (imported once, before forking)
+
+    _JOBS, _SHOW_UNRESOLVED = todo, show_unresolved
+    order = sorted(range(len(todo)), key=lambda i: -len(todo[i][2]))  # big files first balance the load
+    out: list[list[Diagnostic]] = [[] for _ in todo]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for i, diags in zip(order, pool.imap(_run_job, order, chunksize=1)):
+                out[i] = diags
+    finally:
+        _JOBS = []
+    return out
 
 
 def _check_codes(config: "Config") -> None:

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--object-size", type=_sizes, metavar="MIN,MAX", help="object extent in input pixels")
     check.add_argument("--show-unresolved", action="store_true", help="also report what the static reader could not resolve (RL002)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache (.rflint_cache)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes to the files")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply unsafe fixes too")
     check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
@@ -117,7 +118,8 @@ def _check(args: argparse.Namespace) -> int:
             config = config.with_overrides(**overrides)
         if args.fix or args.diff:
             return _fix(args, config, overrides)
-        result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides)
+        result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
+                                 use_cache=not args.no_cache)
     except ConfigError as exc:
         return _error(str(exc))
     for message in result.errors:

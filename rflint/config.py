@@ -201,7 +201,7 @@ class _Model(BaseModel):
     """Strict (TOML is typed: ``"3"`` is not 3), closed (unknown keys are errors), immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, alias_generator=_hyphenate, populate_by_name=False
+        extra="forbid", strict=True, frozen=True, alias_generator=_hyphenate, populate_by_name=False, defer_build=True
     )
 
 

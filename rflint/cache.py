@@ -1,0 +1,77 @@
+"""A per-file result cache, so that an unchanged tree is checked in a blink.
+
+The key is a hash of rflint's version, the configuration's fingerprint, the
+file's path and content, and the content of every other file the analysis
+read (none yet: readers report them as ``ReadResult.dependencies``). Entries
+are JSON, never pickle: a repository could ship a crafted cache directory, and
+reading an untrusted repository with rflint must stay safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .diagnostics import Diagnostic, Edit, Fix, Severity
+from .ir import Location
+
+CACHE_DIR = ".rflint_cache"
+
+
+def key(path: str, text: str, config_fingerprint: str, flags: str = "") -> str:
+    h = hashlib.sha256()
+    for part in (__version__, config_fingerprint, flags, path, text):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _to_json(d: Diagnostic) -> dict[str, Any]:
+    loc = d.loc
+    fix = None
+    if d.fix is not None:
+        fix = {"description": d.fix.description, "safe": d.fix.safe,
+               "edits": [[e.line, e.col, e.end_line, e.end_col, e.replacement] for e in d.fix.edits]}
+    return {"code": d.code, "message": d.message, "severity": int(d.severity), "model": d.model, "name": d.name,
+            "loc": [loc.file, loc.line, loc.col, loc.end_line, loc.end_col, list(loc.chain)], "fix": fix}
+
+
+def _from_json(data: dict[str, Any]) -> Diagnostic:
+    file, line, col, end_line, end_col, chain = data["loc"]
+    fix = None
+    if data["fix"] is not None:
+        f = data["fix"]
+        fix = Fix(f["description"], tuple(Edit(*e) for e in f["edits"]), bool(f["safe"]))
+    return Diagnostic(data["code"], data["message"], Location(file, line, col, end_line, end_col, tuple(chain)),
+                      Severity(data["severity"]), fix, data["model"], data["name"])
+
+
+class ResultCache:
+    """Cache entries under ``root/.rflint_cache``; any failure to read or write is a miss."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / CACHE_DIR / __version__
+
+    def get(self, k: str) -> list[Diagnostic] | None:
+        try:
+            with open(self.dir / k[:2] / f"{k}.json", encoding="utf-8") as fh:
+                return [_from_json(d) for d in json.load(fh)]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, k: str, diags: list[Diagnostic]) -> None:
+        target = self.dir / k[:2] / f"{k}.json"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.dir.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Created by rflint automatically.\n*\n")
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps([_to_json(d) for d in diags]), encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError:
+            pass
