@@ -1,6 +1,6 @@
 """A per-file result cache, so that an unchanged tree is checked in a blink.
 
-The key is a hash of rflint's version, the configuration's fingerprint, the
+The key is a hash of rflint's version and code, the configuration's fingerprint, the
 file's path and content, and the content of every other file the analysis
 read (none yet: readers report them as ``ReadResult.dependencies``). Entries
 are JSON, never pickle: a repository could ship a crafted cache directory, and
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,23 @@ from .ir import Location
 CACHE_DIR = ".rflint_cache"
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """rflint's own code, by file size and modification time: a development checkout
+    whose rules changed must not be served results of the old rules."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for dirpath, _, names in sorted(os.walk(root)):
+        for name in sorted(names):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
 def key(path: str, text: str, config_fingerprint: str, flags: str = "") -> str:
     h = hashlib.sha256()
-    for part in (__version__, config_fingerprint, flags, path, text):
+    for part in (code_fingerprint(), config_fingerprint, flags, path, text):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
