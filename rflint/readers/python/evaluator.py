@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Unresolved
 from . import tensor_ops
+from .loader import Finder, module_identity, parse_file, resolve_relative
 from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name, external_layer
 from .values import (
     Builtin,
@@ -26,8 +27,10 @@ from .values import (
     ExternalRef,
     FunctionValue,
     LayerValue,
+    LazyImport,
     ModuleInstance,
     Partial,
+    SourceModule,
     SuperProxy,
     TensorValue,
     Unknown,
@@ -154,11 +157,20 @@ _MATH = {name: getattr(math, name) for name in (
 class Evaluator:
     """Interprets one file. ``builder`` is set while a model's graph is being built."""
 
-    def __init__(self, path: str, text: str, tree: ast.Module) -> None:
-        self.path = path
-        self.lines = text.splitlines()
+    def __init__(self, path: str, text: str, tree: ast.Module, finder: Finder | None = None,
+                 modules: dict[str, SourceModule] | None = None) -> None:
+        name, root, is_package = module_identity(path)
+        package = name if is_package else name.rpartition(".")[0]
+        self.main = SourceModule(name, path, text.splitlines(), {}, package, is_package, "loaded")
+        self.main.globals["__name__"] = Unknown("__name__ is not '__main__' when linting")
+        self.module = self.main
+        self.root = root
         self.tree = tree
-        self.globals: dict[str, Any] = {"__name__": Unknown("__name__ is not '__main__' when linting")}
+        self.globals = self.main.globals
+        self.finder = finder or Finder()
+        # Modules read for imports, by absolute name; shared between the files of a run.
+        self.modules: dict[str, SourceModule] = modules if modules is not None else {}
+        self.read_files: set[str] = set()
         self.builder: GraphBuilder | None = None
         self.unresolved: list[Unresolved] = []
         self.steps = 0
@@ -167,6 +179,14 @@ class Evaluator:
         self.applied: set[int] = set()
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def path(self) -> str:
+        return self.module.path
+
+    @property
+    def lines(self) -> list[str]:
+        return self.module.lines
 
     def loc(self, node: ast.AST) -> Location:
         line = getattr(node, "lineno", 1)
@@ -271,6 +291,10 @@ class Evaluator:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             scope.locals[stmt.name] = self._define_function(stmt, scope, None)
         elif isinstance(stmt, ast.Assign):
+            if top and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id not in scope.locals:
+                # Module constants are evaluated when first read (see _Deferred).
+                scope.locals[stmt.targets[0].id] = _Deferred(stmt.value, self.module)
+                return
             value = self.eval(stmt.value, scope)
             for target in stmt.targets:
                 self.assign(target, value, scope)
@@ -314,29 +338,142 @@ class Evaluator:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
-                    scope.locals[alias.asname] = _module_ref(alias.name)
+                    scope.locals[alias.asname] = self.module_value(alias.name)
                 else:
                     top = alias.name.split(".")[0]
-                    scope.locals[top] = _module_ref(top)
+                    scope.locals[top] = self.module_value(top)
             return
-        module = ("." * stmt.level) + (stmt.module or "")
+        module = resolve_relative(self.module.package, stmt.module, stmt.level)
+        if module is None:
+            self.unknown("relative import beyond the top-level package", stmt)
+            return
         for alias in stmt.names:
             if alias.name == "*":
+                self._import_star(module, scope, stmt)
                 continue
-            scope.locals[alias.asname or alias.name] = _module_ref(f"{module}.{alias.name}" if module else alias.name)
+            scope.locals[alias.asname or alias.name] = LazyImport(module, alias.name)
+
+    def _import_star(self, module: str, scope: Scope, stmt: ast.stmt) -> None:
+        mod = self.module_value(module)
+        if isinstance(mod, SourceModule) and self.load(mod):
+            for key, value in mod.globals.items():
+                if not key.startswith("_"):
+                    scope.locals.setdefault(key, value)
+
+    def module_value(self, name: str) -> SourceModule | ExternalRef:
+        """The module an import names: source rflint reads, or an external reference."""
+        if name in self.modules:
+            return self.modules[name]
+        path = self.finder.find(name, self.root)
+        if path is None:
+            return ExternalRef(name)
+        is_package = path.endswith("__init__.py")
+        mod = SourceModule(name, path, [], {"__name__": name}, name if is_package else name.rpartition(".")[0], is_package)
+        self.modules[name] = mod
+        return mod
+
+    def load(self, mod: SourceModule) -> bool:
+        """Run a module's top level once (in its own context); False when it cannot be read."""
+        if mod.state != "new":
+            return mod.state != "broken"
+        mod.state = "loading"
+        parsed = parse_file(mod.path)
+        if parsed is None:
+            mod.state = "broken"
+            return False
+        tree, text = parsed
+        mod.lines = text.splitlines()
+        self.read_files.add(mod.path)
+        saved_module, saved_steps, saved_chain = self.module, self.steps, self.chain
+        self.module, self.chain = mod, []
+        try:
+            for stmt in tree.body:
+                try:
+                    self.exec_stmt(stmt, Scope(mod.globals), top=True)
+                except (_Return, _Break, _Continue):
+                    pass
+        except BudgetExceeded:
+            self.unknown(f"step budget exhausted reading {mod.name}", None)
+        finally:
+            self.module, self.steps, self.chain = saved_module, saved_steps, saved_chain
+        mod.state = "loaded"
+        return True
+
+    def resolve(self, value: Any, node: ast.AST | None = None) -> Any:
+        """The value behind a lazy ``from m import n``."""
+        if not isinstance(value, LazyImport):
+            return value
+        mod = self.module_value(value.module)
+        if isinstance(mod, ExternalRef):
+            return ExternalRef(f"{value.module}.{value.name}")
+        return self.module_attr(mod, value.name, node)
+
+    def module_attr(self, mod: SourceModule, name: str, node: ast.AST | None) -> Any:
+        if not self.load(mod) and not mod.is_package:
+            return self.unknown(f"cannot read {mod.path}", node)
+        if name in mod.globals:
+            value = mod.globals[name]
+            if isinstance(value, _Deferred):
+                value = self.force(value, name, mod.globals)
+            if isinstance(value, LazyImport):
+                if value == LazyImport(mod.name, name):
+                    return self.unknown(f"import cycle on {mod.name}.{name}", node)
+                value = self.resolve(value, node)
+                mod.globals[name] = value
+            return value
+        sub = self.module_value(f"{mod.name}.{name}")
+        if isinstance(sub, SourceModule):
+            return sub
+        if mod.state == "loading":
+            return self.unknown(f"{mod.name}.{name} is used before it is defined (import cycle)", node)
+        return self.unknown(f"module {mod.name} has no '{name}' that rflint can see", node)
 
     def _define_class(self, stmt: ast.ClassDef, scope: Scope) -> None:
-        bases = [self.eval(b, scope) for b in stmt.bases]
-        cls = ClassValue(stmt.name, stmt, scope.globals, bases)
-        class_scope = Scope(scope.globals, {})
+        """Class attributes are evaluated when first read: model files declare weight
+        enums and metadata in class bodies that a receptive field never needs."""
+        module = self.module
+
+        def bases() -> list[Any]:
+            saved, self.module = self.module, module
+            try:
+                return [self.eval(b, scope) for b in stmt.bases]
+            finally:
+                self.module = saved
+
+        cls = ClassValue(stmt.name, stmt, self.module, bases)
         for item in stmt.body:
-            if isinstance(item, (ast.Assign, ast.AnnAssign)):
-                try:
-                    self.exec_stmt(item, class_scope)
-                except Exception:  # noqa: BLE001  (a class attribute we cannot evaluate stays unknown)
-                    pass
-        cls.class_attrs.update(class_scope.locals)
+            if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+                cls.class_attrs[item.targets[0].id] = _Deferred(item.value, self.module)
+            elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                cls.class_attrs[item.target.id] = _Deferred(item.value, self.module)
         scope.locals[stmt.name] = cls
+
+    def force(self, deferred: "_Deferred", name: str, namespace: dict[str, Any]) -> Any:
+        """Evaluate a deferred module constant in its own module, once."""
+        module = deferred.module or self.module
+        namespace[name] = Unknown(f"{name} refers to itself")
+        saved = self.module
+        self.module = module
+        try:
+            value = self.eval(deferred.expr, Scope(module.globals))
+        finally:
+            self.module = saved
+        namespace[name] = value
+        return value
+
+    def class_attr(self, cls: ClassValue, name: str) -> Any:
+        """A class attribute by name, evaluating it on first use in the class body's scope."""
+        value = cls.class_attrs[name]
+        if isinstance(value, _Deferred):
+            cls.class_attrs[name] = Unknown(f"{cls.name}.{name} refers to itself")
+            saved = self.module
+            self.module = cls.module
+            try:
+                value = self.eval(value.expr, Scope(cls.module.globals, _ClassNamespace(self, cls)))
+            finally:
+                self.module = saved
+            cls.class_attrs[name] = value
+        return value
 
     def _define_function(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, scope: Scope,
                          owner: ClassValue | None) -> FunctionValue:
@@ -351,7 +488,8 @@ class Evaluator:
         # Closures: a nested function sees the enclosing locals as its globals' overlay.
         env = scope.globals if scope.locals is scope.globals else {**scope.globals, **scope.locals}
         name = getattr(stmt, "name", "<lambda>")
-        return FunctionValue(name, stmt, env, defaults, owner)  # type: ignore[arg-type]
+        module = owner.module if owner is not None else self.module
+        return FunctionValue(name, stmt, module, env, defaults, owner)  # type: ignore[arg-type]
 
     def assign(self, target: ast.expr, value: Any, scope: Scope) -> None:
         if isinstance(target, ast.Name):
@@ -537,7 +675,14 @@ class Evaluator:
 
     def _e_Name(self, node: ast.Name, scope: Scope) -> Any:
         try:
-            return scope.lookup(node.id)
+            value = scope.lookup(node.id)
+            if isinstance(value, _Deferred):
+                value = self.force(value, node.id, scope.globals if node.id in scope.globals else scope.locals)
+            if isinstance(value, LazyImport):
+                value = self.resolve(value, node)
+                if node.id in scope.globals and not isinstance(value, Unknown):
+                    scope.globals[node.id] = value
+            return value
         except KeyError:
             return self.unknown(f"name '{node.id}' is not defined here", node)
 
@@ -782,6 +927,8 @@ class Evaluator:
     def get_attr(self, obj: Any, name: str, node: ast.AST) -> Any:
         if isinstance(obj, Unknown):
             return obj
+        if isinstance(obj, SourceModule):
+            return self.module_attr(obj, name, node)
         if isinstance(obj, ExternalRef):
             if obj.path == "math" and name in _MATH:
                 value = _MATH[name]
@@ -801,10 +948,12 @@ class Evaluator:
             return self.unknown(f"{obj.type_name} has no modelled attribute '{name}'", node)
         if isinstance(obj, ClassValue):
             if name in obj.class_attrs:
-                return obj.class_attrs[name]
+                return self.class_attr(obj, name)
             fn = obj.lookup(name)
             if fn is not None:
-                return self._define_function(fn, Scope(obj.module_env), obj)  # type: ignore[arg-type]
+                owner = next(c for c in obj.mro() if fn in c.node.body)
+                func = self._define_function(fn, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
+                return BoundMethod(func, obj) if _decorated(fn, "classmethod") else func
             return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
         if isinstance(obj, TensorValue):
             handler = tensor_ops.METHODS.get(name)
@@ -826,13 +975,26 @@ class Evaluator:
             return obj.children[name]
         for cls in obj.cls.mro():
             if name in cls.class_attrs:
-                return cls.class_attrs[name]
+                return self.class_attr(cls, name)
         fn = obj.cls.lookup(name)
         if fn is not None:
             owner = next(c for c in obj.cls.mro() if fn in c.node.body)
-            return BoundMethod(self._define_function(fn, Scope(owner.module_env), owner), obj)  # type: ignore[arg-type]
+            func = self._define_function(fn, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
+            if _decorated(fn, "staticmethod"):
+                return func
+            if _decorated(fn, "classmethod"):
+                return BoundMethod(func, obj.cls)
+            if _decorated(fn, "property"):
+                return self.call_function(func, [], {}, node, obj)
+            return BoundMethod(func, obj)
         if name == "training":
             return Unknown("self.training differs between training and inference")
+        if name in _MODULE_INTROSPECTION:
+            # Weight initialisation, device moves and hooks do not change the geometry.
+            result: Any = [] if name in _MODULE_ITERATORS else obj
+            return Builtin(name, lambda ev, args, kwargs, n: result)
+        if name.startswith("__") and name.endswith("__"):
+            return Unknown(f"{name} of a module is not modelled")  # telemetry and reprs; not reported
         if name in ("add_module", "register_module"):
             return Builtin("add_module", lambda ev, args, kwargs, n: ev.set_attr(obj, str(args[0]), args[1]))
         if name in ("register_buffer", "register_parameter"):
@@ -847,7 +1009,7 @@ class Evaluator:
         for cls in later:
             for stmt in cls.node.body:
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                    return BoundMethod(self._define_function(stmt, Scope(cls.module_env), cls), proxy.self_obj)
+                    return BoundMethod(self._define_function(stmt, Scope(cls.module.globals), cls), proxy.self_obj)
         if name == "__init__":
             return Builtin("super().__init__", lambda ev, args, kwargs, n: ev._external_init(proxy.self_obj, args, kwargs, n))
         return self.unknown(f"super().{name} is not modelled", node)
@@ -1056,11 +1218,13 @@ class Evaluator:
             return self.unknown(f"call depth limit reached in {func.name}()", node)
         if func.owner is not None:
             bound["__class__"] = func.owner
-        scope = Scope(func.module_env, bound)
+        scope = Scope(func.env, bound)
         self.depth += 1
         pushed = self_obj is None  # a helper function: findings inside it name the call chain
         if pushed:
             self.chain.append(f"{self.path.rsplit('/', 1)[-1]}:{getattr(node, 'lineno', 0)} {func.name}()")
+        saved_module = self.module
+        self.module = func.module
         try:
             if isinstance(func.node, ast.Lambda):
                 return self.eval(func.node.body, scope)
@@ -1069,6 +1233,7 @@ class Evaluator:
         except _Return as ret:
             return ret.value
         finally:
+            self.module = saved_module
             self.depth -= 1
             if pushed:
                 self.chain.pop()
@@ -1083,7 +1248,7 @@ class Evaluator:
             self._external_init(instance, args, kwargs, node or cls.node)
             return instance
         owner = next(c for c in cls.mro() if init in c.node.body)
-        func = self._define_function(init, Scope(owner.module_env), owner)  # type: ignore[arg-type]
+        func = self._define_function(init, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
         result = self.call_function(func, args, kwargs, node or cls.node, instance)
         if isinstance(result, Unknown):
             return result
@@ -1114,7 +1279,7 @@ class Evaluator:
                     return self._chain(list(module.children.values()), args, node)
                 return self.unknown(f"{module.cls.name} has no forward that rflint can see", node)
             owner = next(c for c in module.cls.mro() if forward in c.node.body)
-            func = self._define_function(forward, Scope(owner.module_env), owner)  # type: ignore[arg-type]
+            func = self._define_function(forward, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
             return self.call_function(func, args, kwargs, node, module)
         return self.unknown("not a module", node)
 
@@ -1148,6 +1313,45 @@ class Evaluator:
 
 
 _NO_RETURN = object()
+_MODULE_ITERATORS = {"modules", "children", "named_modules", "named_children", "parameters", "named_parameters",
+                     "buffers", "named_buffers"}
+_MODULE_INTROSPECTION = _MODULE_ITERATORS | {
+    "apply", "to", "cuda", "cpu", "half", "float", "double", "eval", "train", "requires_grad_", "zero_grad",
+    "load_state_dict", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+}
+
+
+class _Deferred:
+    """A module constant's or class attribute's expression, not evaluated yet: model
+    files and the libraries they import declare weights, metadata and registries at
+    module level that a receptive field never needs, so reading them waits for a use."""
+
+    __slots__ = ("expr", "module")
+
+    def __init__(self, expr: ast.expr, module: SourceModule | None = None) -> None:
+        self.expr = expr
+        self.module = module
+
+
+def _decorated(fn: ast.AST, name: str) -> bool:
+    return any(
+        (isinstance(d, ast.Name) and d.id == name) or (isinstance(d, ast.Attribute) and d.attr == name)
+        for d in getattr(fn, "decorator_list", [])
+    )
+
+
+class _ClassNamespace(dict):  # type: ignore[type-arg]
+    """The class body's names as seen from a deferred class attribute's expression."""
+
+    def __init__(self, ev: "Evaluator", cls: ClassValue) -> None:
+        super().__init__()
+        self.ev, self.cls = ev, cls
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.cls.class_attrs
+
+    def __getitem__(self, name: str) -> Any:
+        return self.ev.class_attr(self.cls, name)
 
 
 def _safe_eq(a: Any, b: Any) -> bool:

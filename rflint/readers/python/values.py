@@ -25,6 +25,32 @@ class Unknown:
     loc: Location | None = None
 
 
+@dataclass(eq=False)
+class SourceModule:
+    """A Python module rflint reads: its file, lines (for columns) and evaluated globals.
+
+    ``name`` is the absolute dotted name (``torchvision.models.resnet``);
+    ``package`` the package relative imports start from.
+    """
+
+    name: str
+    path: str
+    lines: list[str]
+    globals: dict[str, Any]
+    package: str
+    is_package: bool = False
+    state: str = "new"  # new, loading, loaded
+
+
+@dataclass(frozen=True)
+class LazyImport:
+    """``from module import name``: resolved when first used, so that reading one file
+    does not evaluate every module its imports could reach."""
+
+    module: str
+    name: str
+
+
 @dataclass(frozen=True)
 class ExternalRef:
     """A name imported from a module rflint does not read (``torch.nn.Conv2d``)."""
@@ -60,9 +86,18 @@ class ClassValue:
 
     name: str
     node: ast.ClassDef
-    module_env: dict[str, Any]
-    bases: list[Any]
+    module: SourceModule
+    base_thunk: Callable[[], list[Any]]
     class_attrs: dict[str, Any] = field(default_factory=dict)
+    _bases: list[Any] | None = None
+
+    @property
+    def bases(self) -> list[Any]:
+        """Evaluated on first use: a library's classes on unrelated bases (PIL's) cost nothing."""
+        if self._bases is None:
+            self._bases = []  # a class that names itself among its bases sees none
+            self._bases = self.base_thunk()
+        return self._bases
 
     def mro(self) -> list["ClassValue"]:
         """The user classes in lookup order (depth-first, which serves single inheritance)."""
@@ -85,11 +120,14 @@ class ClassValue:
 
 @dataclass(eq=False)
 class FunctionValue:
-    """A function or method defined in the file; defaults are evaluated at definition."""
+    """A function or method defined in a module rflint reads; defaults are evaluated at
+    definition. ``env`` is what its names resolve in: the module's globals, overlaid
+    with the enclosing function's locals for a closure."""
 
     name: str
     node: ast.FunctionDef | ast.Lambda
-    module_env: dict[str, Any]
+    module: SourceModule
+    env: dict[str, Any]
     defaults: dict[str, Any]
     owner: ClassValue | None = None
 
