@@ -15,8 +15,9 @@ import math
 import operator
 from typing import Any, Iterator
 
-from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Unresolved
+from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Pointwise, Unresolved
 from . import tensor_ops
+from .consttensor import ConstTensor, elementwise, unary
 from .loader import Finder, module_identity, parse_file, resolve_relative
 from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name, external_layer
 from .values import (
@@ -30,8 +31,11 @@ from .values import (
     LazyImport,
     ModuleInstance,
     Partial,
+    ParamValue,
     SourceModule,
     SuperProxy,
+    SymDim,
+    SymShape,
     TensorValue,
     Unknown,
     first_unknown,
@@ -113,24 +117,120 @@ def _builtin(name: str, fn: Any) -> Builtin:
     return Builtin(name, impl)
 
 
+_BUILTIN_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (float, int), "complex": (complex,), "str": (str,), "bool": (bool,), "list": (list,),
+    "tuple": (tuple,), "dict": (dict,), "set": (set,), "frozenset": (frozenset,), "bytes": (bytes,),
+    "range": (range,), "slice": (slice,),
+}
+_ABSTRACT_TYPES: dict[str, tuple[type, ...]] = {
+    "Sequence": (list, tuple, str, range), "MutableSequence": (list,), "List": (list,), "Tuple": (tuple,),
+    "Iterable": (list, tuple, str, dict, set, frozenset, range), "Collection": (list, tuple, str, dict, set, frozenset, range),
+    "Mapping": (dict,), "MutableMapping": (dict,), "Dict": (dict,), "Set": (set, frozenset), "Number": (int, float, complex),
+    "Integral": (int,), "Real": (int, float), "Sized": (list, tuple, str, dict, set, frozenset, range),
+}
+_MODULE_VALUES = (LayerValue, ModuleInstance, ContainerValue)
+
+
+def _instance_of(obj: Any, t: Any) -> bool | Unknown:
+    """``isinstance(obj, t)`` for the evaluator's values; Unknown when it cannot say."""
+    if isinstance(t, Builtin) and t.name in _BUILTIN_TYPES:
+        t = _BUILTIN_TYPES[t.name]
+    if isinstance(t, type):
+        t = (t,)
+    if isinstance(t, tuple) and all(isinstance(x, type) for x in t):
+        if isinstance(obj, (TensorValue, *_MODULE_VALUES, FunctionValue, ClassValue, Builtin, ExternalRef, SourceModule)):
+            return False
+        return isinstance(obj, t)
+    if isinstance(t, ExternalRef):
+        name = t.path.rsplit(".", 1)[-1]
+        if t.path.startswith(("typing.", "collections.", "numbers.")) and name in _ABSTRACT_TYPES:
+            return _instance_of(obj, _ABSTRACT_TYPES[name])
+        if t.path.startswith(("typing.", "collections.")) and name == "Callable":
+            return isinstance(obj, (FunctionValue, BoundMethod, Builtin, ClassValue, Partial, ExternalRef, *_MODULE_VALUES))
+        if t.path in ("torch.Tensor", "torch.nn.Parameter"):
+            return isinstance(obj, TensorValue)
+        nn_name = canonical_nn_name(t.path)
+        if nn_name is not None:
+            if nn_name == "Module":
+                return isinstance(obj, _MODULE_VALUES)
+            if isinstance(obj, LayerValue):
+                return obj.type_name == nn_name
+            if isinstance(obj, ContainerValue):
+                return obj.kind == nn_name
+            if isinstance(obj, ModuleInstance):
+                return any(canonical_nn_name(p) == nn_name for p in obj.cls.external_bases())
+            return False
+        if isinstance(obj, ModuleInstance) and t.path in obj.cls.external_bases():
+            return True
+        return Unknown(f"isinstance against {t.path}, which rflint does not model")
+    if isinstance(t, ClassValue):
+        return isinstance(obj, ModuleInstance) and t in obj.cls.mro()
+    return Unknown("isinstance against a type that is not known")
+
+
 def _isinstance(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     obj, types = args[0], args[1]
-    types = types if isinstance(types, tuple) else (types,)
-    for t in types:
-        if isinstance(t, type) and not isinstance(obj, (Unknown, TensorValue, LayerValue, ModuleInstance, ContainerValue)):
-            if isinstance(obj, t):
-                return True
-        elif isinstance(t, ExternalRef) and isinstance(obj, LayerValue):
-            if canonical_nn_name(t.path) == obj.type_name:
-                return True
-        elif isinstance(t, ClassValue) and isinstance(obj, ModuleInstance):
-            if t in obj.cls.mro():
-                return True
-        elif not isinstance(t, type):
-            return Unknown("isinstance against a type that is not known")
     if isinstance(obj, Unknown):
         return obj
-    return False
+    unknown: Unknown | None = None
+    for t in types if isinstance(types, tuple) else (types,):
+        verdict = _instance_of(obj, t)
+        if verdict is True:
+            return True
+        if isinstance(verdict, Unknown):
+            unknown = verdict
+    return unknown if unknown is not None else False
+
+
+def _copy(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    """copy.copy / deepcopy: plain data as Python does; instances get their own attribute dict."""
+    import copy as _copy_module
+
+    obj = args[0]
+    if isinstance(obj, ModuleInstance):
+        return ModuleInstance(obj.cls, dict(obj.attrs), obj.loc, obj.path, dict(obj.children))
+    if isinstance(obj, _PLAIN):
+        return _copy_module.deepcopy(obj) if first_unknown(obj) is None else Unknown("copy of a value that is not known")
+    return obj
+
+
+def _getattr(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    obj, name = args[0], args[1]
+    if not isinstance(name, str):
+        return Unknown("getattr with a name that is not known")
+    if len(args) > 2 and not ev.has_attr(obj, name):
+        return args[2]
+    return ev.get_attr(obj, name, node)
+
+
+def _hasattr(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    return ev.has_attr(args[0], args[1]) if isinstance(args[1], str) else Unknown("hasattr with a name that is not known")
+
+
+def _setattr(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if not isinstance(args[1], str):
+        return ev.unknown("setattr with a name that is not known", node)
+    ev.set_attr(args[0], args[1], args[2])
+    return None
+
+
+def _type(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    obj = args[0]
+    if isinstance(obj, ModuleInstance):
+        return obj.cls
+    if isinstance(obj, _PLAIN) and not isinstance(obj, Unknown):
+        return type(obj)
+    return Unknown("type() of a value rflint does not model")
+
+
+def _silent(name: str, result: Any = None) -> Builtin:
+    """A call that does nothing to the architecture (warnings, logging, telemetry)."""
+    return Builtin(name, lambda ev, args, kwargs, node: result)
+
+
+_EXCEPTIONS = """Exception BaseException ValueError TypeError RuntimeError KeyError IndexError AttributeError
+NotImplementedError AssertionError ImportError ModuleNotFoundError OSError ZeroDivisionError StopIteration Warning
+UserWarning DeprecationWarning FutureWarning RuntimeWarning""".split()
 
 
 BUILTINS: dict[str, Any] = {
@@ -145,6 +245,40 @@ BUILTINS: dict[str, Any] = {
     if fn is not None
 }
 BUILTINS["isinstance"] = Builtin("isinstance", _isinstance)
+
+
+def _len(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    obj = args[0]
+    if isinstance(obj, (ContainerValue, ModuleInstance)):
+        return len(obj.children)
+    if isinstance(obj, Unknown):
+        return obj
+    if isinstance(obj, (list, tuple, dict, str, set, frozenset, range)):
+        return len(obj)
+    return ev.unknown(f"len() of {type(obj).__name__}", node)
+
+
+BUILTINS["len"] = Builtin("len", _len)
+BUILTINS["getattr"] = Builtin("getattr", _getattr)
+BUILTINS["hasattr"] = Builtin("hasattr", _hasattr)
+BUILTINS["setattr"] = Builtin("setattr", _setattr)
+BUILTINS["type"] = Builtin("type", _type)
+BUILTINS["callable"] = Builtin("callable", lambda ev, a, k, n: isinstance(
+    a[0], (FunctionValue, BoundMethod, Builtin, ClassValue, Partial, ExternalRef, *_MODULE_VALUES)))
+BUILTINS["iter"] = _builtin("iter", lambda x: list(x))
+BUILTINS["next"] = _builtin("next", lambda x, *d: x.pop(0) if x else (d[0] if d else Unknown("next() of an empty iterator")))
+BUILTINS["NotImplemented"] = NotImplemented
+BUILTINS["Ellipsis"] = Ellipsis
+for _exc in _EXCEPTIONS:
+    BUILTINS[_exc] = _silent(_exc, Unknown(f"{_exc} instance"))
+
+# Library calls that do nothing to the architecture, and torch.jit queries with fixed answers
+# (rflint reads the eager, inference-mode model).
+SILENT_CALLS: dict[str, Any] = {
+    "warnings.warn": None, "warnings.filterwarnings": None, "logging.getLogger": Unknown("a logger"),
+    "torch._assert": None, "torch._C._log_api_usage_once": None, "torch.jit.is_scripting": False,
+    "torch.jit.is_tracing": False, "torch._dynamo.is_compiling": False, "torch.compiler.is_compiling": False,
+}
 BUILTINS["None"] = None
 BUILTINS["True"] = True
 BUILTINS["False"] = False
@@ -513,6 +647,9 @@ class Evaluator:
             self.assign(target.value, value, scope)
 
     def _unpack(self, target: ast.Tuple | ast.List, value: Any, scope: Scope) -> None:
+        if isinstance(value, SymShape):
+            rank = len(target.elts)
+            value = tuple(SymDim(value.node, i, rank) for i in range(rank))
         items = self.iterate(value, target)
         if isinstance(items, Unknown):
             for elt in target.elts:
@@ -532,10 +669,32 @@ class Evaluator:
         for elt, part in zip(target.elts, parts):
             self.assign(elt, part, scope)
 
+    def container_kind(self, cls: ClassValue) -> str | None:
+        """``Sequential``, ``ModuleList`` or ``ModuleDict`` when a user class derives from one."""
+        for base in cls.external_bases():
+            kind = canonical_nn_name(base)
+            if kind in ("Sequential", "ModuleList", "ModuleDict"):
+                return kind
+        return None
+
+    def has_attr(self, obj: Any, name: str) -> bool | Unknown:
+        if isinstance(obj, ModuleInstance):
+            return (name in obj.attrs or name in obj.children or obj.cls.lookup(name) is not None
+                    or any(name in c.class_attrs for c in obj.cls.mro()))
+        if isinstance(obj, LayerValue):
+            return name in obj.bound or name in ("weight", "bias")
+        if isinstance(obj, ContainerValue):
+            return name in obj.children
+        if isinstance(obj, ClassValue):
+            return obj.lookup(name) is not None or any(name in c.class_attrs for c in obj.mro())
+        return Unknown("hasattr on a value rflint does not model")
+
     def set_attr(self, obj: Any, name: str, value: Any) -> None:
         if isinstance(obj, ModuleInstance):
             obj.attrs[name] = value
             if is_module(value):
+                if self.container_kind(obj.cls):
+                    obj.children[name] = value  # nn.Module.__setattr__ registers it; Sequential runs it in order
                 self.repath(value, f"{obj.path}.{name}" if obj.path else name)
         elif isinstance(obj, ContainerValue):
             obj.children[name] = value
@@ -641,6 +800,8 @@ class Evaluator:
             return list(value)
         if isinstance(value, dict):
             return list(value.keys())
+        if isinstance(value, ConstTensor):
+            return list(value.values)
         if isinstance(value, ContainerValue):
             return list(value.children) if value.kind == "ModuleDict" else list(value.children.values())
         if isinstance(value, ModuleInstance) and value.children:
@@ -757,6 +918,15 @@ class Evaluator:
         return self.binop(node.op, self.eval(node.left, scope), self.eval(node.right, scope), node)
 
     def binop(self, op: ast.operator, a: Any, b: Any, node: ast.AST) -> Any:
+        if isinstance(a, ConstTensor) or isinstance(b, ConstTensor):
+            name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+                    ast.Pow: "pow"}.get(type(op))
+            u = first_unknown(a, b)
+            if u or name is None or not all(isinstance(x, (ConstTensor, int, float)) for x in (a, b)):
+                return u or Unknown("operation on a constant tensor that is not modelled")
+            return elementwise(name, a, b)
+        if isinstance(a, (SymDim, SymShape)) or isinstance(b, (SymDim, SymShape)):
+            return Unknown("arithmetic on symbolic tensor sizes")
         if isinstance(a, TensorValue) or isinstance(b, TensorValue):
             kind = "add" if isinstance(op, (ast.Add, ast.Sub)) else "mul"
             return self.binary_tensor_op(kind, a, b, node, type(op).__name__.lower())
@@ -843,6 +1013,17 @@ class Evaluator:
             return u
         if isinstance(obj, TensorValue):
             return self.unknown("tensor indexing is not modelled", node)
+        if isinstance(obj, SymShape):
+            if isinstance(key, int):
+                return SymDim(obj.node, key)
+            if isinstance(key, slice) and key.step is None and (key.start or 0) < 0 and key.stop is None:
+                return tuple(SymDim(obj.node, a) for a in range(key.start, 0))
+            return Unknown("a slice of a symbolic shape")
+        if isinstance(obj, ConstTensor):
+            try:
+                return obj.values[key]
+            except (IndexError, TypeError):
+                return self.unknown(f"index {key!r} of a constant tensor", node)
         if isinstance(obj, ContainerValue):
             if obj.kind == "ModuleDict":
                 return obj.children.get(str(key), self.unknown(f"no module '{key}'", node))
@@ -944,7 +1125,7 @@ class Evaluator:
             if name in obj.bound:
                 return obj.bound[name]
             if name in ("weight", "bias"):
-                return Unknown(f"{obj.type_name}.{name} is a parameter")
+                return ParamValue(f"{obj.type_name}.{name}")
             return self.unknown(f"{obj.type_name} has no modelled attribute '{name}'", node)
         if isinstance(obj, ClassValue):
             if name in obj.class_attrs:
@@ -955,7 +1136,24 @@ class Evaluator:
                 func = self._define_function(fn, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
                 return BoundMethod(func, obj) if _decorated(fn, "classmethod") else func
             return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
+        if isinstance(obj, ConstTensor):
+            methods = {"int": obj.as_int, "long": obj.as_int, "tolist": obj.tolist,
+                       "float": lambda: ConstTensor(tuple(float(v) for v in obj.values), "float32")}
+            if name in methods:
+                fn = methods[name]
+                return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: fn())
+            return self.unknown(f"constant-tensor method '{name}' is not modelled", node)
+        if isinstance(obj, ParamValue):
+            return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: obj) if name != "shape" else Unknown("shape of a parameter")
+        if name.startswith("__") and name.endswith("__"):
+            if name == "__name__" and isinstance(obj, (FunctionValue, ClassValue)):
+                return obj.name
+            if name == "__class__" and isinstance(obj, ModuleInstance):
+                return obj.cls
+            return Unknown(f"{name} is not modelled")  # reprs and telemetry; not reported
         if isinstance(obj, TensorValue):
+            if name == "shape":
+                return SymShape(obj.node)
             handler = tensor_ops.METHODS.get(name)
             if handler is not None:
                 return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n, h=handler, t=obj: h(ev, [t, *args], kwargs, n))
@@ -988,19 +1186,22 @@ class Evaluator:
                 return self.call_function(func, [], {}, node, obj)
             return BoundMethod(func, obj)
         if name == "training":
-            return Unknown("self.training differs between training and inference")
+            return False  # rflint analyses the model as it runs at inference (eval mode)
         if name in _MODULE_INTROSPECTION:
             # Weight initialisation, device moves and hooks do not change the geometry.
             result: Any = [] if name in _MODULE_ITERATORS else obj
             return Builtin(name, lambda ev, args, kwargs, n: result)
         if name.startswith("__") and name.endswith("__"):
             return Unknown(f"{name} of a module is not modelled")  # telemetry and reprs; not reported
+        if name in ("weight", "bias"):
+            return ParamValue(f"{obj.cls.name}.{name}")
         if name in ("add_module", "register_module"):
             return Builtin("add_module", lambda ev, args, kwargs, n: ev.set_attr(obj, str(args[0]), args[1]))
         if name in ("register_buffer", "register_parameter"):
             return Builtin(name, lambda ev, args, kwargs, n: None)
-        if name in ("append",) and obj.children is not None:
-            return Builtin("append", lambda ev, args, kwargs, n: obj.children.__setitem__(str(len(obj.children)), args[0]))
+        kind = self.container_kind(obj.cls)
+        if kind is not None and name in _CONTAINER_METHODS:
+            return self._container_attr(ContainerValue(kind, obj.children, obj.loc, obj.path), name, node)
         return self.unknown(f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
 
     def _super_attr(self, proxy: SuperProxy, name: str, node: ast.AST) -> Any:
@@ -1011,6 +1212,9 @@ class Evaluator:
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
                     return BoundMethod(self._define_function(stmt, Scope(cls.module.globals), cls), proxy.self_obj)
         if name == "__init__":
+            data_cls = next((c for c in later if c.is_dataclass()), None)
+            if data_cls is not None:
+                return Builtin("super().__init__", lambda ev, args, kwargs, n: ev.dataclass_init(data_cls, proxy.self_obj, args, kwargs, n))
             return Builtin("super().__init__", lambda ev, args, kwargs, n: ev._external_init(proxy.self_obj, args, kwargs, n))
         return self.unknown(f"super().{name} is not modelled", node)
 
@@ -1019,6 +1223,12 @@ class Evaluator:
         if not isinstance(obj, ModuleInstance):
             return None
         bases = [canonical_nn_name(p) for p in obj.cls.external_bases()]
+        for base in bases:
+            if base in LAYERS:  # class LayerNorm2d(nn.LayerNorm): its constructor's arguments become attributes
+                try:
+                    obj.attrs.update(LAYERS[base].bind(list(args), dict(kwargs)))
+                except BadArgument:
+                    pass
         if "Sequential" in bases or "ModuleList" in bases:
             items = self._sequential_children(args, node)
             if isinstance(items, dict):
@@ -1026,6 +1236,33 @@ class Evaluator:
                 for key, child in items.items():
                     if is_module(child):
                         self.repath(child, f"{obj.path}.{key}" if obj.path else key)
+        return None
+
+    def dataclass_init(self, cls: ClassValue, instance: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """The ``__init__`` that ``@dataclass`` writes: fields in order, defaults, ``__post_init__``."""
+        fields = cls.dataclass_fields()
+        if len(args) > len(fields):
+            return self.unknown(f"{cls.name}() takes {len(fields)} arguments, got {len(args)}", node)
+        bound = dict(zip(fields, args))
+        for key, value in kwargs.items():
+            if key not in fields:
+                return self.unknown(f"{cls.name}() got an unexpected keyword argument '{key}'", node)
+            bound[key] = value
+        for name in fields:
+            if name not in bound:
+                owner = next((c for c in cls.mro() if name in c.class_attrs), None)
+                if owner is None:
+                    return self.unknown(f"{cls.name}() missing argument '{name}'", node)
+                default = self.class_attr(owner, name)
+                if isinstance(default, _FieldSpec):
+                    default = self.call(default.factory, [], {}, node) if default.factory is not None else default.default  # type: ignore[arg-type]
+                bound[name] = default
+        if isinstance(instance, ModuleInstance):
+            instance.attrs.update(bound)
+            post = instance.cls.lookup("__post_init__")
+            if post is not None:
+                owner = next(c for c in instance.cls.mro() if post in c.node.body)
+                self.call_function(self._define_function(post, Scope(owner.module.globals), owner), [], {}, node, instance)  # type: ignore[arg-type]
         return None
 
     def _container_attr(self, obj: ContainerValue, name: str, node: ast.AST) -> Any:
@@ -1117,9 +1354,20 @@ class Evaluator:
         known = external_layer(path)
         if known is not None:
             return self.construct_layer(known, args, kwargs, node)
+        const = self._const_tensor_call(path, args, kwargs)
+        if const is not None:
+            return const
         handler = tensor_ops.FUNCTIONS.get(path)
         if handler is not None:
             return handler(self, args, kwargs, node)
+        if path in SILENT_CALLS:
+            return SILENT_CALLS[path]
+        if path == "dataclasses.field":
+            return _FieldSpec(kwargs.get("default", Unknown("field without a default")), kwargs.get("default_factory"))
+        if path in ("copy.copy", "copy.deepcopy"):
+            return _copy(self, args, kwargs, node)
+        if path == "torch.jit.annotate" and len(args) == 2:
+            return args[1]
         if path in ("collections.OrderedDict", "OrderedDict"):
             if not args:
                 return dict(kwargs)
@@ -1138,6 +1386,26 @@ class Evaluator:
             if fn is not None and callable(fn):
                 return self.call(_builtin(path, fn), args, kwargs, node)
         return self.unknown(f"call to {path} is not modelled", node)
+
+    def _const_tensor_call(self, path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """torch functions on constant numbers (RegNet's width formula); None when not one."""
+        if first_unknown(*args) is not None:
+            return None
+        if path == "torch.arange" and args and all(isinstance(a, int) for a in args):
+            return ConstTensor.of(list(range(*args)))
+        if path in ("torch.tensor", "torch.as_tensor") and args and isinstance(args[0], (list, tuple)):
+            if all(isinstance(v, (int, float)) for v in args[0]):
+                return ConstTensor.of(list(args[0]))
+            return None
+        if not any(isinstance(a, ConstTensor) for a in args):
+            return None
+        if path in ("torch.round", "torch.log", "torch.diff") and len(args) == 1:
+            return unary(path[6:], args[0])
+        binary = {"torch.divide": "truediv", "torch.div": "truediv", "torch.true_divide": "truediv", "torch.pow": "pow",
+                  "torch.mul": "mul", "torch.add": "add", "torch.sub": "sub"}
+        if path in binary and len(args) == 2 and all(isinstance(a, (ConstTensor, int, float)) for a in args):
+            return elementwise(binary[path], args[0], args[1])
+        return None
 
     def construct_layer(self, spec: LayerSpec, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
         name = spec.name
@@ -1245,6 +1513,10 @@ class Evaluator:
         instance = ModuleInstance(cls, {}, self.loc(node) if node is not None else None)
         init = cls.lookup("__init__")
         if init is None:
+            data_cls = next((c for c in cls.mro() if c.is_dataclass()), None)
+            if data_cls is not None:
+                result = self.dataclass_init(data_cls, instance, args, kwargs, node or cls.node)
+                return result if isinstance(result, Unknown) else instance
             self._external_init(instance, args, kwargs, node or cls.node)
             return instance
         owner = next(c for c in cls.mro() if init in c.node.body)
@@ -1264,7 +1536,12 @@ class Evaluator:
             if isinstance(x, Unknown):
                 return x
             self.applied.add(id(module))
-            out = self.add_node(module.op, [x.node], module.type_name, None, module.attrs, module.path, module.loc)
+            op = module.op
+            if x.layout is not None and x.layout[-1] == "C" and module.type_name in ("Linear", "LazyLinear"):
+                op = Pointwise()  # a Linear over channels-last features is a 1x1 conv (ConvNeXt's MLP)
+            out = self.add_node(op, [x.node], module.type_name, None, module.attrs, module.path, module.loc)
+            if x.layout is not None and isinstance(op, Pointwise):
+                out = TensorValue(out.node, x.layout)
             if module.bound.get("return_indices") is True:
                 return (out, Unknown("pooling indices are not modelled"))
             return out
@@ -1313,12 +1590,22 @@ class Evaluator:
 
 
 _NO_RETURN = object()
+_CONTAINER_METHODS = {"append", "extend", "add_module", "items", "keys", "values"}
 _MODULE_ITERATORS = {"modules", "children", "named_modules", "named_children", "parameters", "named_parameters",
                      "buffers", "named_buffers"}
 _MODULE_INTROSPECTION = _MODULE_ITERATORS | {
     "apply", "to", "cuda", "cpu", "half", "float", "double", "eval", "train", "requires_grad_", "zero_grad",
     "load_state_dict", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
 }
+
+
+class _FieldSpec:
+    """``dataclasses.field(default=..., default_factory=...)``."""
+
+    __slots__ = ("default", "factory")
+
+    def __init__(self, default: Any, factory: Any) -> None:
+        self.default, self.factory = default, factory
 
 
 class _Deferred:

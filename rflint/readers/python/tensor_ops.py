@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ...ir import EndSpatial, Global, Merge, Opaque, PixelShuffle, PixelUnshuffle, Window
 from .torch_nn import LAYERS, BadArgument, LayerSpec, pad_spec, resample
-from .values import TensorValue, Unknown
+from .values import ParamValue, SymDim, SymShape, TensorValue, Unknown
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -219,16 +219,114 @@ FUNCTIONS["torch.flatten"] = _end("torch.flatten")
 METHODS["flatten"] = _end("flatten")
 
 
+def _keeps_spatial(shape: list[Any], source: TensorValue) -> int:
+    """How many trailing entries of a new shape are the source's own trailing sizes
+    (``x.view(b, g, c // g, h, w)`` with ``h, w`` from ``x.size()``); 0 when none."""
+    k = 0
+    for dim in reversed(shape):
+        if isinstance(dim, SymDim) and dim.node == source.node and dim.from_end() == -(k + 1):
+            k += 1
+        else:
+            break
+    return k
+
+
 def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
     x = _tensor(ev, args[0], node)
     if isinstance(x, Unknown):
         return x
-    shape = args[1:]
+    shape = list(args[1:])
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = list(shape[0])
+    kept = _keeps_spatial(shape, x)
+    if kept >= 1:
+        # Batch and channel dimensions regrouped, the spatial ones untouched: the frame stays.
+        layout = ("N",) + ("C",) * (len(shape) - 1 - kept) + tuple(f"S{i}" for i in range(kept))
+        return TensorValue(x.node, layout)
     if len(shape) <= 2:
         return ev.add_node(EndSpatial(), [x.node], "reshape", node)
-    return ev.add_node(Opaque("view/reshape to a spatial shape is not modelled yet"), [x.node], "reshape", node)
+    return ev.add_node(Opaque("view/reshape to a shape rflint cannot relate to the input's"), [x.node], "reshape", node)
+
+
+def _roles(x: TensorValue, rank: int) -> tuple[str, ...]:
+    if x.layout is not None and len(x.layout) == rank:
+        return x.layout
+    return ("N", "C") + tuple(f"S{i}" for i in range(rank - 2))
+
+
+def _reorder(ev: "Evaluator", x: TensorValue, order: list[int], node: ast.Call, name: str) -> Any:
+    """permute/transpose: a new layout; the frame stays unless spatial axes change order."""
+    rank = len(order)
+    roles = _roles(x, rank)
+    try:
+        new = tuple(roles[i] for i in order)
+    except (IndexError, TypeError):
+        return ev.add_node(Opaque(f"{name} with dimensions rflint cannot read"), [x.node], name, node)
+    if [r for r in new if r.startswith("S")] != [r for r in roles if r.startswith("S")]:
+        return ev.add_node(Opaque(f"{name} reorders the spatial axes"), [x.node], name, node)
+    return TensorValue(x.node, new)
+
+
+def _permute(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    x = _tensor(ev, args[0], node)
+    if isinstance(x, Unknown):
+        return x
+    dims = args[1:] or [kwargs.get("dims")]
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = list(dims[0])
+    if not all(isinstance(d, int) for d in dims):
+        return ev.add_node(Opaque("permute with dimensions that are not known"), [x.node], "permute", node)
+    rank = len(dims)
+    return _reorder(ev, x, [d % rank for d in dims], node, "permute")
+
+
+def _transpose(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    x = _tensor(ev, args[0], node)
+    if isinstance(x, Unknown):
+        return x
+    a, b = (args[1:3] + [kwargs.get("dim0"), kwargs.get("dim1")])[:2]
+    if not (isinstance(a, int) and isinstance(b, int)):
+        return ev.add_node(Opaque("transpose of dimensions that are not known"), [x.node], "transpose", node)
+    rank = len(x.layout) if x.layout is not None else None
+    if rank is None:
+        if a in (0, 1) and b in (0, 1):
+            return x  # batch and channels
+        return ev.add_node(Opaque("transpose involving a spatial axis"), [x.node], "transpose", node)
+    order = list(range(rank))
+    order[a % rank], order[b % rank] = order[b % rank], order[a % rank]
+    return _reorder(ev, x, order, node, "transpose")
+
+
+def _chunk(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``x.chunk(2, dim=1)`` / ``x.split(c, dim=1)``: channel groups keep every position."""
+    x = _tensor(ev, args[0], node)
+    if isinstance(x, Unknown):
+        return x
+    spec = args[1] if len(args) > 1 else kwargs.get("chunks", kwargs.get("split_size_or_sections"))
+    dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+    if dim not in (0, 1):
+        return ev.unknown(f"split along dim {dim!r} (only channel splits keep the frame)", node)
+    if isinstance(spec, (list, tuple)):
+        return tuple(x for _ in spec)
+    if isinstance(spec, int) and node.func is not None and getattr(node.func, "attr", getattr(node.func, "id", "")) == "chunk":
+        return tuple(x for _ in range(spec))
+    return ev.unknown("split into a number of parts that depends on the channel count", node)
+
+
+for _name, _handler in (("permute", _permute), ("transpose", _transpose), ("chunk", _chunk), ("split", _chunk)):
+    METHODS[_name] = _handler
+    FUNCTIONS[f"torch.{_name}"] = _handler
+METHODS["swapaxes"] = METHODS["transpose"]
+
+
+def _param(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    return ParamValue("a constant tensor")
+
+
+for _name in ("ones", "zeros", "randn", "rand", "empty", "full", "ones_like", "zeros_like", "eye", "linspace"):
+    FUNCTIONS[f"torch.{_name}"] = _param
+FUNCTIONS["torch.nn.Parameter"] = lambda ev, args, kwargs, node: ParamValue("a parameter")
+FUNCTIONS["torch.nn.parameter.Parameter"] = FUNCTIONS["torch.nn.Parameter"]
 
 
 METHODS["view"] = _reshape
@@ -259,7 +357,13 @@ for _name in ("mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsum
 
 
 def _size(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    return Unknown("tensor sizes are symbolic")
+    x = args[0]
+    if not isinstance(x, TensorValue):
+        return Unknown("size of a value that is not a tensor")
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if isinstance(dim, int):
+        return SymDim(x.node, dim)
+    return SymShape(x.node)
 
 
 METHODS["size"] = _size

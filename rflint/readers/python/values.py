@@ -111,11 +111,34 @@ class ClassValue:
         return [b.path for c in self.mro() for b in c.bases if isinstance(b, ExternalRef)]
 
     def lookup(self, name: str) -> ast.FunctionDef | ast.stmt | None:
+        """The method ``name``: the last definition in the class body wins, as in Python
+        (``@overload`` stubs come first)."""
         for cls in self.mro():
+            found = None
             for stmt in cls.node.body:
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                    return stmt
+                    found = stmt
+            if found is not None:
+                return found
         return None
+
+    def is_dataclass(self) -> bool:
+        return any(
+            (isinstance(d, ast.Name) and d.id == "dataclass")
+            or (isinstance(d, ast.Attribute) and d.attr == "dataclass")
+            or (isinstance(d, ast.Call) and getattr(d.func, "id", getattr(d.func, "attr", None)) == "dataclass")
+            for d in self.node.decorator_list
+        )
+
+    def dataclass_fields(self) -> list[str]:
+        """Field names in definition order, base classes' first."""
+        names: list[str] = []
+        for cls in reversed(self.mro()):
+            if cls.is_dataclass():
+                for stmt in cls.node.body:
+                    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id not in names:
+                        names.append(stmt.target.id)
+        return names
 
 
 @dataclass(eq=False)
@@ -168,9 +191,46 @@ class SuperProxy:
 
 @dataclass(frozen=True)
 class TensorValue:
-    """A symbolic tensor: the id of the graph node that produces it."""
+    """A symbolic tensor: the id of the graph node that produces it.
+
+    ``layout`` names the role of each dimension (``N``, ``C``, ``S0``, ``S1``...)
+    after a permute; None is the usual channels-first layout. It lets
+    ``Linear`` on a channels-last tensor (ConvNeXt) count as pointwise.
+    """
 
     node: int
+    layout: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SymDim:
+    """``x.size(axis)`` / ``x.shape[axis]`` of a symbolic tensor: used to say that a
+    reshape keeps the spatial sizes (ShuffleNet's channel shuffle)."""
+
+    node: int
+    axis: int
+    rank: int | None = None
+
+    def from_end(self) -> int | None:
+        """The axis counted from the end (-1 is the last), when that is known."""
+        if self.axis < 0:
+            return self.axis
+        return self.axis - self.rank if self.rank is not None else None
+
+
+@dataclass(frozen=True)
+class SymShape:
+    """``x.size()`` / ``x.shape`` of a symbolic tensor, rank not known until unpacked."""
+
+    node: int
+
+
+@dataclass(frozen=True)
+class ParamValue:
+    """A parameter or constant tensor (``nn.Parameter``, ``torch.ones``): combining it
+    with a feature map keeps every position where it is."""
+
+    what: str
 
 
 @dataclass(frozen=True)
