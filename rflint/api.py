@@ -8,6 +8,7 @@ reached only from here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -51,7 +52,8 @@ class Explanation:
 # ---------------------------------------------------------------------- reading
 
 
-def read_source(path: str, text: str) -> ReadResult:
+def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bool = False,
+                session: object | None = None) -> ReadResult:
     """Pick the reader by file type. Readers are imported lazily: each costs start-up time."""
     if path.endswith(SPEC_SUFFIXES):
         from .readers.spec import read_spec
@@ -59,7 +61,7 @@ def read_source(path: str, text: str) -> ReadResult:
         return read_spec(path, text)
     from .readers.python import read_python
 
-    return read_python(path, text)
+    return read_python(path, text, entries=entries, factories=factories, session=session)  # type: ignore[arg-type]
 
 
 def _read_text(path: str) -> str | Diagnostic:
@@ -85,15 +87,26 @@ def enabled_rules(config: "Config | None", path: str | None) -> list[Rule]:
     return [cls() for code, cls in rules.items() if config.is_enabled(code, path, cls.enabled_by_default)]
 
 
-def check_text(path: str, text: str, config: "Config | None" = None, show_unresolved: bool = False) -> list[Diagnostic]:
+def check_text(path: str, text: str, config: "Config | None" = None, show_unresolved: bool = False,
+               entries: Sequence[tuple[str, dict]] = (), session: object | None = None,
+               dependencies: list[str] | None = None) -> list[Diagnostic]:
     """Lint one buffer as if it were the file ``path``: every enabled rule's findings,
-    with the configuration's settings and the pragmas written in the text."""
+    with the configuration's settings and the pragmas written in the text.
+
+    ``entries`` are models named for this file (``Name(args)``, from the command
+    line or the configuration's ``[[models]]``) with their own settings, which
+    win over a pragma; ``dependencies`` receives the other files read.
+    """
     base = config.settings() if config is not None else ModelSettings()
-    result = read_source(path, text)
-    found: list[Diagnostic] = [d for d in result.diagnostics if d.code != UNRESOLVED or show_unresolved]
     rules = enabled_rules(config, path)
+    factories = any(r.needs_complete_graph and r.applicable(base) for r in rules)
+    entry_settings = {name: keys for name, keys in entries}
+    result = read_source(path, text, [name for name, _ in entries], factories, session)
+    if dependencies is not None:
+        dependencies.extend(result.dependencies)
+    found: list[Diagnostic] = [d for d in result.diagnostics if d.code != UNRESOLVED or show_unresolved]
     for model in result.models:
-        settings = base.merged(**model.overrides)
+        settings = base.merged(**model.overrides).merged(**entry_settings.get(model.graph.name, {}))
         ctx = ModelContext(model.graph, analyse(model.graph, settings.input_size), settings)
         diags, errors = run_rules(ctx, rules)
         found.extend(diags)
@@ -107,8 +120,40 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
                 Diagnostic(UNRESOLVED, f"{model.graph.name}: {u.reason}", u.loc, Severity.INFO, model=model.graph.name)
                 for u in model.graph.unresolved if u.loc is not None and u.loc.file == path
             )
-    kept = _filter(found, text, config, path)
+    kept = _filter([_place(d, path) for d in found], text, config, path)
     return sorted(kept, key=Diagnostic.sort_key)
+
+
+def _is_library(file: str) -> bool:
+    """Installed packages and rflint's bundled stand-ins: not the user's to edit."""
+    parts = Path(file).parts
+    return "site-packages" in parts or "dist-packages" in parts or file.startswith(_STUBS)
+
+
+_STUBS = str(Path(__file__).resolve().parent / "readers" / "python" / "stubs")
+_FRAME = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+) (?P<name>.*)$")
+
+
+def _place(d: Diagnostic, path: str) -> Diagnostic:
+    """Where a finding is shown. A layer built inside an installed package (a torchvision
+    block a user model instantiates) is reported at the innermost call in the user's own
+    code that led there, with the rest of the chain kept as the note; paths are shown
+    relative to the working directory."""
+    loc = d.loc
+    if loc.file != path and _is_library(loc.file):
+        frames = [(_FRAME.match(step), step) for step in loc.chain]
+        for i in range(len(frames) - 1, -1, -1):
+            m = frames[i][0]
+            if m and not _is_library(m.group("file")):
+                file = path if os.path.abspath(m.group("file")) == os.path.abspath(path) else _display(m.group("file"))
+                chain = tuple(step for _, step in frames[:i]) + (f"{loc.file}:{loc.line}:{loc.col} {d.name or 'layer'}",)
+                loc = Location(file, int(m.group("line")), int(m.group("col")), chain=chain)
+                return dataclasses.replace(d, loc=loc, fix=None)
+    if loc.file != path:
+        shown = path if os.path.abspath(loc.file) == os.path.abspath(path) else _display(loc.file)
+        if shown != loc.file:
+            return dataclasses.replace(d, loc=dataclasses.replace(loc, file=shown))
+    return d
 
 
 def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", path: str) -> list[Diagnostic]:
@@ -123,12 +168,18 @@ def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", pat
         if key in seen:
             continue
         seen.add(key)
-        if d.loc.file == path and _suppressed(d, lines):
+        if _suppressed(d, lines if d.loc.file == path else _lines_of(d.loc.file)):
             continue
         if config is not None and d.code not in (PARSE_ERROR, INTERNAL_ERROR) and not config.is_enabled(d.code, d.loc.file, True):
             continue
         kept.append(d)
     return kept
+
+
+def _lines_of(file: str) -> list[str]:
+    """Another file's lines, for its ``# noqa`` comments."""
+    text = _read_text(file)
+    return [] if isinstance(text, Diagnostic) else text.splitlines()
 
 
 def _suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:
@@ -169,8 +220,18 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
 
     if config is not None:
         _check_codes(config)
-    root_config = config_for(Path(paths[0]) if paths else Path.cwd())
-    files, errors = iter_files([Path(p) for p in paths], root_config)
+    targets: dict[str, list[str]] = {}  # FILE::ENTRY on the command line
+    plain: list[Path] = []
+    for p in paths:
+        file, entry = split_target(str(p))
+        plain.append(Path(file))
+        if entry:
+            targets.setdefault(os.path.abspath(file), []).append(entry)
+    root_config = config_for(plain[0] if plain else Path.cwd())
+    files, errors = iter_files(plain, root_config)
+    from .readers.python.reader import ReaderSession
+
+    session = ReaderSession()
     results: list[list[Diagnostic]] = [[] for _ in files]
     sources: dict[str, str] = {}
     todo: list[tuple[int, str, str, "Config", str]] = []
@@ -183,67 +244,97 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
             results[i] = [Diagnostic(text.code, text.message, Location(path, 1, 1), text.severity)]
             continue
         sources[path] = text
-        k = key(path, text, file_config.fingerprint(), f"unresolved={show_unresolved}")
+        entries = _entries_for(file, file_config, targets.get(os.path.abspath(file), []))
+        k = key(path, text, file_config.fingerprint(), f"unresolved={show_unresolved} entries={entries!r}")
         if use_cache:
             cache = caches.setdefault(file_config.root, ResultCache(file_config.root))
             hit = cache.get(k)
             if hit is not None:
                 results[i] = hit
                 continue
-        todo.append((i, path, text, file_config, k))
-    for (i, _, _, file_config, k), diags in zip(todo, _check_many(todo, show_unresolved, jobs)):
+        todo.append((i, path, text, file_config, k, entries))
+    for job, (diags, deps) in zip(todo, _check_many(todo, show_unresolved, jobs, session)):
+        i, _, _, file_config, k, _ = job
         results[i] = diags
         if use_cache and not any(d.code == INTERNAL_ERROR for d in diags):
-            caches[file_config.root].put(k, diags)
-    diagnostics = [d for r in results for d in r]
+            caches[file_config.root].put(k, diags, deps)
+    seen: set[tuple[str, int, int, str]] = set()
+    diagnostics = []
+    for d in (d for r in results for d in r):  # one finding per place, across files too
+        place = (d.loc.file, d.loc.line, d.loc.col, d.code)
+        if place not in seen:
+            seen.add(place)
+            diagnostics.append(d)
     return CheckResult(tuple(diagnostics), tuple(_display(f) for f in files), tuple(errors), sources)
 
 
-def _check_one(path: str, text: str, config: "Config", show_unresolved: bool) -> list[Diagnostic]:
-    """One file's findings; whatever goes wrong inside stays a finding about that file."""
+def _entries_for(file: Path, config: "Config", named: list[str]) -> list[tuple[str, dict]]:
+    """Models to build in this file: named on the command line, or in ``[[models]]``."""
+    entries: list[tuple[str, dict]] = [(e, {}) for e in named]
+    here = os.path.abspath(file)
+    for model in config.models:
+        if os.path.abspath(config.root / model.file) == here:
+            keys = {"input_size": model.input_size, "object_size": model.object_size, "task": model.task,
+                    "batch_size": model.batch_size}
+            entries.append((f"{model.name}{model.args}", {k: v for k, v in keys.items() if v is not None}))
+    return entries
+
+
+Job = tuple[int, str, str, "Config", str, list[tuple[str, dict]]]
+
+
+def _check_one(job: Job, show_unresolved: bool, session: object | None) -> tuple[list[Diagnostic], dict[str, str]]:
+    """One file's findings and the files it read (with their content hashes, for the cache);
+    whatever goes wrong inside stays a finding about that file."""
+    from .cache import content_hash
+
+    _, path, text, config, _, entries = job
+    deps: list[str] = []
     try:
-        return check_text(path, text, config, show_unresolved)
+        diags = check_text(path, text, config, show_unresolved, entries, session, deps)
     except RecursionError:
-        return [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
+        diags = [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
     except Exception as exc:  # noqa: BLE001  (one file's internal error must not stop the run)
-        return [Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}", Location(path, 1, 1), Severity.ERROR)]
+        diags = [Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}", Location(path, 1, 1), Severity.ERROR)]
+    return diags, {d: content_hash(d) for d in deps}
 
 
-_JOBS: list[tuple[int, str, str, "Config", str]] = []
+_JOBS: list[Job] = []
 _SHOW_UNRESOLVED = False
+_SESSION: object | None = None
 _PARALLEL_MIN_BYTES = 64_000
 
 
-def _run_job(index: int) -> list[Diagnostic]:
-    _, path, text, config, _ = _JOBS[index]
-    return _check_one(path, text, config, _SHOW_UNRESOLVED)
+def _run_job(index: int) -> tuple[list[Diagnostic], dict[str, str]]:
+    return _check_one(_JOBS[index], _SHOW_UNRESOLVED, _SESSION)
 
 
-def _check_many(todo: list[tuple[int, str, str, "Config", str]], show_unresolved: bool, jobs: int | None) -> list[list[Diagnostic]]:
+def _check_many(todo: list[Job], show_unresolved: bool, jobs: int | None,
+                session: object | None = None) -> list[tuple[list[Diagnostic], dict[str, str]]]:
     """Check files, across processes when there is enough work to pay for them.
 
     Workers are forked after the rules are imported, so they start warm and
     take their jobs from memory; only findings travel back.
     """
-    global _JOBS, _SHOW_UNRESOLVED
+    global _JOBS, _SHOW_UNRESOLVED, _SESSION
     workers = min(jobs or os.cpu_count() or 1, len(todo))
     total = sum(len(t[2]) for t in todo)
     if workers < 2 or total < _PARALLEL_MIN_BYTES or not hasattr(os, "fork"):
-        return [_check_one(path, text, cfg, show_unresolved) for _, path, text, cfg, _ in todo]
+        return [_check_one(job, show_unresolved, session) for job in todo]
     import multiprocessing
 
     all_rules()
     from .readers.python import read_python  # noqa: F401  (imported once, before forking)
 
-    _JOBS, _SHOW_UNRESOLVED = todo, show_unresolved
+    _JOBS, _SHOW_UNRESOLVED, _SESSION = todo, show_unresolved, session
     order = sorted(range(len(todo)), key=lambda i: -len(todo[i][2]))  # big files first balance the load
-    out: list[list[Diagnostic]] = [[] for _ in todo]
+    out: list[tuple[list[Diagnostic], dict[str, str]]] = [([], {}) for _ in todo]
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for i, diags in zip(order, pool.imap(_run_job, order, chunksize=1)):
                 out[i] = diags
     finally:
-        _JOBS = []
+        _JOBS, _SESSION = [], None
     return out
 
 

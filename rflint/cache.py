@@ -37,6 +37,15 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+def content_hash(path: str) -> str:
+    """Hash of a file's bytes; '' when it cannot be read (then any cached entry is stale)."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return ""
+
+
 def key(path: str, text: str, config_fingerprint: str, flags: str = "") -> str:
     h = hashlib.sha256()
     for part in (code_fingerprint(), config_fingerprint, flags, path, text):
@@ -72,13 +81,18 @@ class ResultCache:
         self.dir = root / CACHE_DIR / __version__
 
     def get(self, k: str) -> list[Diagnostic] | None:
+        """The cached findings, when every other file the analysis read is unchanged too."""
         try:
             with open(self.dir / k[:2] / f"{k}.json", encoding="utf-8") as fh:
-                return [_from_json(d) for d in json.load(fh)]
-        except (OSError, ValueError, KeyError, TypeError):
+                entry = json.load(fh)
+            deps = entry["dependencies"]
+            if any(content_hash(path) != digest for path, digest in deps.items()):
+                return None
+            return [_from_json(d) for d in entry["diagnostics"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def put(self, k: str, diags: list[Diagnostic]) -> None:
+    def put(self, k: str, diags: list[Diagnostic], dependencies: dict[str, str] | None = None) -> None:
         target = self.dir / k[:2] / f"{k}.json"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +100,8 @@ class ResultCache:
             if not ignore.exists():
                 ignore.write_text("# Created by rflint automatically.\n*\n")
             tmp = target.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps([_to_json(d) for d in diags]), encoding="utf-8")
+            entry = {"dependencies": dependencies or {}, "diagnostics": [_to_json(d) for d in diags]}
+            tmp.write_text(json.dumps(entry), encoding="utf-8")
             os.replace(tmp, target)
         except OSError:
             pass

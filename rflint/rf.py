@@ -246,18 +246,46 @@ def transposed_out_size(n: int, k: int, s: int, d: int, p: int, output_padding: 
 # --------------------------------------------------------------------------- ERF
 
 
+Phase = tuple[Fraction, Fraction, Fraction]
+"""One output phase of an ERF: (mass, mean offset from ``o*j``, variance)."""
+
+
 @dataclass(frozen=True)
 class Moments:
     """Mean and variance (in input pixels) of the impact of input pixels on one output.
 
-    With uniform (normalised) kernels the impact is the composed kernel: along
-    a chain means and variances add (Luo et al., NeurIPS 2016); at a merge it
-    is the mixture of the branches, weighted by ``mass`` (path counts).
+    With uniform (normalised) kernels the impact is the composed kernel (Luo et
+    al., NeurIPS 2016): along a chain of windows means and variances add; at a
+    merge it is the mixture of the branches, weighted by ``mass`` (path counts).
+
+    After upsampling, outputs of different phases have different ERFs, and a
+    later layer that reads several phases mixes them. ``phases`` then holds,
+    per output phase ``o mod len(phases)``, the exact ``(mass, mean, var)``;
+    ``mean``, ``var`` and ``mass`` are their averages over the phases that read
+    anything (as the frame's centre averages over phases). Empty ``phases``
+    means one phase, ``(mass, mean, var)``.
     """
 
     mean: Fraction
     var: Fraction
     mass: Fraction = Fraction(1)
+    phases: tuple[Phase, ...] = ()
+
+    @staticmethod
+    def from_phases(phases: Sequence[Phase]) -> "Moments":
+        phases = _canonical_phases(list(phases))
+        filled = [p for p in phases if p[0] != 0]
+        if not filled:
+            return Moments(Fraction(0), Fraction(0), Fraction(0), tuple(phases) if len(phases) > 1 else ())
+        n = len(filled)
+        mean = sum((p[1] for p in filled), Fraction(0)) / n
+        var = sum((p[2] for p in filled), Fraction(0)) / n
+        mass = sum((p[0] for p in phases), Fraction(0)) / len(phases)
+        return Moments(mean, var, mass, tuple(phases) if len(phases) > 1 else ())
+
+    @property
+    def phase_list(self) -> tuple[Phase, ...]:
+        return self.phases or ((self.mass, self.mean, self.var),)
 
     @property
     def width(self) -> float:
@@ -265,47 +293,97 @@ class Moments:
         return 4 * float(self.var) ** 0.5
 
 
-@lru_cache(maxsize=4096)
+def _canonical_phases(phases: list[Phase]) -> list[Phase]:
+    q = len(phases)
+    for p in range(1, q + 1):
+        if q % p == 0 and all(phases[i] == phases[i % p] for i in range(q)):
+            return phases[:p]
+    raise AssertionError("unreachable")
+
+
+def _tap_weights(imap: IndexMap) -> list[tuple[Fraction, ...]]:
+    """Per output phase, the weight of each tap under the ERF convention.
+
+    Fixed weights (linear resampling) are used as they are. A learned kernel
+    has the same weight on every tap, chosen so that the phases' masses
+    average to 1: ``period / (taps over all phases)``. For a window that is
+    ``1/k`` (the kernel sums to 1); for a transposed conv ``s/k``, so a phase
+    that reads fewer taps carries less mass, as it does in the network.
+    """
+    if imap.weights is not None:
+        return list(imap.weights)
+    total = sum(len(t) for t in imap.taps)
+    w = Fraction(imap.period, total) if total else Fraction(0)
+    return [tuple(w for _ in taps) for taps in imap.taps]
+
+
 def map_moments(imap: IndexMap) -> tuple[Fraction, Fraction]:
     """Mean and variance of the taps' offsets (input units), averaged over output phases.
 
     Offsets are taken relative to where the output sits, ``o * shift/period``.
     """
-    means, vars_ = [], []
-    for r, taps in enumerate(imap.taps):
-        if not taps:
-            continue
-        w = imap.weights[r] if imap.weights else tuple(Fraction(1, len(taps)) for _ in taps)
-        base = Fraction(r * imap.shift, imap.period)
-        mu = sum((wi * (t - base) for wi, t in zip(w, taps)), Fraction(0))
-        var = sum((wi * (t - base - mu) ** 2 for wi, t in zip(w, taps)), Fraction(0))
-        means.append(mu)
-        vars_.append(var)
-    if not means:
-        return Fraction(0), Fraction(0)
-    return sum(means, Fraction(0)) / len(means), sum(vars_, Fraction(0)) / len(vars_)
+    m = compose_moments(Moments(Fraction(0), Fraction(0)), imap, Fraction(1))
+    return m.mean, m.var
 
 
 def compose_moments(m: Moments, imap: IndexMap, j: Fraction) -> Moments:
-    """Add one layer's tap moments, scaled by the jump ``j`` of its input."""
-    mu, var = map_moments(imap)
-    return Moments(m.mean + j * mu, m.var + j * j * var, m.mass)
+    """The ERF after one layer, given the ERF of its input (whose jump is ``j``).
+
+    Output ``o = k*period + r`` reads taps ``i = t + k*shift`` with weights
+    ``w_t``; its ERF is the mixture of the taps' ERFs, each sitting at
+    ``i*j + mean[i mod q]``. Exact per phase; with one phase in and out it is
+    the familiar ``mean += j*mean(taps)``, ``var += j^2*var(taps)``.
+    """
+    ph = m.phase_list
+    q = len(ph)
+    period = imap.period * (q // gcd(q, imap.shift))
+    j_new = j * imap.jump
+    weights = _tap_weights(imap)
+    out: list[Phase] = []
+    for o in range(period):
+        k, r = divmod(o, imap.period)
+        total = s1 = s2 = Fraction(0)
+        for w, t in zip(weights[r], imap.taps[r]):
+            i = t + k * imap.shift
+            mass, mu, var = ph[i % q]
+            wm = w * mass
+            if wm == 0:
+                continue
+            pos = i * j + mu - o * j_new
+            total += wm
+            s1 += wm * pos
+            s2 += wm * (var + pos * pos)
+        if total == 0:
+            out.append((Fraction(0), Fraction(0), Fraction(0)))
+        else:
+            mean = s1 / total
+            out.append((total, mean, s2 / total - mean * mean))
+    return Moments.from_phases(out)
 
 
 def mix_moments(branches: Sequence[Moments], channels: Sequence[int] | None = None) -> Moments:
-    """Mixture at a merge: ``sigma^2 = sum w_i (sigma_i^2 + mu_i^2) / W - mu^2``.
+    """Mixture at a merge, per phase: ``sigma^2 = sum w_i (sigma_i^2 + mu_i^2) / W - mu^2``.
 
     For add/mul (``channels`` None) the weights are the branches' masses and
     the masses add. For concat the next layer averages over channels, so
     branch ``i`` weighs ``c_i * m_i`` and the result's mass is their mean.
     """
-    if channels is None:
-        w = [b.mass for b in branches]
-        mass = sum(w, Fraction(0))
-    else:
-        w = [c * b.mass for c, b in zip(channels, branches)]
-        mass = sum(w, Fraction(0)) / sum(channels)
-    total = sum(w, Fraction(0))
-    mu = sum((wi * b.mean for wi, b in zip(w, branches)), Fraction(0)) / total
-    second = sum((wi * (b.var + b.mean**2) for wi, b in zip(w, branches)), Fraction(0)) / total
-    return Moments(mu, second - mu * mu, mass)
+    lists = [b.phase_list for b in branches]
+    q = lcm(*(len(p) for p in lists))
+    out: list[Phase] = []
+    for r in range(q):
+        parts = [p[r % len(p)] for p in lists]
+        if channels is None:
+            w = [p[0] for p in parts]
+            mass = sum(w, Fraction(0))
+        else:
+            w = [c * p[0] for c, p in zip(channels, parts)]
+            mass = sum(w, Fraction(0)) / sum(channels)
+        total = sum(w, Fraction(0))
+        if total == 0:
+            out.append((Fraction(0), Fraction(0), Fraction(0)))
+            continue
+        mu = sum((wi * p[1] for wi, p in zip(w, parts)), Fraction(0)) / total
+        second = sum((wi * (p[2] + p[1] ** 2) for wi, p in zip(w, parts)), Fraction(0)) / total
+        out.append((mass, mu, second - mu * mu))
+    return Moments.from_phases(out)

@@ -51,7 +51,7 @@ def test_a_corrupt_or_hostile_cache_entry_is_a_miss(tmp_path: Path, monkeypatch)
     config = default_config(tmp_path)
     api.check_paths(["m.py"], config)
     (entry,) = (tmp_path / CACHE_DIR).rglob("*.json")
-    entry.write_text(json.dumps([{"code": "CB102"}]))  # missing fields
+    entry.write_text(json.dumps({"dependencies": {}, "diagnostics": [{"code": "CB102"}]}))  # missing fields
     result = api.check_paths(["m.py"], config)
     assert [d.code for d in result.diagnostics] == ["CB102"]
     entry.write_bytes(b"\x80\x04cos\nsystem\n.")  # a pickle: never loaded as one

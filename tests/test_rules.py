@@ -288,7 +288,9 @@ def spans_of(source: str, params: tuple[str, ...] = ("in_channels", "out_channel
     span = lambda n: (n.lineno, n.col_offset + 1, n.end_lineno, n.end_col_offset + 1)  # noqa: E731
     args = {params[i]: span(a) for i, a in enumerate(call.args)}
     args.update({kw.arg: span(kw.value) for kw in call.keywords})
-    return {"args": args, "call": span(call)}, Location(FILE, call.lineno, call.col_offset + 1)
+    written = [*zip(params, call.args), *((kw.arg, kw.value) for kw in call.keywords)]
+    literal = frozenset(name for name, node in written if isinstance(node, (ast.Constant, ast.Tuple)))
+    return {"args": args, "literal": literal, "call": span(call)}, Location(FILE, call.lineno, call.col_offset + 1)
 
 
 def apply(source: str, edits: tuple[Edit, ...]) -> str:
@@ -373,15 +375,17 @@ def test_resize_kernel_refuses_invalid_rewrites():
 
 
 def test_cb102_no_fix_through_a_shared_helper_or_differing_uses():
-    src = "up = nn.ConvTranspose2d(64, 32, kernel_size=3, stride=2, padding=1, output_padding=1)\n"
-    attrs, where = spans_of(src)
-    helper = Location(FILE, where.line, where.col, chain=("net.py:12 Net.__init__",))
+    # A helper's parameters (kernel_size=k): the values are not written at the call, so not rewritten.
+    helper_src = "up = nn.ConvTranspose2d(64, 32, kernel_size=k, stride=2, padding=1, output_padding=1)\n"
+    helper_attrs, helper = spans_of(helper_src)
     b = GraphBuilder()
     x = b.input()
-    b.add(tconv(3, 2, p=1, op=1), [x], "ConvTranspose2d", loc=helper, attrs=attrs)
+    b.add(tconv(3, 2, p=1, op=1), [x], "ConvTranspose2d", loc=helper, attrs=helper_attrs)
     [d] = run(b.build("Net", [("out", 1)]), "CB102")
     assert d.fix is None and "Unsafe fix" not in d.message
 
+    src = "up = nn.ConvTranspose2d(64, 32, kernel_size=3, stride=2, padding=1, output_padding=1)\n"
+    attrs, where = spans_of(src)
     b = GraphBuilder()
     x = b.input()
     y = b.add(tconv(3, 2, p=1, op=1), [x], "ConvTranspose2d", loc=where, attrs=attrs)

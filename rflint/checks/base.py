@@ -50,6 +50,11 @@ class Rule:
     # not complete; model rules need the whole forward pass.
     needs_complete_graph: ClassVar[bool] = False
 
+    def applicable(self, settings: ModelSettings) -> bool:
+        """Whether the rule can say anything under these settings (RF101 needs an
+        object size). Readers skip building whole models no applicable rule needs."""
+        return True
+
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic]:
         raise NotImplementedError
 

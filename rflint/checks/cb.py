@@ -184,8 +184,9 @@ class TransposedConvUnevenOverlap(Rule):
         if not isinstance(spans, dict) or "kernel_size" not in spans:
             return None
         loc = node.loc
-        if loc is None or loc.chain:
-            return None  # a shared helper: its arguments may be parameters, not literals
+        literal = node.attrs.get("literal", frozenset())
+        if loc is None or not all(p in literal for p in ("kernel_size", "stride", "padding", "output_padding", "dilation") if p in spans):
+            return None  # an argument that is a name or an expression (a helper's parameter): not ours to rewrite
         # The same line built with other values elsewhere in this model (a loop over
         # kernel sizes, a parameter): rewriting it for one of them would break the others.
         for other in ctx.graph.nodes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, Severity
+from ..settings import ModelSettings
 from .base import ModelContext, Rule, register
 
 
@@ -24,6 +25,9 @@ class RfSmallerThanObject(Rule):
     severity = Severity.WARNING
     summary = "A model output's receptive field is smaller than the largest configured object"
     needs_complete_graph = True
+
+    def applicable(self, settings: ModelSettings) -> bool:
+        return settings.object_size is not None
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
         if ctx.settings.object_size is None:

@@ -345,15 +345,26 @@ class Evaluator:
     def call_spans(self, call: ast.Call, params: tuple[str, ...], offset: int = 0) -> dict[str, Any]:
         """Source spans of a call's arguments by parameter name, for fixes that rewrite them."""
         spans: dict[str, tuple[int, int, int, int]] = {}
+        literal: set[str] = set()
         for i, arg in enumerate(call.args):
             if isinstance(arg, ast.Starred):
                 break
             if offset <= i < offset + len(params):
                 spans[params[i - offset]] = self.span(arg)
+                if _is_literal(arg):
+                    literal.add(params[i - offset])
         for kw in call.keywords:
             if kw.arg:
                 spans[kw.arg] = self.span(kw.value)
-        return {"args": spans, "call": self.span(call)}
+                if _is_literal(kw.value):
+                    literal.add(kw.arg)
+        # "literal": the arguments written as constants here, so a fix may rewrite them.
+        return {"args": spans, "literal": frozenset(literal), "call": self.span(call)}
+
+    def frame(self, node: ast.AST, name: str) -> str:
+        """A call-chain entry, ``path:line:col name()``, for the call at ``node``."""
+        loc = self.loc(node)
+        return f"{loc.file}:{loc.line}:{loc.col} {name}()"
 
     def unknown(self, reason: str, node: ast.AST | None) -> Unknown:
         """An Unknown that is also reported (``--show-unresolved``)."""
@@ -1490,7 +1501,7 @@ class Evaluator:
         self.depth += 1
         pushed = self_obj is None  # a helper function: findings inside it name the call chain
         if pushed:
-            self.chain.append(f"{self.path.rsplit('/', 1)[-1]}:{getattr(node, 'lineno', 0)} {func.name}()")
+            self.chain.append(self.frame(node, func.name))
         saved_module = self.module
         self.module = func.module
         try:
@@ -1510,6 +1521,15 @@ class Evaluator:
         return any(canonical_nn_name(p) is not None for p in cls.external_bases())
 
     def instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
+        if node is not None:
+            self.chain.append(self.frame(node, cls.name))
+            try:
+                return self._instantiate(cls, args, kwargs, node)
+            finally:
+                self.chain.pop()
+        return self._instantiate(cls, args, kwargs, node)
+
+    def _instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
         instance = ModuleInstance(cls, {}, self.loc(node) if node is not None else None)
         init = cls.lookup("__init__")
         if init is None:
@@ -1618,6 +1638,14 @@ class _Deferred:
     def __init__(self, expr: ast.expr, module: SourceModule | None = None) -> None:
         self.expr = expr
         self.module = module
+
+
+def _is_literal(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_is_literal(e) for e in node.elts)
+    return isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
 
 
 def _decorated(fn: ast.AST, name: str) -> bool:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from ...diagnostics import Diagnostic, Severity
-from ...ir import GraphBuilder, Location, Opaque
+from ...ir import Graph, GraphBuilder, Location, Opaque
 from ..base import PARSE_ERROR, ReaderError, ReadModel, ReadResult
 from .evaluator import BudgetExceeded, Evaluator
-from .values import ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
+from .loader import Finder
+from .values import SourceModule, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
 
 _PRAGMA = re.compile(r"^\s*#\s*rflint:\s*(?P<body>.*)$")
 
@@ -34,33 +35,86 @@ def parse(path: str, text: str) -> ast.Module:
         raise ReaderError(f"{path}:1:1: cannot parse: {exc}") from None
 
 
-def read_python(path: str, text: str) -> ReadResult:
-    """All models and layers of one Python file."""
+class ReaderSession:
+    """What the files of one run share: where imports are found, and the modules
+    already read for them (torchvision's ``ops/misc.py`` is read once, not per model)."""
+
+    def __init__(self, extra_roots: tuple[str, ...] = ()) -> None:
+        self.finder = Finder(extra_roots)
+        self.modules: dict[str, SourceModule] = {}
+
+
+def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = False,
+                session: ReaderSession | None = None) -> ReadResult:
+    """All models and layers of one Python file.
+
+    Every ``nn.Module`` class is built (from its defaults, or with Unknown for the
+    arguments it needs). Factory functions that build from their defaults are
+    models too when ``factories`` is set or a pragma names them (each one builds a
+    whole network, so a plain walk over a model zoo skips them unless a
+    model-level rule needs them). ``entries`` (``Name(args)``) are built as well,
+    as the configuration's ``[[models]]`` ask.
+    """
     try:
         tree = parse(path, text)
     except ReaderError as exc:
         line, col = _position(str(exc), path)
         return ReadResult(diagnostics=(Diagnostic(PARSE_ERROR, str(exc).split(": ", 1)[1], Location(path, line, col), Severity.ERROR),))
-    ev = Evaluator(path, text, tree)
+    session = session or ReaderSession()
+    ev = Evaluator(path, text, tree, session.finder, session.modules)
     ev.run_module()
     diagnostics: list[Diagnostic] = []
     models: list[ReadModel] = []
     partial: list[ReadModel] = []
     for name, value in list(ev.globals.items()):
-        if not isinstance(value, ClassValue) or value.node not in tree.body or not ev.is_module_class(value):
+        if isinstance(value, ClassValue) and value.node in tree.body and ev.is_module_class(value):
+            overrides, errors = pragma_settings(path, ev.lines, value.node)
+            diagnostics.extend(errors)
+            model = _build_class(ev, value, overrides)
+        elif isinstance(value, FunctionValue) and value.node in tree.body and _is_factory(value.node):
+            overrides, errors = pragma_settings(path, ev.lines, value.node)
+            diagnostics.extend(errors)
+            if not (factories or overrides or errors):
+                continue
+            model = _build_factory(ev, value, overrides, [], {})
+            if not model.graph.nodes[1:]:
+                continue  # not a model factory after all
+        else:
             continue
-        overrides, errors = pragma_settings(path, ev.lines, value.node)
-        diagnostics.extend(errors)
-        model = _build_class(ev, value, overrides)
         (models if model.graph.complete else partial).append(model)
+    for entry in entries:
+        try:
+            models.insert(0, _build_named(ev, entry))
+        except ReaderError as exc:
+            diagnostics.append(Diagnostic(PARSE_ERROR, str(exc), Location(path, 1, 1), Severity.ERROR))
     # Complete models first: when one line is reached from several models, the
     # complete one's finding is the one kept.
-    return ReadResult(models=tuple(models + partial), diagnostics=tuple(diagnostics))
+    deps = tuple(sorted(f for f in ev.read_files if f != path))
+    return ReadResult(models=tuple(models + partial), diagnostics=tuple(diagnostics), dependencies=deps)
 
 
-def build_entry(path: str, text: str, entry: str) -> ReadModel:
+def _is_factory(node: ast.AST) -> bool:
+    """A public top-level function callable without arguments that returns something."""
+    if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+        return False
+    spec = node.args
+    positional = [*spec.posonlyargs, *spec.args]
+    if len(spec.defaults) < len(positional) or any(d is None for d in spec.kw_defaults):
+        return False
+    return any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node))
+
+
+def build_entry(path: str, text: str, entry: str, session: ReaderSession | None = None) -> ReadModel:
     """Build one named entry: ``Name``, ``Name(args)`` (a class or a factory function)."""
     tree = parse(path, text)
+    session = session or ReaderSession()
+    ev = Evaluator(path, text, tree, session.finder, session.modules)
+    ev.run_module()
+    return _build_named(ev, entry)
+
+
+def _build_named(ev: Evaluator, entry: str) -> ReadModel:
+    path = ev.main.path
     try:
         call = ast.parse(entry.strip(), mode="eval").body
     except SyntaxError:
@@ -71,8 +125,6 @@ def build_entry(path: str, text: str, entry: str) -> ReadModel:
         name, arg_nodes, kw_nodes = call.func.id, call.args, call.keywords
     else:
         raise ReaderError(f"{path}::{entry}: not a valid entry (expected NAME or NAME(args))")
-    ev = Evaluator(path, text, tree)
-    ev.run_module()
     target = ev.globals.get(name)
     if not isinstance(target, (ClassValue, FunctionValue)):
         known = sorted(n for n, v in ev.globals.items() if isinstance(v, ClassValue) and ev.is_module_class(v))
@@ -88,8 +140,12 @@ def build_entry(path: str, text: str, entry: str) -> ReadModel:
     if errors:
         raise ReaderError(errors[0].message)
     if isinstance(target, ClassValue):
-        return _build_class(ev, target, overrides, args, kwargs, strict=True)
-    return _build_factory(ev, target, overrides, args, kwargs)
+        model = _build_class(ev, target, overrides, args, kwargs, strict=True)
+    else:
+        model = _build_factory(ev, target, overrides, args, kwargs)
+    label = entry.strip()
+    graph = model.graph
+    return ReadModel(Graph(label, graph.nodes, graph.outputs, graph.ndim, graph.loc, graph.complete, graph.unresolved), model.overrides)
 
 
 def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args: list[Any] | None = None,

@@ -1,0 +1,172 @@
+"""A multi-file project: a model built from blocks and helpers in other files, a config
+dict, relative imports. rflint resolves it statically, reports findings at the lines
+that built the layers (once per line), never runs any of it, and its numbers match a
+measurement of the same project imported with torch."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rflint import api
+
+RFLINT = shutil.which("rflint")
+
+BLOCKS = '''\
+import pathlib
+import torch.nn as nn
+
+pathlib.Path(SENTINEL).write_text("blocks imported")
+
+
+def conv3x3(cin, cout, stride=1):
+    """A shared helper: every conv of the project is built on the next line."""
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def upsample(cin, cout, kernel):
+    return nn.ConvTranspose2d(cin, cout, kernel_size=kernel, stride=2, padding=1, output_padding=1)
+
+
+class Stage(nn.Module):
+    def __init__(self, cin, cout, down=True):
+        super().__init__()
+        pathlib.Path(SENTINEL).write_text("Stage constructed")
+        self.pool = nn.MaxPool2d(2) if down else nn.Identity()
+        self.conv = conv3x3(cin, cout)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(self.conv(self.pool(x)))
+'''
+
+CONFIG = '''\
+CFG = {
+    "widths": [8, 16, 32],
+    "up_kernel": 3,
+}
+'''
+
+MODEL = '''\
+import torch
+import torch.nn as nn
+
+from .blocks import Stage, conv3x3, upsample
+from .config import CFG
+
+
+class Net(nn.Module):
+    def __init__(self, cfg=CFG):
+        super().__init__()
+        widths = cfg["widths"]
+        self.stem = conv3x3(3, widths[0])
+        self.stages = nn.ModuleList(
+            [Stage(cin, cout) for cin, cout in zip(widths[:-1], widths[1:])]
+        )
+        self.up = upsample(widths[-1], widths[-1], cfg["up_kernel"])
+
+    def forward(self, x):
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return self.up(x)
+'''
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    sentinel = tmp_path / "SENTINEL"
+    pkg = tmp_path / "proj" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "blocks.py").write_text(BLOCKS.replace("SENTINEL", repr(str(sentinel))))
+    (pkg / "config.py").write_text(CONFIG)
+    (pkg / "model.py").write_text(MODEL)
+    return tmp_path / "proj"
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_findings_point_at_the_constructing_lines_once(project: Path, monkeypatch) -> None:
+    monkeypatch.chdir(project)
+    result = api.check_paths(["pkg"], use_cache=False)
+    blocks = project / "pkg" / "blocks.py"
+    found = {(d.code, d.loc.file, d.loc.line) for d in result.diagnostics}
+    up_line = line_of(blocks, "nn.ConvTranspose2d(")
+    pool_line = line_of(blocks, "nn.MaxPool2d(2)")
+    assert ("CB102", "pkg/blocks.py", up_line) in found  # kernel 3 came from the config dict
+    assert ("AA102", "pkg/blocks.py", pool_line) in found
+    # The pool line builds two layers (two stages) in two models: one finding.
+    assert sum(1 for d in result.diagnostics if d.code == "AA102") == 1
+    cb = next(d for d in result.diagnostics if d.code == "CB102")
+    assert any("upsample()" in step for step in cb.loc.chain), cb.loc.chain
+    assert not (project.parent / "SENTINEL").exists()
+
+
+def test_explain_matches_measurement_of_the_imported_project(project: Path, monkeypatch) -> None:
+    from measure import measure
+
+    monkeypatch.chdir(project)
+    e = api.explain("pkg/model.py::Net")
+    assert e.model.graph.complete, e.model.graph.unresolved
+    ((_, out),) = e.analysis.spatial_outputs()
+    frame = e.analysis.info(out).frames[-1]
+    assert not (project.parent / "SENTINEL").exists()  # rflint ran nothing
+
+    monkeypatch.syspath_prepend(str(project))
+    module = importlib.import_module("pkg.model")  # the test, not rflint, runs the project
+    try:
+        got = measure(module.Net(), (1, 3, 32, 256), period=2)
+    finally:
+        for name in [n for n in sys.modules if n == "pkg" or n.startswith("pkg.")]:
+            del sys.modules[name]
+    assert got.j == frame.j
+    assert got.alpha == tuple(frame.alpha[p % frame.q] for p in range(2))
+    assert got.beta == tuple(frame.beta[p % frame.q] for p in range(2))
+
+
+def test_changing_an_imported_file_invalidates_the_cache(project: Path, monkeypatch) -> None:
+    monkeypatch.chdir(project)
+    first = api.check_paths(["pkg/model.py"])
+    assert any(d.code == "CB102" for d in first.diagnostics)
+    (project / "pkg" / "config.py").write_text(CONFIG.replace('"up_kernel": 3', '"up_kernel": 4'))
+    second = api.check_paths(["pkg/model.py"])
+    assert not any(d.code == "CB102" for d in second.diagnostics)
+
+
+def test_configured_model_entry_with_its_own_settings(project: Path, monkeypatch) -> None:
+    (project / "rflint.toml").write_text(textwrap.dedent("""
+        [[models]]
+        entry = "pkg/model.py::Net(cfg={'widths': [8, 16], 'up_kernel': 4})"
+        input-size = 64
+        object-size = [8, 100]
+    """))
+    monkeypatch.chdir(project)
+    result = api.check_paths(["pkg/model.py"], use_cache=False)
+    rf = [d for d in result.diagnostics if d.code == "RF101"]
+    assert rf and "100" in rf[0].message and rf[0].model.startswith("Net(")
+
+
+def test_cli_entry_target_and_explain(project: Path) -> None:
+    cmd = [RFLINT] if RFLINT else [sys.executable, "-m", "rflint"]
+    out = subprocess.run([*cmd, "explain", "pkg/model.py::Net", "--output-format", "json"], cwd=project,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["complete"] and data["outputs"]
+    names = [layer["name"] for layer in data["layers"]]
+    assert "stages.0.conv" in names and "stages.1.pool" in names
+    check = subprocess.run([*cmd, "check", "pkg/model.py::Net(cfg={'widths': [8, 16], 'up_kernel': 3})",
+                            "--object-size", "500", "--output-format", "concise", "--no-cache"],
+                           cwd=project, capture_output=True, text=True)
+    assert " RF101 " in check.stdout, check.stdout + check.stderr
+    assert not (project.parent / "SENTINEL").exists()
