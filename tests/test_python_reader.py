@@ -338,3 +338,48 @@ def test_known_blur_layers_are_modelled(imports: str, ctor: str, window) -> None
     kernel, stride, pads = window
     assert blur.op == Window("conv", kernel, stride, (1, 1), pads)
     assert blur.attrs["blur"] is True
+
+
+BLOCKS_USER = """
+import torch.nn as nn
+from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
+from torchvision.ops.misc import Permute
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = Conv2dNormActivation(3, 16, kernel_size=3, stride=2)
+        self.dw = Conv2dNormActivation(16, 16, kernel_size=5, groups=16, dilation=2)
+        self.se = SqueezeExcitation(16, 4)
+        self.drop = StochasticDepth(0.1, "row")
+        self.tail = Conv2dNormActivation(16, 32, kernel_size=(3, 1), stride=(2, 1))
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = x + self.drop(self.se(self.dw(x)))
+        return self.tail(x)
+"""
+
+
+def test_torchvision_blocks_read_the_same_without_torchvision_installed() -> None:
+    """An isolated pre-commit environment has no torchvision: the bundled stand-ins give
+    the same graph geometry and frames as the installed source."""
+    from rflint.readers.python.reader import ReaderSession
+
+    installed = build_entry("net.py", BLOCKS_USER, "Net", ReaderSession())
+    isolated_session = ReaderSession(use_installed=False)
+    isolated = build_entry("net.py", BLOCKS_USER, "Net", isolated_session)
+    stub = isolated_session.modules["torchvision.ops.misc"].path
+    assert "stubs" in stub and "site-packages" not in stub
+    assert installed.graph.complete and isolated.graph.complete
+    ops = lambda g: [(n.op, n.inputs) for n in g.nodes]  # noqa: E731
+    assert ops(installed.graph) == ops(isolated.graph)
+    a, b = analyse(installed.graph), analyse(isolated.graph)
+    (_, out_a), = a.spatial_outputs()
+    (_, out_b), = b.spatial_outputs()
+    assert a.info(out_a).frames == b.info(out_b).frames and a.info(out_a).is_global
+    # By hand, along W: stem 3/2/1 -> r=3, j=2, P=1; dw k=5 d=2 (span 9, pad 4): r=3+8*2=19, P=1+4*2=9;
+    # tail (3,1)/(2,1): W kernel 1, stride 1 -> unchanged.
+    f = a.info(out_a).frames[1]
+    assert (f.r, f.j, f.padding) == (19, 2, 9)

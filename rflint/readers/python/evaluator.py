@@ -228,6 +228,32 @@ def _silent(name: str, result: Any = None) -> Builtin:
     return Builtin(name, lambda ev, args, kwargs, node: result)
 
 
+def _pure_library() -> dict[str, Any]:
+    """Standard-library functions on plain data that model code uses to compute its
+    configuration: safe to call on the evaluator's own values (lists of numbers)."""
+    import functools
+    import itertools
+    import operator as op
+
+    out: dict[str, Any] = {
+        "itertools.repeat": lambda x, n=None: [x] * n if n is not None else Unknown("an endless repeat"),
+        "itertools.chain": lambda *its: list(itertools.chain(*its)),
+        "itertools.product": lambda *its, **k: list(itertools.product(*its, **k)),
+        "itertools.accumulate": lambda *a, **k: list(itertools.accumulate(*a, **k)),
+        "itertools.islice": lambda *a: list(itertools.islice(*a)),
+        "itertools.combinations": lambda *a: list(itertools.combinations(*a)),
+        "itertools.zip_longest": lambda *a, **k: list(itertools.zip_longest(*a, **k)),
+        "functools.reduce": None,  # calls a user function: not on plain data alone
+        "collections.namedtuple": None,
+    }
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge"):
+        out[f"operator.{name}"] = getattr(op, name)
+    out["functools.lru_cache"] = None
+    del functools
+    return {k: v for k, v in out.items() if v is not None}
+
+
+_PURE_LIBRARY = _pure_library()
 _EXCEPTIONS = """Exception BaseException ValueError TypeError RuntimeError KeyError IndexError AttributeError
 NotImplementedError AssertionError ImportError ModuleNotFoundError OSError ZeroDivisionError StopIteration Warning
 UserWarning DeprecationWarning FutureWarning RuntimeWarning""".split()
@@ -1373,6 +1399,9 @@ class Evaluator:
             return handler(self, args, kwargs, node)
         if path in SILENT_CALLS:
             return SILENT_CALLS[path]
+        pure = _PURE_LIBRARY.get(path)
+        if pure is not None:
+            return self.call(_builtin(path, pure), args, kwargs, node)
         if path == "dataclasses.field":
             return _FieldSpec(kwargs.get("default", Unknown("field without a default")), kwargs.get("default_factory"))
         if path in ("copy.copy", "copy.deepcopy"):

@@ -85,8 +85,9 @@ def resolve_relative(package: str, module: str | None, level: int) -> str | None
 class Finder:
     """Maps absolute module names to source files, for one run."""
 
-    def __init__(self, extra_roots: tuple[str, ...] = ()) -> None:
+    def __init__(self, extra_roots: tuple[str, ...] = (), use_installed: bool = True) -> None:
         self.extra_roots = extra_roots
+        self.use_installed = use_installed  # False: as in an isolated environment (tests)
         self._cache: dict[tuple[str, str], str | None] = {}
 
     def find(self, name: str, importer_root: str) -> str | None:
@@ -98,7 +99,7 @@ class Finder:
     def _find(self, name: str, importer_root: str) -> str | None:
         if is_modelled(name):
             return None
-        for root in (importer_root, *self.extra_roots, *_installed_roots()):
+        for root in (importer_root, *self.extra_roots, *(_installed_roots() if self.use_installed else ())):
             found = _find_in(root, name)
             if found:
                 return found

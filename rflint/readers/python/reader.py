@@ -39,8 +39,8 @@ class ReaderSession:
     """What the files of one run share: where imports are found, and the modules
     already read for them (torchvision's ``ops/misc.py`` is read once, not per model)."""
 
-    def __init__(self, extra_roots: tuple[str, ...] = ()) -> None:
-        self.finder = Finder(extra_roots)
+    def __init__(self, extra_roots: tuple[str, ...] = (), use_installed: bool = True) -> None:
+        self.finder = Finder(extra_roots, use_installed)
         self.modules: dict[str, SourceModule] = {}
 
 

@@ -1,0 +1,1 @@
+"""rflint stand-in package (see ../README.md)."""
