@@ -106,10 +106,27 @@ class Finder:
         return _find_in(str(STUBS), name)
 
 
+_PARSED: dict[str, tuple[str, ast.Module]] = {}
+_PARSED_LIMIT = 512
+
+
+def parse_text(path: str, text: str) -> ast.Module:
+    """Parse, reusing the tree when this path was parsed with the same text before
+    (a checked file that another checked file imports is parsed once). Raises SyntaxError."""
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    tree = ast.parse(text, filename=path)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[os.path.abspath(path)] = (text, tree)
+    return tree
+
+
 def parse_file(path: str) -> tuple[ast.Module, str] | None:
     """Parse a module rflint resolved an import to; None when it cannot be read."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
-        return ast.parse(text, filename=path), text
+        return parse_text(os.path.abspath(path), text), text
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
         return None

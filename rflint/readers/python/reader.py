@@ -10,6 +10,7 @@ is marked incomplete and model-level rules skip it).
 from __future__ import annotations
 
 import ast
+import os
 import re
 from typing import Any, Sequence
 
@@ -17,7 +18,7 @@ from ...diagnostics import Diagnostic, Severity
 from ...ir import Graph, GraphBuilder, Location, Opaque
 from ..base import PARSE_ERROR, ReaderError, ReadModel, ReadResult
 from .evaluator import BudgetExceeded, Evaluator
-from .loader import Finder
+from .loader import Finder, parse_text
 from .values import SourceModule, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
 
 _PRAGMA = re.compile(r"^\s*#\s*rflint:\s*(?P<body>.*)$")
@@ -26,7 +27,7 @@ _PRAGMA = re.compile(r"^\s*#\s*rflint:\s*(?P<body>.*)$")
 def parse(path: str, text: str) -> ast.Module:
     """Parse or raise ReaderError with the file, line and column of the syntax error."""
     try:
-        return ast.parse(text, filename=path)
+        return parse_text(os.path.abspath(path), text)
     except SyntaxError as exc:
         line = exc.lineno or 1
         col = exc.offset or 1

@@ -90,6 +90,7 @@ class ClassValue:
     base_thunk: Callable[[], list[Any]]
     class_attrs: dict[str, Any] = field(default_factory=dict)
     _bases: list[Any] | None = None
+    _mro: list["ClassValue"] | None = None
 
     @property
     def bases(self) -> list[Any]:
@@ -101,11 +102,13 @@ class ClassValue:
 
     def mro(self) -> list["ClassValue"]:
         """The user classes in lookup order (depth-first, which serves single inheritance)."""
-        out: list[ClassValue] = [self]
-        for base in self.bases:
-            if isinstance(base, ClassValue):
-                out.extend(c for c in base.mro() if c not in out)
-        return out
+        if self._mro is None:
+            out: list[ClassValue] = [self]
+            for base in self.bases:
+                if isinstance(base, ClassValue):
+                    out.extend(c for c in base.mro() if c not in out)
+            self._mro = out
+        return self._mro
 
     def external_bases(self) -> list[str]:
         return [b.path for c in self.mro() for b in c.bases if isinstance(b, ExternalRef)]
