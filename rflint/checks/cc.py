@@ -1,0 +1,1 @@
+"""Rules of the CC family (see ../shared/RULES.md)."""

@@ -1,0 +1,1 @@
+"""Rules of the DL family (see ../shared/RULES.md)."""

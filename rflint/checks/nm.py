@@ -1,0 +1,1 @@
+"""Rules of the NM family (see ../shared/RULES.md)."""

@@ -1,0 +1,1 @@
+"""Rules of the PD family (see ../shared/RULES.md)."""
