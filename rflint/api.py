@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 INTERNAL_ERROR = "RL000"
+UNUSED_NOQA = "RL003"
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
@@ -99,6 +100,7 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
     """
     base = config.settings() if config is not None else ModelSettings()
     rules = enabled_rules(config, path)
+    show_unresolved = show_unresolved or any(r.code == UNRESOLVED for r in rules)
     factories = any(r.needs_complete_graph and r.applicable(base) for r in rules)
     entry_settings = {name: keys for name, keys in entries}
     result = read_source(path, text, [name for name, _ in entries], factories, session)
@@ -120,7 +122,8 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
                 Diagnostic(UNRESOLVED, f"{model.graph.name}: {u.reason}", u.loc, Severity.INFO, model=model.graph.name)
                 for u in model.graph.unresolved if u.loc is not None and u.loc.file == path
             )
-    kept = _filter([_place(d, path) for d in found], text, config, path)
+    kept = _filter([_place(d, path) for d in found], text, config, path,
+                   unused_noqa=any(r.code == UNUSED_NOQA for r in rules))
     return sorted(kept, key=Diagnostic.sort_key)
 
 
@@ -156,24 +159,63 @@ def _place(d: Diagnostic, path: str) -> Diagnostic:
     return d
 
 
-def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", path: str) -> list[Diagnostic]:
+def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", path: str,
+            unused_noqa: bool = False) -> list[Diagnostic]:
     """Report each (file, line, column, code) once, drop what ``# noqa`` and the
     configuration switch off. The first finding at a place wins: readers list
-    complete models first, whose messages have the most to say."""
+    complete models first, whose messages have the most to say. With RL003 on,
+    ``# noqa`` comments of this file that suppressed none of the rflint codes they
+    name are reported."""
     lines = text.splitlines()
     seen: set[tuple[str, int, int, str]] = set()
     kept: list[Diagnostic] = []
+    used: dict[int, set[str]] = {}
     for d in found:
         key = (d.loc.file, d.loc.line, d.loc.col, d.code)
         if key in seen:
             continue
         seen.add(key)
-        if _suppressed(d, lines if d.loc.file == path else _lines_of(d.loc.file)):
-            continue
         if config is not None and d.code not in (PARSE_ERROR, INTERNAL_ERROR) and not config.is_enabled(d.code, d.loc.file, True):
             continue
+        if _suppressed(d, lines if d.loc.file == path else _lines_of(d.loc.file)):
+            if d.loc.file == path:
+                used.setdefault(d.loc.line, set()).add(d.code)
+            continue
         kept.append(d)
+    if unused_noqa:
+        kept.extend(_unused_noqa(path, lines, used))
     return kept
+
+
+_RFLINT_CODE = re.compile(r"^(RF|AA|CB|PD|DL|ST|NM|CC|RL)[0-9]{3}$")
+
+
+def _unused_noqa(path: str, lines: Sequence[str], used: dict[int, set[str]]) -> list[Diagnostic]:
+    """RL003: ``# noqa: CODES`` naming rflint codes, some of which suppressed nothing."""
+    from .diagnostics import Edit, Fix
+
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = _NOQA.search(line)
+        if not match or match.group("codes") is None:
+            continue
+        codes = [c.strip().upper() for c in match.group("codes").split(",")]
+        ours = [c for c in codes if _RFLINT_CODE.match(c)]
+        unused = [c for c in ours if c not in used.get(number, set())]
+        if not unused:
+            continue
+        keep = [c for c in codes if c not in unused]
+        start, end = match.start(), match.end()
+        if keep:
+            replacement = line[start:match.start("codes")] + ", ".join(keep)
+        else:
+            while start > 0 and line[start - 1] in " \t":
+                start -= 1  # the comment and the spaces before it
+            replacement = ""
+        fix = Fix(f"Remove unused {', '.join(unused)}", (Edit(number, start + 1, number, end + 1, replacement),), safe=True)
+        out.append(Diagnostic(UNUSED_NOQA, f"Unused `noqa` directive (unused: {', '.join(unused)})",
+                              Location(path, number, match.start() + 1), Severity.WARNING, fix))
+    return out
 
 
 def _lines_of(file: str) -> list[str]:

@@ -54,6 +54,8 @@ def test_page_examples_parse(code):
     assert bad, f"{code}.md has no ```python block under 'Example'"
     assert good, f"{code}.md has no ```python block under 'Use instead'"
     for block in bad + good:
+        if code == "RL001" and block in bad:
+            continue  # RL001's example is a file that does not parse: that is its point
         ast.parse(block)
 
 

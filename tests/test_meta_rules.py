@@ -1,0 +1,58 @@
+"""rflint's own family: unreadable files, unresolved constructs on request, unused noqa."""
+
+from __future__ import annotations
+
+import textwrap
+
+from rflint.api import check_text
+from rflint.config import default_config
+from rflint.fixes import apply_fixes
+
+SRC = textwrap.dedent("""\
+    import torch.nn as nn
+    from mylib import make_block
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)  # noqa: CB102
+            self.up = nn.ConvTranspose2d(8, 8, 3, stride=2, padding=1, output_padding=1)  # noqa: CB102, E501, AA101
+            self.b = nn.Conv2d(3, 8, 3, padding=1)  # noqa
+            self.other = make_block(8)
+
+        def forward(self, x):
+            return self.up(self.conv(x))
+""")
+
+
+def codes(diags):
+    return sorted((d.code, d.loc.line) for d in diags)
+
+
+def test_unused_noqa_is_off_by_default_and_precise_when_on() -> None:
+    assert codes(check_text("net.py", SRC)) == []
+    config = default_config().with_overrides(extend_select=["RL003"])
+    found = [d for d in check_text("net.py", SRC, config) if d.code == "RL003"]
+    # Line 8 suppresses nothing; line 9's CB102 is used, AA101 is not, E501 is another tool's;
+    # line 10 is a bare noqa (maybe another linter's): left alone.
+    assert codes(found) == [("RL003", 8), ("RL003", 9)]
+    assert "AA101" in found[1].message and "CB102" not in found[1].message
+    fixed = apply_fixes(SRC, found).text.splitlines()
+    assert fixed[7] == "        self.conv = nn.Conv2d(3, 8, 3, padding=1)"
+    assert fixed[8].endswith("# noqa: CB102, E501")
+    assert codes([d for d in check_text("net.py", "\n".join(fixed) + "\n", config) if d.code == "RL003"]) == []
+
+
+def test_unresolved_constructs_on_request() -> None:
+    assert not [d for d in check_text("net.py", SRC) if d.code == "RL002"]
+    shown = [d for d in check_text("net.py", SRC, default_config().with_overrides(extend_select=["RL002"]))
+             if d.code == "RL002"]
+    assert any(d.loc.line == 11 and "make_block" in d.message for d in shown), shown
+    assert shown == [d for d in check_text("net.py", SRC, show_unresolved=True) if d.code == "RL002"]
+
+
+def test_unreadable_file_is_reported_even_when_not_selected() -> None:
+    config = default_config().with_overrides(select=["CB"])
+    (d,) = check_text("bad.py", "class (:\n", config)
+    assert d.code == "RL001" and d.loc.line == 1
