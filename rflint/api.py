@@ -399,6 +399,57 @@ def _display(path: Path | str) -> str:
     return str(path)
 
 
+# ---------------------------------------------------------------------- one buffer, as a file
+
+
+def resolve_config(target: str | Path, config: "Config | None" = None, overrides: dict | None = None,
+                   discover_config: bool = True) -> "Config":
+    """The configuration ``check_paths`` would use for ``target`` (a file, which need not
+    exist, or a directory): ``config`` when given, else the nearest configuration file
+    (or the defaults), with command-line ``overrides`` on top. Raises ConfigError, also
+    for selectors that match no rule."""
+    from .config import default_config, find_config, load_config
+
+    if config is None:
+        found = find_config(Path(target)) if discover_config else None
+        config = load_config(found) if found else default_config()
+        if overrides:
+            config = config.with_overrides(**overrides)
+    _check_codes(config)
+    return config
+
+
+def check_buffer(path: str, text: str, config: "Config | None" = None, show_unresolved: bool = False,
+                 overrides: dict | None = None, discover_config: bool = True) -> CheckResult:
+    """Lint a buffer (standard input, an editor's unsaved text) as if it were the file
+    ``path``: with the configuration that applies to ``path`` (see :func:`resolve_config`),
+    its per-file-ignores, and the ``[[models]]`` entries naming it. Nothing is cached;
+    an internal error is a finding about ``path``, as for files."""
+    config = resolve_config(path, config, overrides, discover_config)
+    entries = _entries_for(Path(path), config, [])
+    diags, _ = _check_one((0, path, text, config, "", entries), show_unresolved, None)
+    return CheckResult(tuple(diags), (path,), (), {path: text})
+
+
+def fix_buffer(path: str, text: str, config: "Config | None" = None, unsafe: bool = False,
+               overrides: dict | None = None, rounds: int = 4) -> tuple[str, int, CheckResult]:
+    """Apply fixes to a buffer checked as the file ``path`` (``--fix`` on standard input),
+    until none applies, at most ``rounds`` times: the fixed text, how many findings
+    were fixed, and the check of the fixed text."""
+    from .fixes import apply_fixes
+
+    config = resolve_config(path, config, overrides)
+    result = check_buffer(path, text, config)
+    fixed = 0
+    for _ in range(rounds):
+        outcome = apply_fixes(text, [d for d in result.diagnostics if d.loc.file == path], unsafe)
+        if not outcome.applied or outcome.text == text:
+            break
+        text, fixed = outcome.text, fixed + len(outcome.applied)
+        result = check_buffer(path, text, config)
+    return text, fixed, result
+
+
 # ---------------------------------------------------------------------- explain
 
 

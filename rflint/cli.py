@@ -14,6 +14,7 @@ from typing import Sequence
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "junit", "github", "gitlab", "sarif")
 
 
 def _sizes(text: str) -> list[int]:
@@ -39,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="lint model files and directories")
-    check.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or directories (default: .)")
-    check.add_argument("--output-format", choices=("full", "concise", "json"), default="full")
+    check.add_argument("paths", nargs="*", default=[], metavar="PATH",
+                       help="files or directories (default: .); - reads standard input")
+    check.add_argument("--output-format", choices=OUTPUT_FORMATS, default="full",
+                       help="full (default), concise, json, json-lines, junit, github (Actions annotations), "
+                            "gitlab (Code Quality), sarif (code scanning)")
+    check.add_argument("-o", "--output-file", metavar="PATH", help="write the report to this file instead of standard output")
     check.add_argument("--config", metavar="FILE", help="use this rflint.toml or pyproject.toml instead of discovery")
     check.add_argument("--select", type=_codes, metavar="CODES", help="rule codes or prefixes to enable (replaces the configured selection)")
     check.add_argument("--extend-select", type=_codes, default=[], metavar="CODES")
@@ -53,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true", help="apply safe fixes to the files")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply unsafe fixes too")
     check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
+    check.add_argument("--statistics", action="store_true", help="count the findings of each rule instead of listing them")
+    check.add_argument("--show-settings", action="store_true", help="print the settings that apply to the first file, and exit")
+    check.add_argument("--show-files", action="store_true", help="print the files that would be checked, and exit")
+    check.add_argument("--stdin-filename", metavar="NAME",
+                       help="read the source from standard input and check it as the file NAME (its configuration applies)")
 
     explain = sub.add_parser("explain", help="per-layer receptive fields of one model")
     explain.add_argument("target", metavar="FILE[::MODEL]", help="e.g. nets/unet.py::UNet or nets/unet.py::UNet(depth=5)")
@@ -98,7 +108,6 @@ def _load_config(path: str | None):  # -> Config | None
 
 
 def _check(args: argparse.Namespace) -> int:
-    from . import api
     from .config import ConfigError
 
     overrides: dict = {}
@@ -112,32 +121,94 @@ def _check(args: argparse.Namespace) -> int:
         overrides["input_size"] = args.input_size if len(args.input_size) > 1 else args.input_size[0]
     if args.object_size:
         overrides["object_size"] = args.object_size if len(args.object_size) > 1 else args.object_size[0]
+    if args.statistics and args.output_format not in _STATISTICS_FORMATS:
+        return _error(f"--statistics works with --output-format {', '.join(_STATISTICS_FORMATS)}, "
+                      f"not {args.output_format}")
+    stdin_name = _stdin_name(args)
+    args.paths = args.paths or ["."]
     try:
-        config = _load_config(args.config)
-        if config is not None and overrides:
-            config = config.with_overrides(**overrides)
-        if args.fix or args.diff:
-            return _fix(args, config, overrides)
-        result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
-                                 use_cache=not args.no_cache)
+        out = _open_output(args.output_file)
+    except OSError as exc:
+        return _error(f"cannot write {args.output_file}: {exc.strerror or exc}")
+    try:
+        return _check_into(args, overrides, stdin_name, out)
     except ConfigError as exc:
         return _error(str(exc))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+_STATISTICS_FORMATS = ("full", "concise", "json")
+
+
+def _stdin_name(args: argparse.Namespace) -> str | None:
+    """The name standard input is checked as (ruff's rules): ``--stdin-filename NAME``, or
+    ``-`` as the only path. Other paths given with ``--stdin-filename`` are ignored, with
+    a warning."""
+    if args.stdin_filename is not None:
+        for path in args.paths:
+            if path != "-":
+                print(f"rflint: warning: ignoring {path} in favor of standard input", file=sys.stderr)
+        return args.stdin_filename
+    if args.paths == ["-"]:
+        return "-"
+    return None
+
+
+def _open_output(path: str | None):  # -> TextIO
+    """Where the report goes: the ``--output-file`` (its directory made) or standard output.
+    Everything the check prints on standard output goes there, summary included (ruff's way)."""
+    if not path:
+        return sys.stdout
+    import os
+
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    return open(path, "w", encoding="utf-8", newline="\n")
+
+
+def _emit(out, text: str) -> None:  # noqa: ANN001
+    """Write ``text`` and a newline, unless there is nothing to write."""
+    if text:
+        out.write(text.rstrip("\n") + "\n")
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    return data.decode("utf-8-sig")
+
+
+def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | None, out) -> int:  # noqa: ANN001
+    from . import api
+
+    config = _load_config(args.config)
+    if config is not None and overrides:
+        config = config.with_overrides(**overrides)
+    if args.show_files:
+        return _show_files(args, config, overrides, stdin_name, out)
+    if args.show_settings:
+        return _show_settings(args, config, overrides, stdin_name, out)
+    if stdin_name is not None:
+        try:
+            text = _read_stdin()
+        except UnicodeDecodeError as exc:
+            return _error(f"standard input is not UTF-8 text (byte {exc.start})")
+        if args.fix or args.diff:
+            return _fix_stdin(args, config, overrides, stdin_name, text, out)
+        result = api.check_buffer(stdin_name, text, config, show_unresolved=args.show_unresolved, overrides=overrides)
+    else:
+        if args.fix or args.diff:
+            return _fix(args, config, overrides, out)
+        result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
+                                 use_cache=not args.no_cache)
     for message in result.errors:
         print(f"rflint: error: {message}", file=sys.stderr)
     diags = sorted(result.diagnostics, key=lambda d: d.sort_key())
-    if args.output_format == "json":
-        from .formats.json import render_json
-
-        print(render_json(diags))
+    if args.statistics:
+        _write_statistics(args, diags, out)
     else:
-        from .formats.text import render_concise, render_full, summary
-
-        body = render_full(diags, result.sources) if args.output_format == "full" else render_concise(diags)
-        if body:
-            print(body.rstrip("\n"))
-        safe = sum(1 for d in diags if d.fix is not None and d.fix.safe)
-        unsafe = sum(1 for d in diags if d.fix is not None and not d.fix.safe)
-        print(summary(diags, safe, unsafe))
+        _write_report(args, diags, result, out)
     if result.errors or any(d.code == api.INTERNAL_ERROR for d in diags):
         return EXIT_ERROR
     if diags and not args.exit_zero:
@@ -145,25 +216,154 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _fix(args: argparse.Namespace, config, overrides: dict) -> int:  # noqa: ANN001
+def _summary(diags: list) -> str:
+    from .formats.text import summary
+
+    safe = sum(1 for d in diags if d.fix is not None and d.fix.safe)
+    unsafe = sum(1 for d in diags if d.fix is not None and not d.fix.safe)
+    return summary(diags, safe, unsafe)
+
+
+def _write_report(args: argparse.Namespace, diags: list, result, out) -> None:  # noqa: ANN001
+    """The findings in the chosen format. Each format lives in its own module, imported
+    only when chosen; the text formats end with the summary line."""
+    fmt = args.output_format
+    if fmt == "json":
+        from .formats.json import render_json
+
+        _emit(out, render_json(diags))
+    elif fmt == "json-lines":
+        from .formats import json_lines
+
+        _emit(out, json_lines.render(diags))
+    elif fmt == "junit":
+        from .formats import junit
+
+        _emit(out, junit.render(diags))
+    elif fmt == "github":
+        from .formats import github
+
+        _emit(out, github.render(diags))
+    elif fmt == "gitlab":
+        from .formats import gitlab
+
+        _emit(out, gitlab.render(diags, result.sources))
+    elif fmt == "sarif":
+        from .formats import sarif
+
+        _emit(out, sarif.render(diags, result.sources, result.errors))
+    else:
+        from .formats.text import render_concise, render_full
+
+        _emit(out, render_full(diags, result.sources) if fmt == "full" else render_concise(diags))
+        _emit(out, _summary(diags))
+
+
+def _write_statistics(args: argparse.Namespace, diags: list, out) -> None:  # noqa: ANN001
+    """ruff's ``--statistics``: the table and the summary line, or a JSON list; nothing
+    in the text formats when there are no findings."""
+    from .formats import statistics
+
+    rows = statistics.statistics(diags)
+    if args.output_format == "json":
+        _emit(out, statistics.render_json(rows))
+    elif rows:
+        _emit(out, statistics.render_text(rows))
+        _emit(out, _summary(diags))
+
+
+def _targets(args: argparse.Namespace) -> list:
+    from pathlib import Path
+
+    from .api import split_target
+
+    return [Path(split_target(p)[0]) for p in args.paths]
+
+
+def _show_files(args: argparse.Namespace, config, overrides: dict, stdin_name: str | None, out) -> int:  # noqa: ANN001
+    """The files ``check`` would read, absolute and sorted (ruff's ``--show-files``)."""
+    import os
+
+    from . import api
+    from .discovery import iter_files
+
+    if stdin_name is not None:
+        _emit(out, os.path.abspath(stdin_name))
+        return EXIT_CLEAN
+    targets = _targets(args)
+    files, errors = iter_files(targets, api.resolve_config(targets[0], config, overrides))
+    for message in errors:
+        print(f"rflint: error: {message}", file=sys.stderr)
+    if not files and not errors:
+        print("rflint: warning: no files found under the given path(s)", file=sys.stderr)
+    _emit(out, "\n".join(sorted(os.path.abspath(f) for f in files)))
+    return EXIT_ERROR if errors else EXIT_CLEAN
+
+
+def _show_settings(args: argparse.Namespace, config, overrides: dict, stdin_name: str | None, out) -> int:  # noqa: ANN001
+    """The resolved settings of the first file ``check`` would read (ruff's ``--show-settings``),
+    or of the ``--stdin-filename``."""
+    import os
+
+    from . import api
+    from .discovery import iter_files
+    from .formats.settings import render
+
+    if stdin_name is not None:
+        first = stdin_name
+    else:
+        targets = _targets(args)
+        files, errors = iter_files(targets, api.resolve_config(targets[0], config, overrides))
+        for message in errors:
+            print(f"rflint: error: {message}", file=sys.stderr)
+        if not files:
+            return _error("no files found under the given path(s)")
+        first = min(os.path.abspath(f) for f in files)
+    _emit(out, render(api.resolve_config(first, config, overrides), first))
+    return EXIT_CLEAN
+
+
+def _fix(args: argparse.Namespace, config, overrides: dict, out=None) -> int:  # noqa: ANN001
     from . import api
     from .fixes import unified_diff
     from .formats.text import render_concise
 
+    out = out if out is not None else sys.stdout
     outcome = api.fix_paths(args.paths, config, unsafe=args.unsafe_fixes, write=not args.diff, overrides=overrides)
     fixed = sum(n for _, _, n in outcome.changed.values())
     remaining = sorted(outcome.remaining.diagnostics, key=lambda d: d.sort_key())
     if args.diff:
         for file, (before, after, _) in sorted(outcome.changed.items()):
-            print(unified_diff(file, before, after), end="")
+            out.write(unified_diff(file, before, after))
         print(f"Would fix {fixed} issue{'s' if fixed != 1 else ''}.", file=sys.stderr)
         return EXIT_FINDINGS if fixed and not args.exit_zero else EXIT_CLEAN
-    body = render_concise(remaining)
-    if body:
-        print(body)
+    _emit(out, render_concise(remaining))
     left = len(remaining)
-    print(f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).")
+    _emit(out, f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).")
     if outcome.remaining.errors or any(d.code == api.INTERNAL_ERROR for d in remaining):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if left and not args.exit_zero else EXIT_CLEAN
+
+
+def _fix_stdin(args: argparse.Namespace, config, overrides: dict, name: str, text: str, out) -> int:  # noqa: ANN001
+    """``--fix`` or ``--diff`` on standard input, as ruff: the fixed source (or the diff) goes
+    to the output, what remains and the summary to standard error."""
+    from . import api
+    from .fixes import unified_diff
+    from .formats.text import render_concise
+
+    fixed_text, fixed, result = api.fix_buffer(name, text, config, unsafe=args.unsafe_fixes, overrides=overrides)
+    if args.diff:
+        out.write(unified_diff(name, text, fixed_text))
+        print(f"Would fix {fixed} issue{'s' if fixed != 1 else ''}.", file=sys.stderr)
+        return EXIT_FINDINGS if fixed and not args.exit_zero else EXIT_CLEAN
+    out.write(fixed_text)
+    remaining = sorted(result.diagnostics, key=lambda d: d.sort_key())
+    _emit(sys.stderr, render_concise(remaining))
+    left = len(remaining)
+    print(f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).",
+          file=sys.stderr)
+    if any(d.code == api.INTERNAL_ERROR for d in remaining):
         return EXIT_ERROR
     return EXIT_FINDINGS if left and not args.exit_zero else EXIT_CLEAN
 
