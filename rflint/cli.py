@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?", help="e.g. CB102")
     rule.add_argument("--all", action="store_true", help="list every rule")
+
+    server = sub.add_parser("server", help="run the language server (LSP over standard input/output; needs rflint[lsp])")
+    server.add_argument("--stdio", action="store_true", help="talk LSP over standard input/output (the default)")
+    server.add_argument("--debounce-ms", type=int, default=None, metavar="MS",
+                        help="after a change, wait this long for more typing before linting (default: 150)")
     return parser
 
 
@@ -87,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "server":
+            return _server(args)
         return _rule(args)
     except BrokenPipeError:
         return EXIT_CLEAN
@@ -392,6 +399,14 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         print(fmt.render_table(explanation.analysis))
     return EXIT_CLEAN
+
+
+def _server(args: argparse.Namespace) -> int:
+    try:
+        from .lsp import serve
+    except ImportError as exc:
+        return _error(f"`rflint server` needs pygls ({exc}); install it with: pip install 'rflint[lsp]'")
+    return serve(None if args.debounce_ms is None else max(args.debounce_ms, 0) / 1000)
 
 
 def _rule(args: argparse.Namespace) -> int:
