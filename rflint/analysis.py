@@ -210,8 +210,12 @@ def analyse(graph: Graph, input_size: Sequence[int] | None = None) -> Analysis:
     """Propagate frames, sizes and ERF moments through the graph in node order."""
     ndim = graph.ndim
     in_size: tuple[int, ...] | None = None
-    if input_size is not None:
-        in_size = tuple(input_size) if len(input_size) == ndim else tuple(input_size[-1:]) * ndim
+    if input_size is not None and len(input_size) > 0:
+        sizes = tuple(input_size)
+        if len(sizes) >= ndim:
+            in_size = sizes[len(sizes) - ndim :]  # (C, H, W) or (N, C, H, W): the spatial tail
+        else:
+            in_size = sizes[-1:] * ndim  # one number: a square (cube) input
     infos: list[NodeInfo] = []
     for node in graph.nodes:
         if not node.inputs:

@@ -273,6 +273,9 @@ class Moments:
 
     @staticmethod
     def from_phases(phases: Sequence[Phase]) -> "Moments":
+        if len(phases) == 1:
+            mass, mean, var = phases[0]
+            return Moments(mean, var, mass)
         phases = _canonical_phases(list(phases))
         filled = [p for p in phases if p[0] != 0]
         if not filled:
@@ -317,12 +320,31 @@ def _tap_weights(imap: IndexMap) -> list[tuple[Fraction, ...]]:
     return [tuple(w for _ in taps) for taps in imap.taps]
 
 
+@lru_cache(maxsize=4096)
+def _map_phases(imap: IndexMap) -> tuple[Phase, ...]:
+    """The map alone, per output phase ``r``: the taps' mass, and the weighted mean
+    and variance of their offsets from where the output sits, ``r*shift/period``
+    (input units). Zero mass for a phase that reads nothing."""
+    out: list[Phase] = []
+    for r, (w, taps) in enumerate(zip(_tap_weights(imap), imap.taps)):
+        total = sum(w, Fraction(0))
+        if total == 0:
+            out.append((Fraction(0), Fraction(0), Fraction(0)))
+            continue
+        base = Fraction(r * imap.shift, imap.period)
+        mu = sum((wi * (t - base) for wi, t in zip(w, taps)), Fraction(0)) / total
+        var = sum((wi * (t - base - mu) ** 2 for wi, t in zip(w, taps)), Fraction(0)) / total
+        out.append((total, mu, var))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
 def map_moments(imap: IndexMap) -> tuple[Fraction, Fraction]:
     """Mean and variance of the taps' offsets (input units), averaged over output phases.
 
     Offsets are taken relative to where the output sits, ``o * shift/period``.
     """
-    m = compose_moments(Moments(Fraction(0), Fraction(0)), imap, Fraction(1))
+    m = Moments.from_phases(_map_phases(imap))
     return m.mean, m.var
 
 
@@ -331,15 +353,26 @@ def compose_moments(m: Moments, imap: IndexMap, j: Fraction) -> Moments:
 
     Output ``o = k*period + r`` reads taps ``i = t + k*shift`` with weights
     ``w_t``; its ERF is the mixture of the taps' ERFs, each sitting at
-    ``i*j + mean[i mod q]``. Exact per phase; with one phase in and out it is
-    the familiar ``mean += j*mean(taps)``, ``var += j^2*var(taps)``.
+    ``i*j + mean[i mod q]``. Exact per phase. With one phase in, every tap
+    carries the same ERF and this is the familiar ``mean += j*mean(taps)``,
+    ``var += j^2*var(taps)`` per output phase of the map.
     """
-    ph = m.phase_list
+    if not m.phases:
+        mp = _map_phases(imap)
+        if len(mp) == 1 and mp[0][0] != 0:  # a window: the common case, kept cheap
+            pm, pmu, pvar = mp[0]
+            return Moments(m.mean + j * pmu, m.var + j * j * pvar, m.mass if pm == 1 else m.mass * pm)
+        out = [
+            (m.mass * pm, m.mean + j * pmu, m.var + j * j * pvar) if pm != 0 and m.mass != 0 else (Fraction(0),) * 3
+            for pm, pmu, pvar in mp
+        ]
+        return Moments.from_phases(out)
+    ph = m.phases
     q = len(ph)
     period = imap.period * (q // gcd(q, imap.shift))
     j_new = j * imap.jump
     weights = _tap_weights(imap)
-    out: list[Phase] = []
+    out = []
     for o in range(period):
         k, r = divmod(o, imap.period)
         total = s1 = s2 = Fraction(0)
