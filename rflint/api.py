@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .analysis import Analysis, analyse
 from .checks.base import ModelContext, Rule, all_rules, run_rules
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import Diagnostic, Severity, source_lines
 from .ir import Location
 from .readers.base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from .settings import ModelSettings
@@ -166,7 +166,7 @@ def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", pat
     complete models first, whose messages have the most to say. With RL003 on,
     ``# noqa`` comments of this file that suppressed none of the rflint codes they
     name are reported."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     seen: set[tuple[str, int, int, str]] = set()
     kept: list[Diagnostic] = []
     used: dict[int, set[str]] = {}
@@ -221,7 +221,7 @@ def _unused_noqa(path: str, lines: Sequence[str], used: dict[int, set[str]]) -> 
 def _lines_of(file: str) -> list[str]:
     """Another file's lines, for its ``# noqa`` comments."""
     text = _read_text(file)
-    return [] if isinstance(text, Diagnostic) else text.splitlines()
+    return [] if isinstance(text, Diagnostic) else source_lines(text)
 
 
 def _suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:

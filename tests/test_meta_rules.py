@@ -56,3 +56,14 @@ def test_unreadable_file_is_reported_even_when_not_selected() -> None:
     config = default_config().with_overrides(select=["CB"])
     (d,) = check_text("bad.py", "class (:\n", config)
     assert d.code == "RL001" and d.loc.line == 1
+
+
+def test_form_feed_does_not_shift_lines() -> None:
+    """Python numbers lines by \\n, \\r\\n and \\r only; a form feed in a comment must not
+    move the line a finding or a # noqa is on."""
+    src = SRC.replace("from mylib import make_block\n", "from mylib import make_block  # page\x0cbreak\n")
+    up = next(i for i, line in enumerate(src.split("\n"), 1) if "ConvTranspose2d" in line)
+    plain = src.replace("  # noqa: CB102, E501, AA101", "")
+    (d,) = [d for d in check_text("net.py", plain) if d.code == "CB102"]
+    assert d.loc.line == up
+    assert not [d for d in check_text("net.py", src) if d.code == "CB102"]  # its noqa still works

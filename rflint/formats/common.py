@@ -12,7 +12,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, source_lines
 
 __all__ = [
     "FINGERPRINT_KEY", "SourceLines", "fingerprints", "is_below", "normalise_line", "ordered", "relative_path",
@@ -66,7 +66,7 @@ class SourceLines:
                         text = fh.read()
                 except (OSError, UnicodeDecodeError, ValueError):
                     text = ""
-            hit = self._lines[file] = text.splitlines()
+            hit = self._lines[file] = source_lines(text)
         return hit
 
     def line(self, file: str, number: int) -> str | None:

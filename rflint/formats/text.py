@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import Iterable, Mapping, Sequence
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, source_lines
 
 __all__ = ["display_path", "render_concise", "render_full", "summary"]
 
@@ -145,7 +145,7 @@ def render_full(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
         if file not in paths:
             paths[file] = display_path(file)
             text = sources.get(file)
-            split[file] = text.splitlines() if text is not None else None
+            split[file] = source_lines(text) if text is not None else None
         blocks.append("\n".join([_header(d, paths[file]), *_snippet(d, split[file])]))
     return "\n\n".join(blocks)
 

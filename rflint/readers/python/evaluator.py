@@ -15,6 +15,7 @@ import math
 import operator
 from typing import Any, Iterator
 
+from ...diagnostics import source_lines
 from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Pointwise, Unresolved
 from . import tensor_ops
 from .consttensor import ConstTensor, elementwise, unary
@@ -321,7 +322,7 @@ class Evaluator:
                  modules: dict[str, SourceModule] | None = None) -> None:
         name, root, is_package = module_identity(path)
         package = name if is_package else name.rpartition(".")[0]
-        self.main = SourceModule(name, path, text.splitlines(), {}, package, is_package, "loaded")
+        self.main = SourceModule(name, path, source_lines(text), {}, package, is_package, "loaded")
         self.main.globals["__name__"] = Unknown("__name__ is not '__main__' when linting")
         self.module = self.main
         self.root = root
@@ -553,7 +554,7 @@ class Evaluator:
             mod.state = "broken"
             return False
         tree, text = parsed
-        mod.lines = text.splitlines()
+        mod.lines = source_lines(text)
         self.read_files.add(mod.path)
         saved_module, saved_steps, saved_chain = self.module, self.steps, self.chain
         self.module, self.chain = mod, []
