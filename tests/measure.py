@@ -10,6 +10,7 @@ the field. Thin inputs, long along the measured axis, keep this cheap.
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterator
@@ -28,8 +29,29 @@ def _avg_like(pool: nn.Module) -> nn.Module:
     return cls(pool.kernel_size, pool.stride, pool.padding, ceil_mode=pool.ceil_mode)
 
 
-def prepare(model: nn.Module) -> nn.Module:
-    """Make every path positive and linear (in place): see the module docstring."""
+def prepare(model: nn.Module, weights: str = "random") -> nn.Module:
+    """Make every path positive and linear (in place): see the module docstring.
+
+    ``weights``: ``"random"`` draws each weight in [0.5, 1.5); ``"mean"`` sets every
+    weight of a layer to 1/fan-in, so that each layer averages and values stay of
+    order one through a hundred layers (whole models), and costs no random draws.
+    Biases become zero either way.
+    """
+    _linearise(model)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)):
+                if weights == "mean":
+                    m.weight.fill_(1.0 / m.weight[0].numel())
+                else:
+                    m.weight.copy_(torch.rand_like(m.weight) + 0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return model.eval().double()
+
+
+def _linearise(model: nn.Module) -> None:
+    """Max pools become average pools; norms, activations and dropout identities."""
     for name, child in list(model.named_children()):
         if isinstance(child, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
             setattr(model, name, _avg_like(child))
@@ -38,14 +60,7 @@ def prepare(model: nn.Module) -> nn.Module:
                                                               nn.Sigmoid, nn.Tanh, nn.Hardsigmoid, nn.Mish)):
             setattr(model, name, nn.Identity())
         else:
-            prepare(child)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)):
-                m.weight.copy_(torch.rand_like(m.weight) + 0.5)
-                if m.bias is not None:
-                    m.bias.zero_()
-    return model.eval().double()
+            _linearise(child)
 
 
 @contextlib.contextmanager
@@ -117,20 +132,54 @@ def measure(
     around the middle of the output are measured; ``j`` comes from the shift
     between outputs ``period`` apart.
     """
-    model = prepare(model)
+    mid, spans = measure_spans(prepare(model), shape, period, output, axis)
+    return frame_of(mid, spans, period)
+
+
+def measure_spans(
+    model: nn.Module,
+    shape: tuple[int, ...],
+    period: int = 1,
+    output: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+    axis: int = -1,
+    position: Callable[[int], int] | None = None,
+) -> tuple[int, list[tuple[int, int]]]:
+    """The measuring step of :func:`measure`, on a model :func:`prepare` has made linear:
+    the first output position ``m`` and, for ``m..m+2*period-1``, the first and last
+    input index along ``axis`` with a nonzero gradient (one forward, one backward each).
+    ``position(n_out)`` picks ``m`` (default: the middle of the output)."""
+    x, y = forward(model, shape, output)
+    n_out = y.shape[axis]
+    mid = n_out // 2 if position is None else position(n_out)
+    mid -= mid % period
+    if mid < 0 or mid + 2 * period > n_out:
+        raise AssertionError(f"output is too short ({n_out}) to measure positions {mid}..{mid + 2 * period - 1}")
+    spans = [span(x, y, o, axis, last=o == mid + 2 * period - 1) for o in range(mid, mid + 2 * period)]
+    return mid, spans
+
+
+def forward(model: nn.Module, shape: tuple[int, ...],
+            output: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """An all-ones float64 input of ``shape`` that requires grad, and what ``output`` makes of it."""
     x = torch.ones(shape, dtype=torch.float64, requires_grad=True)
     with functional_max_as_avg():
         y = output(model, x) if output is not None else model(x)
-    n_out = y.shape[axis]
-    mid = n_out // 2
-    mid -= mid % period
-    spans = []
-    for o in range(mid, mid + 2 * period):
-        grad, = torch.autograd.grad(_select(y, axis, o).sum(), x, retain_graph=True)
-        s = support(grad, axis % x.dim())
-        if s is None:
-            raise AssertionError(f"output {o} reads no input (a gap)")
-        spans.append(s)
+    return x, y
+
+
+def span(x: torch.Tensor, y: torch.Tensor, o: int, axis: int = -1, last: bool = False) -> tuple[int, int]:
+    """First and last input index along ``axis`` that output position ``o`` depends on
+    (one backward; ``last`` frees the graph)."""
+    grad, = torch.autograd.grad(_select(y, axis, o).sum(), x, retain_graph=not last)
+    s = support(grad, axis % x.dim())
+    if s is None:
+        raise AssertionError(f"output {o} reads no input (a gap)")
+    return s
+
+
+def frame_of(mid: int, spans: list[tuple[int, int]], period: int = 1) -> Measured:
+    """The frame from the spans of outputs ``mid..mid+2*period-1``: ``j`` from the
+    shift between outputs ``period`` apart, which must move both ends alike."""
     j = Fraction(spans[period][0] - spans[0][0], period)
     if spans[period][1] - spans[0][1] != j * period:
         raise AssertionError(f"measured frame is not periodic with period {period}: {spans}")
@@ -146,3 +195,207 @@ def _select(y: torch.Tensor, axis: int, index: int) -> torch.Tensor:
     for d in range(2, y.dim()):
         idx[d] = index if d == axis else y.shape[d] // 2
     return y[tuple(idx)]
+
+
+# ---------------------------------------------------------------------- whole models (torchvision)
+#
+# A whole classification network ends in a global pooling or a flatten; the
+# "RF of the model" is the frame of the last spatial feature map, the tensor
+# that enters it. Squeeze-and-excitation gates would make every value depend
+# on the whole input: while measuring they pass their input through.
+
+
+def _is_gate(module: nn.Module) -> bool:
+    """Squeeze-and-excitation style gates: torchvision's ``SqueezeExcitation``
+    (MobileNetV3, EfficientNet, RegNet) and any model's own class of such a name."""
+    try:
+        from torchvision.ops.misc import SqueezeExcitation
+    except ImportError:  # pragma: no cover - torchvision is installed where this runs
+        return False
+    names = {c.__name__ for c in type(module).__mro__}
+    return isinstance(module, SqueezeExcitation) or bool(names & {"SqueezeExcitation", "SqueezeExcite", "SELayer", "SEModule"})
+
+
+def neutralise_gates(model: nn.Module) -> nn.Module:
+    """Replace every squeeze-and-excitation gate by the identity (in place): such a
+    gate scales its input by a global statistic, which the local frame leaves out."""
+    for name, child in list(model.named_children()):
+        if _is_gate(child):
+            setattr(model, name, nn.Identity())
+        else:
+            neutralise_gates(child)
+    return model
+
+
+class Captured(Exception):
+    """Raised by :func:`stop_at_global_pooling` with the tensor that entered the global step."""
+
+    def __init__(self, tensor: torch.Tensor, where: str) -> None:
+        super().__init__(where)
+        self.tensor = tensor
+        self.where = where
+
+
+def _covers_spatial(x: torch.Tensor, dims: object) -> bool:
+    """Whether ``dims`` (of ``Tensor.mean``) covers every spatial axis of an (N, C, ...) tensor."""
+    if x.dim() < 3 or dims is None:
+        return False
+    listed = [dims] if isinstance(dims, int) else list(dims)  # type: ignore[call-overload]
+    return set(range(2, x.dim())) <= {int(d) % x.dim() for d in listed}
+
+
+@contextlib.contextmanager
+def stop_at_global_pooling() -> Iterator[None]:
+    """While active, the first global pooling or flatten of a tensor with spatial
+    axes raises :class:`Captured` carrying its input: the last spatial feature map,
+    still attached to the autograd graph.
+
+    Caught: ``nn.AdaptiveAvgPool2d``/``nn.AdaptiveMaxPool2d`` and their functional
+    forms, ``torch.flatten``/``Tensor.flatten``/``nn.Flatten``, and ``Tensor.mean``
+    over all spatial axes (ShuffleNet, MNASNet).
+    """
+    saved: list[tuple[object, str, object]] = []
+
+    def patch(owner: object, name: str, fn: object) -> None:
+        saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, fn)
+
+    def stopping(original: Callable, where: str) -> Callable:
+        def fn(x, *args, **kwargs):
+            if isinstance(x, torch.Tensor) and x.dim() >= 3:
+                raise Captured(x, where)
+            return original(x, *args, **kwargs)
+        return fn
+
+    def stopping_method(original: Callable, where: str) -> Callable:
+        def forward(self, x, *args, **kwargs):
+            if isinstance(x, torch.Tensor) and x.dim() >= 3:
+                raise Captured(x, where)
+            return original(self, x, *args, **kwargs)
+        return forward
+
+    original_mean = torch.Tensor.mean
+
+    def mean(self, *args, **kwargs):
+        if _covers_spatial(self, kwargs.get("dim", args[0] if args else None)):
+            raise Captured(self, "Tensor.mean")
+        return original_mean(self, *args, **kwargs)
+
+    for owner, name in ((F, "adaptive_avg_pool2d"), (F, "adaptive_max_pool2d"), (torch, "flatten")):
+        patch(owner, name, stopping(getattr(owner, name), name))
+    patch(torch.Tensor, "flatten", stopping(torch.Tensor.flatten, "Tensor.flatten"))
+    for cls in (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten):
+        patch(cls, "forward", stopping_method(cls.forward, cls.__name__))
+    patch(torch.Tensor, "mean", mean)
+    try:
+        yield
+    finally:
+        for owner, name, fn in reversed(saved):
+            setattr(owner, name, fn)
+
+
+def last_spatial_map(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The tensor that enters ``model``'s first global pooling or flatten."""
+    try:
+        with stop_at_global_pooling():
+            model(x)
+    except Captured as c:
+        return c.tensor
+    raise AssertionError(f"{type(model).__name__} never pooled globally nor flattened: no last spatial map")
+
+
+def smallest_input(model: nn.Module, output: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+                   channels: int = 3, limit: int = 1024) -> int:
+    """Smallest square input side ``s`` for which ``output(model, x)`` runs and keeps
+    every spatial axis non-empty. Each axis is separable, so ``s`` is also the
+    smallest valid height of a thin input."""
+
+    def runs(s: int) -> bool:
+        x = torch.ones((1, channels, s, s), dtype=torch.float64)
+        try:
+            with torch.no_grad(), functional_max_as_avg():
+                y = output(model, x)
+        except (RuntimeError, ValueError):  # what torch raises for a map that shrank to nothing
+            return False
+        return all(n > 0 for n in y.shape[2:])
+
+    hi = 1
+    while not runs(hi):
+        hi *= 2
+        if hi > limit:
+            raise AssertionError(f"no input up to {limit} pixels runs through {type(model).__name__}")
+    lo = hi // 2  # runs(lo) is False (or lo == 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if runs(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@dataclass(frozen=True)
+class WholeModel:
+    """A whole model's measured frame along the last axis and how it was measured."""
+
+    frame: Measured
+    shape: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]
+    tries: int
+
+
+def measure_whole(
+    model: nn.Module,
+    output: Callable[[nn.Module, torch.Tensor], torch.Tensor] = last_spatial_map,
+    channels: int = 3,
+    width: int = 512,
+    limit: int = 1 << 15,
+) -> WholeModel:
+    """Frame of the last spatial feature map of ``model`` along its width.
+
+    Gates are neutralised and the model prepared in place (each layer averaging:
+    ``prepare(weights="mean")``). The input is thin: the smallest height the model
+    accepts, and a width that grows until the measured field stays clear of both
+    borders by at least half its size. A path that reads padding would leave the
+    measured field short of the true one, but then the measured field would reach
+    to within one dilated tap of the border, and no tap step exceeds half the
+    field. Each try measures one output first (one backward); only when that one
+    is clear does a second backward, on its neighbour, give ``j``. The output
+    measured is the one whose field is centred in the input.
+    """
+    model = prepare(neutralise_gates(model), weights="mean")
+    for p in model.parameters():
+        p.requires_grad_(False)  # only the input's gradient is read
+    height = smallest_input(model, output, channels)
+    offset: float | None = None  # centre of the field relative to o * (width / n_out)
+    tries = 0
+    while width <= limit:
+        tries += 1
+        shape = (1, channels, height, width)
+        x, y = forward(model, shape, output)
+        n_out = y.shape[-1]
+        if n_out < 2:
+            width *= 2
+            continue
+        step = width / n_out  # an estimate of j, only to choose positions
+        o = n_out // 2 if offset is None else round(((width - 1) / 2 - offset) / step)
+        o = max(0, min(n_out - 2, o))
+        first, last = span(x, y, o)
+        size = last - first + 1
+        if first == 0 or last == width - 1:
+            # The field reached a border, so it may be clipped: widen and look again.
+            offset = None
+            width *= 2
+            continue
+        offset = (first + last) / 2 - o * step
+        if min(first, width - 1 - last) < size / 2:
+            width = max(width + 32, _round_up(2 * size + 4 * math.ceil(step), 32))
+            continue
+        spans = [(first, last), span(x, y, o + 1, last=True)]
+        frame = frame_of(o, spans)
+        return WholeModel(frame, shape, tuple(spans), tries)
+    raise AssertionError(f"the field still reaches the borders at width {limit}")
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
