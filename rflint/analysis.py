@@ -7,6 +7,7 @@ torch and nothing from readers or rules. The result is what every rule and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, Sequence
@@ -229,6 +230,14 @@ def analyse(graph: Graph, input_size: Sequence[int] | None = None) -> Analysis:
                 )
             )
             continue
+        op = node.op
+        if isinstance(op, Resample) and op.like is not None:
+            # size=x.shape[-2:]: the target size is another tensor's, known when the input size is.
+            target = infos[op.like].sizes
+            if not target or any(n is None for n in target):
+                infos.append(NodeInfo("unknown", reason="resampling to another tensor's size depends on the input size; give input-size"))
+                continue
+            node = dataclasses.replace(node, op=dataclasses.replace(op, size=tuple(target), like=None))  # type: ignore[arg-type]
         infos.append(_analyse_node(node, [infos[i] for i in node.inputs], ndim))
     return Analysis(graph, in_size, tuple(infos))
 

@@ -99,7 +99,7 @@ ResampleMode = Literal["nearest", "nearest-exact", "linear"]
 
 @dataclass(frozen=True)
 class Resample(Op):
-    """Upsample / interpolate. Exactly one of ``scale`` and ``size`` is set.
+    """Upsample / interpolate. Exactly one of ``scale``, ``size`` and ``like`` is set.
 
     ``linear`` covers linear, bilinear and trilinear (one axis at a time).
     """
@@ -108,10 +108,11 @@ class Resample(Op):
     scale: tuple[Fraction, ...] | None = None
     size: tuple[int, ...] | None = None
     align_corners: bool = False
+    like: int | None = None  # resample to the spatial size of this node's output (``size=x.shape[-2:]``)
 
     @property
-    def spatial_ndim(self) -> int:
-        return len(self.scale if self.scale is not None else self.size or ())
+    def spatial_ndim(self) -> int | None:
+        return len(self.scale if self.scale is not None else self.size or ()) or None
 
 
 @dataclass(frozen=True)

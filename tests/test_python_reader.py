@@ -383,3 +383,69 @@ def test_torchvision_blocks_read_the_same_without_torchvision_installed() -> Non
     # tail (3,1)/(2,1): W kernel 1, stride 1 -> unchanged.
     f = a.info(out_a).frames[1]
     assert (f.r, f.j, f.padding) == (19, 2, 9)
+
+
+def test_feature_getter_rebuilds_a_backbone_from_named_children() -> None:
+    """torchvision's IntermediateLayerGetter: set.issubset, dict views, del d[k], named_children,
+    a ModuleDict subclass initialised with an OrderedDict, a dict of outputs; then an interpolation
+    back to the input's own size (size=x.shape[-2:]), which needs the input size."""
+    src = """
+        import torch.nn as nn
+        import torch.nn.functional as F
+        from collections import OrderedDict
+
+
+        class Getter(nn.ModuleDict):
+            def __init__(self, model, return_layers):
+                if not set(return_layers).issubset([name for name, _ in model.named_children()]):
+                    raise ValueError("return_layers are not present in model")
+                orig = return_layers
+                return_layers = {str(k): str(v) for k, v in return_layers.items()}
+                layers = OrderedDict()
+                for name, module in model.named_children():
+                    layers[name] = module
+                    if name in return_layers:
+                        del return_layers[name]
+                    if not return_layers:
+                        break
+                super().__init__(layers)
+                self.return_layers = orig
+
+            def forward(self, x):
+                out = OrderedDict()
+                for name, module in self.items():
+                    x = module(x)
+                    if name in self.return_layers:
+                        out[self.return_layers[name]] = x
+                return out
+
+
+        class Back(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(3, 3, 3, stride=2, padding=1)
+                self.b = nn.Conv2d(3, 3, 3, padding=1)
+                self.c = nn.Conv2d(3, 3, 3)
+
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.g = Getter(Back(), {"b": "out"})
+
+            def forward(self, x):
+                size = x.shape[-2:]
+                y = self.g(x)["out"]
+                return F.interpolate(y, size=size, mode="nearest")
+    """
+    g = model(src, "M")
+    assert [n.name for n in layers(g)] == ["g.a", "g.b"]  # c is after the returned layer: not kept
+    assert g.complete, g.unresolved
+    resample = next(n for n in g.nodes if isinstance(n.op, Resample))
+    assert resample.op.like == 0  # the input's own size
+    assert analyse(g).info(resample.id).status == "unknown"  # without an input size, not known
+    # With 32: a (3/2/1) r=3 j=2 P=1; b (3/1/1): r=3+2*2=7, P=1+1*2=3, size 16: b's output m reads
+    # [2m-3, 2m+3]. Nearest 16 -> 32 (ratio 1/2): output o reads m = floor(o/2), new j = 1.
+    # o = 2m: [2m-3, 2m+3] - 2m -> (-3, 3); o = 2m+1: [2m-3, 2m+3] - (2m+1) -> (-4, 2).
+    f = analyse(g, (32, 32)).info(resample.id).frames[0]
+    assert f.j == 1 and f.alpha == (-3, -4) and f.beta == (3, 2)

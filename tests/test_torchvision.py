@@ -125,24 +125,7 @@ FACTORIES = [
 
 #: Cases whose static read does not resolve yet or disagrees with the measurement
 #: (strict: each turns into a failure the moment it passes; then remove it here).
-XFAIL: dict[str, str] = {
-    "fcn_resnet50": (
-        "no backbone.* node in the static read of segmentation/fcn.py::fcn_resnet50: "
-        "IntermediateLayerGetter.__init__ (models/_utils.py:51) tests "
-        "set(return_layers).issubset(...), and set.issubset is not modelled, so the undecidable "
-        "'raise ValueError' branch leaves the backbone unbuilt (graph incomplete); also "
-        "segmentation/_utils.py:28 F.interpolate(x, size=input_shape) with input_shape = x.shape[-2:] "
-        "(symbolic sizes) is not modelled"
-    ),
-    "deeplabv3_resnet50": (
-        "no backbone.* node in the static read of segmentation/deeplabv3.py::deeplabv3_resnet50: "
-        "IntermediateLayerGetter.__init__ (models/_utils.py:51) tests "
-        "set(return_layers).issubset(...), and set.issubset is not modelled, so the undecidable "
-        "'raise ValueError' branch leaves the backbone unbuilt (graph incomplete); also F.interpolate "
-        "with a symbolic size= at segmentation/deeplabv3.py:83 (ASPPPooling) and "
-        "segmentation/_utils.py:28 is not modelled"
-    ),
-}
+XFAIL: dict[str, str] = {}  # every case resolves and agrees; a case that stops doing so is a failure
 
 
 def _params(cases: list[Case]) -> list:

@@ -103,9 +103,14 @@ _SAFE_METHODS = {
           "endswith", "replace", "count", "find", "index", "isdigit", "isalpha", "partition", "rpartition",
           "title", "capitalize", "zfill"},
     tuple: {"index", "count"},
+    set: {"issubset", "issuperset", "union", "intersection", "difference", "add", "update", "discard", "copy"},
+    frozenset: {"issubset", "issuperset", "union", "intersection", "difference", "copy"},
     int: {"bit_length"},
     float: {"is_integer"},
 }
+
+
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()), map, filter, zip, reversed, enumerate)
 
 
 def _builtin(name: str, fn: Any) -> Builtin:
@@ -113,7 +118,8 @@ def _builtin(name: str, fn: Any) -> Builtin:
         u = first_unknown(*args, *kwargs.values())
         if u:
             return u
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        return list(result) if isinstance(result, _VIEWS) else result  # views and iterators as lists
 
     return Builtin(name, impl)
 
@@ -304,7 +310,7 @@ for _exc in _EXCEPTIONS:
 SILENT_CALLS: dict[str, Any] = {
     "warnings.warn": None, "warnings.filterwarnings": None, "logging.getLogger": Unknown("a logger"),
     "torch._assert": None, "torch._C._log_api_usage_once": None, "torch.jit.is_scripting": False,
-    "torch.jit.is_tracing": False, "torch._dynamo.is_compiling": False, "torch.compiler.is_compiling": False,
+    "torch.jit.is_tracing": False, "torch.nn.init": None, "torch._dynamo.is_compiling": False, "torch.compiler.is_compiling": False,
 }
 BUILTINS["None"] = None
 BUILTINS["True"] = True
@@ -504,6 +510,13 @@ class Evaluator:
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
                     scope.locals.pop(target.id, None)
+                elif isinstance(target, ast.Subscript):
+                    obj, key = self.eval(target.value, scope), self.eval(target.slice, scope)
+                    if isinstance(obj, (dict, list)) and not isinstance(key, Unknown):
+                        try:
+                            del obj[key]
+                        except (KeyError, IndexError, TypeError):
+                            pass
         # pass, assert, global, nonlocal: nothing to do
 
     def _import(self, stmt: ast.Import | ast.ImportFrom, scope: Scope) -> None:
@@ -715,6 +728,27 @@ class Evaluator:
                 return kind
         return None
 
+    def submodules(self, obj: Any, how: str) -> list[Any]:
+        """``children()``, ``named_children()``, ``modules()``, ``named_modules()`` in
+        registration order (``IntermediateLayerGetter`` rebuilds a backbone from them)."""
+        def direct(m: Any) -> list[tuple[str, Any]]:
+            if isinstance(m, ModuleInstance):
+                items = {**{k: v for k, v in m.attrs.items() if is_module(v)}, **m.children}
+                return list(items.items())
+            if isinstance(m, ContainerValue):
+                return list(m.children.items())
+            return []
+
+        if how in ("children", "named_children"):
+            pairs = direct(obj)
+        else:
+            pairs, stack = [], [("", obj)]
+            while stack:
+                prefix, m = stack.pop(0)
+                pairs.append((prefix, m))
+                stack[0:0] = [(f"{prefix}.{k}" if prefix else k, v) for k, v in direct(m)]
+        return [(k, v) for k, v in pairs] if how.startswith("named") else [v for _, v in pairs]
+
     def has_attr(self, obj: Any, name: str) -> bool | Unknown:
         if isinstance(obj, ModuleInstance):
             return (name in obj.attrs or name in obj.children or obj.cls.lookup(name) is not None
@@ -777,6 +811,9 @@ class Evaluator:
                 self.exec_body(body, scope)
             except _Return as ret:
                 returned = ret.value
+            except (_Break, _Continue):
+                # A loop that may or may not stop here: its later iterations still run.
+                self.unknown(f"break/continue under an undecidable condition ({cond.reason})", stmt)
             results.append((dict(scope.locals), returned))
         (then_locals, then_ret), (else_locals, else_ret) = results
         scope.locals.clear()
@@ -1225,6 +1262,8 @@ class Evaluator:
             return BoundMethod(func, obj)
         if name == "training":
             return False  # rflint analyses the model as it runs at inference (eval mode)
+        if name in ("children", "named_children", "modules", "named_modules"):
+            return Builtin(name, lambda ev, args, kwargs, n: ev.submodules(obj, name))
         if name in _MODULE_INTROSPECTION:
             # Weight initialisation, device moves and hooks do not change the geometry.
             result: Any = [] if name in _MODULE_ITERATORS else obj
@@ -1267,7 +1306,12 @@ class Evaluator:
                     obj.attrs.update(LAYERS[base].bind(list(args), dict(kwargs)))
                 except BadArgument:
                     pass
-        if "Sequential" in bases or "ModuleList" in bases:
+        if "ModuleDict" in bases and args and isinstance(args[0], dict):
+            for key, child in args[0].items():
+                obj.children[str(key)] = child
+                if is_module(child):
+                    self.repath(child, f"{obj.path}.{key}" if obj.path else str(key))
+        elif "Sequential" in bases or "ModuleList" in bases:
             items = self._sequential_children(args, node)
             if isinstance(items, dict):
                 obj.children.update(items)
@@ -1400,6 +1444,8 @@ class Evaluator:
             return handler(self, args, kwargs, node)
         if path in SILENT_CALLS:
             return SILENT_CALLS[path]
+        if path.startswith("torch.nn.init."):
+            return None  # weight initialisation does not change the geometry
         pure = _PURE_LIBRARY.get(path)
         if pure is not None:
             return self.call(_builtin(path, pure), args, kwargs, node)
@@ -1407,7 +1453,7 @@ class Evaluator:
             return _FieldSpec(kwargs.get("default", Unknown("field without a default")), kwargs.get("default_factory"))
         if path in ("copy.copy", "copy.deepcopy"):
             return _copy(self, args, kwargs, node)
-        if path == "torch.jit.annotate" and len(args) == 2:
+        if path in ("torch.jit.annotate", "typing.cast") and len(args) == 2:
             return args[1]
         if path in ("collections.OrderedDict", "OrderedDict"):
             if not args:

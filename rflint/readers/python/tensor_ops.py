@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...ir import EndSpatial, Global, Merge, Opaque, PixelShuffle, PixelUnshuffle, Window
+from ...ir import EndSpatial, Global, Merge, Opaque, PixelShuffle, PixelUnshuffle, Resample, Window
 from .torch_nn import LAYERS, BadArgument, LayerSpec, pad_spec, resample
 from .values import ParamValue, SymDim, SymShape, TensorValue, Unknown
 
@@ -112,14 +112,30 @@ def _interpolate(default_mode: str | None = None, default_align: bool | None = N
             return x
         mode = default_mode or bound.get("mode", "nearest")
         align = default_align if default_align is not None else bound.get("align_corners")
+        like = _size_of(bound.get("size"))
+        if like is not None:
+            bound["size"] = None
+            bound["scale_factor"] = 1  # placeholder: the analysis takes the size from ``like``
         try:
             op = resample(bound.get("size"), bound.get("scale_factor"), mode, align, None)
+            if like is not None:
+                op = Resample(op.mode, align_corners=op.align_corners, like=like)  # type: ignore[union-attr]
         except BadArgument as exc:
             op = Opaque(f"interpolate: {exc}")
             ev.unknown(f"interpolate: {exc}", node)
         return ev.add_node(op, [x.node], "F.interpolate", node)
 
     return handler
+
+
+def _size_of(size: Any) -> int | None:
+    """``size=x.shape[-2:]`` (the trailing sizes of one tensor): that tensor's node."""
+    if isinstance(size, (tuple, list)) and size and all(isinstance(d, SymDim) for d in size):
+        nodes = {d.node for d in size}
+        ends = [d.from_end() for d in size]
+        if len(nodes) == 1 and ends == list(range(-len(size), 0)):
+            return size[0].node
+    return None
 
 
 FUNCTIONS["torch.nn.functional.interpolate"] = _interpolate()
