@@ -68,9 +68,23 @@ def _examples(kind: int) -> list[tuple[str, int, str]]:
 
 
 def _codes(code: str, name: str, block: str) -> list[str]:
+    """The codes found in a page's block, with the default selection plus the page's own
+    rule: an off-by-default rule (RF102, CB103, RL002, RL003) is selected for its own
+    page's examples, so that they are checked too."""
     from rflint.api import check_text
+    from rflint.config import default_config
 
-    return [d.code for d in check_text(f"rules/{code}_{name}.py", block)]
+    config = default_config().with_overrides(extend_select=[code])
+    return [d.code for d in check_text(f"rules/{code}_{name}.py", block, config)]
+
+
+def test_off_by_default_rules_are_checked_on_their_own_pages():
+    off = sorted(c for c, cls in RULES.items() if not cls.enabled_by_default and c in PAGES)
+    assert off, "no off-by-default rule: this test no longer guards anything"
+    for code in off:
+        bad, good = pages.examples(code)
+        assert bad and good, code
+        assert code in _codes(code, "example_0", bad[0]), code
 
 
 @pytest.mark.parametrize("code,index,block", _examples(0))

@@ -15,13 +15,15 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, Severity
-from ..ir import Window
+from ..ir import Node, Pointwise, Window
 from .base import ModelContext, Rule, register
 from .layers import (
     comes_straight_from_blur,
     describe,
+    direct_inputs,
     fmt_axes,
     is_avg_pool,
+    is_blur,
     is_known_blur,
     is_max_pool,
     is_strided,
@@ -108,3 +110,122 @@ class AliasedPooling(Rule):
                     f"does not low-pass enough for the subsampling, which aliases. Use "
                     f"AvgPool{nd}d(kernel_size={kernel}, stride={stride}) (kernel_size >= stride).",
                 )
+
+
+# --------------------------------------------------------------------------- AA103
+
+SUBSAMPLING_KINDS = ("conv", "max_pool", "avg_pool", "lp_pool")
+
+
+def _stride_one_blur(ctx: ModelContext, node: Node) -> bool:
+    """A blur that does not subsample: a known blur layer with stride 1, or an AvgPool with
+    stride 1 and a kernel wider than one pixel. An AvgPool as wide as its input (the
+    ``AvgPool2d(7, stride=1)`` of old classifiers) is global pooling, not a blur."""
+    if is_strided(node) or not is_blur(node):
+        return False
+    if is_known_blur(node):
+        return True
+    op = node.op
+    assert isinstance(op, Window)
+    sizes = ctx.analysis.info(node.inputs[0]).sizes if node.inputs else None
+    if sizes and all(n is not None for n in sizes) and all(
+        k >= n for k, n in zip(op.kernel, sizes)  # type: ignore[operator]
+    ):
+        return False
+    return True
+
+
+def direct_consumers(ctx: ModelContext, node: Node) -> list[Node]:
+    """The layers that read a node's output, stepping forward over ``Pointwise`` nodes
+    (the mirror of ``layers.direct_inputs``)."""
+    found: list[Node] = []
+    seen: set[int] = set()
+    stack = list(reversed(ctx.consumers.get(node.id, [])))
+    while stack:
+        nid = stack.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        cur = ctx.graph.nodes[nid]
+        if isinstance(cur.op, Pointwise):
+            stack.extend(reversed(ctx.consumers.get(nid, [])))
+        else:
+            found.append(cur)
+    return found
+
+
+def _unprotected_subsampling(ctx: ModelContext, node: Node) -> bool:
+    """A strided conv or pool that is not itself a blur and has no blur in front."""
+    w = node.op
+    return (
+        isinstance(w, Window)
+        and w.kind in SUBSAMPLING_KINDS
+        and is_strided(node)
+        and not is_blur(node)
+        and not comes_straight_from_blur(ctx, node)
+    )
+
+
+def _line(node: Node) -> str:
+    name = f"'{node.name}' " if node.name else ""
+    return f"{name}(line {node.loc.line})" if node.loc else name.strip()
+
+
+@register
+class MisplacedBlur(Rule):
+    code = "AA103"
+    name = "misplaced-blur"
+    severity = Severity.WARNING
+    summary = "Stride-1 blur placed after the subsampling it should protect, or before a strided max pool"
+
+    def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
+        for node in ctx.graph.nodes:
+            if not node.inputs or not _stride_one_blur(ctx, node):
+                continue
+            consumers = direct_consumers(ctx, node)
+            strided_max = [c for c in consumers if is_max_pool(c) and is_strided(c)]
+            if strided_max:
+                pool = strided_max[0]
+                op = pool.op
+                assert isinstance(op, Window)
+                nd = len(op.kernel)
+                stride = fmt_axes(op.stride)
+                yield self.diagnostic(
+                    ctx,
+                    node,
+                    f"{describe(node)} blurs before {describe(pool)} {_line(pool)}: the max after the blur "
+                    f"creates new high frequencies, and its stride {stride} aliases them, so the blur protects "
+                    f"nothing. Take the max densely and blur while subsampling: "
+                    f"MaxPool{nd}d(kernel_size={fmt_axes(op.kernel)}, stride=1) + BlurPool(stride={stride}) "
+                    f"(antialiased-cnns' MaxBlurPool order).",
+                )
+                continue
+            if any(is_strided(c) for c in consumers):
+                continue  # it low-passes the input of a later subsampling: it is protecting that one
+            for producer in direct_inputs(ctx, node):
+                if not _unprotected_subsampling(ctx, producer):
+                    continue
+                if not is_known_blur(node) and direct_consumers(ctx, producer) != [node]:
+                    continue  # an AvgPool(s=1) in one of several branches (Inception's pool branch) is no anti-aliasing blur
+                op = producer.op
+                assert isinstance(op, Window)
+                nd = len(op.kernel)
+                stride = fmt_axes(op.stride)
+                if op.kind == "max_pool":
+                    fix = (
+                        f"MaxPool{nd}d(kernel_size={fmt_axes(op.kernel)}, stride=1) followed by this blur with "
+                        f"stride={stride}"
+                    )
+                else:
+                    fix = (
+                        f"a stride-1 {describe(producer).split('(')[0]} followed by this blur with stride={stride}, "
+                        f"or put the blur in front of the strided layer"
+                    )
+                yield self.diagnostic(
+                    ctx,
+                    node,
+                    f"{describe(node)} blurs after {describe(producer)} {_line(producer)} has already "
+                    f"subsampled by {stride}: what aliased in the subsampling cannot be filtered out afterwards, "
+                    f"so this blur only smooths. Use {fix} (Zhang 2019: blur, then subsample).",
+                )
+                break

@@ -15,10 +15,10 @@ from math import gcd, prod
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, Edit, Fix, Severity
-from ..ir import Node, TransposedConv
+from ..ir import Node, PixelShuffle, TransposedConv, Window
 from ..rf import AxisFrame, compose, transposed_map, transposed_out_size
 from .base import ModelContext, Rule, register
-from .layers import axis_names, describe, fmt_axes, fmt_frac, fmt_num, residue_counts
+from .layers import axis_names, describe, direct_inputs, fmt_axes, fmt_frac, fmt_num, residue_counts
 
 
 def _plain_conv(node: Node) -> str:
@@ -268,3 +268,51 @@ def centre_shift(ctx: ModelContext, node: Node, op: TransposedConv, k2: int, p2:
     before = compose(frame, transposed_map(op.kernel[0], s, d, op.padding[0]))
     after = compose(frame, transposed_map(k2, s, d, p2))
     return after.centre - before.centre
+
+
+# --------------------------------------------------------------------------- CB103
+
+
+def _icnr(node: Node) -> bool:
+    """Whether a reader saw ICNR-style initialisation for this layer (``attrs['icnr']``).
+    The static reader does not follow initialisation code, so today this is only set by
+    readers that know it (a layer spec, a traced model)."""
+    return bool(node.attrs.get("icnr"))
+
+
+@register
+class PixelShuffleWithoutIcnr(Rule):
+    code = "CB103"
+    name = "pixel-shuffle-without-icnr"
+    severity = Severity.INFO
+    enabled_by_default = False
+    summary = "PixelShuffle after a conv with no ICNR initialisation in sight: checkerboard artifacts at start"
+
+    def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
+        for node in ctx.graph.nodes:
+            op = node.op
+            if not isinstance(op, PixelShuffle) or _icnr(node):
+                continue
+            convs = [
+                p for p in direct_inputs(ctx, node)
+                if isinstance(p.op, Window) and p.op.kind == "conv" and not p.attrs.get("blur")
+            ]
+            if not convs or any(_icnr(c) for c in convs):
+                continue
+            conv = convs[0]
+            r = op.factor
+            sub = r**op.ndim
+            where = f" '{conv.name}'" if conv.name else ""
+            line = f" (line {conv.loc.line})" if conv.loc else ""
+            out = conv.attrs.get("out_channels")
+            shape = f"its {out} output channels" if isinstance(out, int) else "its output channels"
+            yield self.diagnostic(
+                ctx,
+                node,
+                f"PixelShuffle({r}) rearranges {shape} from {describe(conv)}{where}{line} into {r}x{r} "
+                f"blocks: with the conv's default random initialisation the {sub} sub-pixel outputs of each "
+                f"input pixel start out unrelated, a checkerboard the network must first learn away. Initialise "
+                f"the conv with ICNR (Aitken et al. 2017: initialise {sub}x fewer kernels and repeat each "
+                f"{sub} times, so that the layer starts as nearest upsampling + conv). rflint does not read "
+                f"initialisation code: if you already do this, add `# noqa: CB103`.",
+            )

@@ -7,11 +7,16 @@ gates give global context, which the message mentions rather than counts.
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
+from ..analysis import index_maps
 from ..diagnostics import Diagnostic, Severity
+from ..ir import EndSpatial, Global, Merge, Node, Opaque, Pointwise, TransposedConv, Window
+from ..rf import AxisFrame, compose
 from ..settings import ModelSettings
 from .base import ModelContext, Rule, register
+from .layers import axis_names, describe, fmt_num
 
 
 def _px(values: list[int]) -> str:
@@ -74,3 +79,358 @@ class RfSmallerThanObject(Rule):
                 "which is not counted as receptive field."
             )
         yield self.diagnostic(ctx, ctx.graph.loc, message)
+
+
+def _need(ctx: ModelContext) -> tuple[int, list[int], tuple[int, ...] | None]:
+    """The largest object size, the extent to compare with per axis (capped at the
+    input: an object cannot be larger than the image it is in), and the input sizes."""
+    assert ctx.settings.object_size is not None
+    largest = max(ctx.settings.object_size)
+    ndim = ctx.graph.ndim
+    sizes = ctx.analysis.input_size
+    if sizes is None and ctx.settings.input_size is not None:
+        given = tuple(ctx.settings.input_size)
+        sizes = given if len(given) == ndim else given[-1:] * ndim
+    need = [min(largest, sizes[a]) if sizes else largest for a in range(ndim)]
+    return largest, need, sizes
+
+
+def _fmt_px(values: list[float]) -> str:
+    """``51.2 px`` or ``51.2x40.0 px`` (one decimal: ERF widths are not whole pixels)."""
+    texts = [f"{v:.1f}" for v in values]
+    return (texts[0] if len(set(texts)) == 1 else "x".join(texts)) + " px"
+
+
+# --------------------------------------------------------------------------- RF102
+
+
+@register
+class ErfSmallerThanObject(Rule):
+    """The analytic ERF (DESIGN.md: uniform weights, variances add along a chain and
+    mix at merges) of each model output, 4 sigma wide, against the largest object."""
+
+    code = "RF102"
+    name = "erf-smaller-than-object"
+    severity = Severity.INFO
+    enabled_by_default = False
+    summary = "A model output's effective receptive field (4 sigma) is smaller than the largest configured object"
+    needs_complete_graph = True
+
+    def applicable(self, settings: ModelSettings) -> bool:
+        return settings.object_size is not None
+
+    def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
+        if ctx.settings.object_size is None:
+            return
+        largest, need, sizes = _need(ctx)
+        ndim = ctx.graph.ndim
+        short: list[tuple[str, list[float], list[int]]] = []
+        for name, nid in ctx.analysis.spatial_outputs():
+            info = ctx.analysis.info(nid)
+            if info.moments is None or info.frames is None:
+                continue
+            widths = [m.width for m in info.moments]
+            if any(widths[a] < need[a] for a in range(ndim)):
+                short.append((name, widths, [f.r for f in info.frames]))
+        if not short:
+            return
+        at = f" at input {_px(list(sizes))}" if sizes else ""
+        object_text = f"object size {largest} px"
+        if need != [largest] * ndim:
+            object_text += f" (capped at the input, {_px(need)})"
+        if len(short) == 1 and len(ctx.graph.outputs) == 1:
+            _, widths, r = short[0]
+            head = f"Output ERF {_fmt_px(widths)} < {object_text}{at} (theoretical RF {_px(r)})"
+        else:
+            listed = ", ".join(f"'{n}' {_fmt_px(w)} (RF {_px(r)})" for n, w, r in short)
+            head = f"Output ERF < {object_text}{at} for {listed}"
+        yield self.diagnostic(
+            ctx,
+            ctx.graph.loc,
+            f"{head}: the effective receptive field (4 sigma of the impact of input pixels under uniform "
+            f"weights, about 95% of it; branches mixed at merges) covers less than the largest objects, so "
+            f"their far parts barely influence an output even where the theoretical RF reaches them. Grow it "
+            f"with more stride or depth before the head, dilation or larger kernels, or lower the configured "
+            f"object-size.",
+        )
+
+
+# --------------------------------------------------------------------------- RF103
+
+MAX_CANDIDATES = 8  # per node and axis, frames of distinct paths kept after upsampling
+
+Candidates = frozenset  # of AxisFrame: the frames of the narrowest paths (empty: only global paths)
+
+
+def _normalised(frame: AxisFrame) -> AxisFrame:
+    """The frame shifted so that its smallest start is 0: widths, and every later width,
+    do not depend on where the interval sits."""
+    starts = [a for a in frame.alpha if a is not None]
+    shift = min(starts) if starts else 0
+    return AxisFrame(
+        frame.j,
+        tuple(None if a is None else a - shift for a in frame.alpha),
+        tuple(None if b is None else b - shift for b in frame.beta),
+    )
+
+
+def _prune(frames: set[AxisFrame]) -> Candidates:
+    """Keep the paths that can stay narrowest. With one phase (no upsampling on the path),
+    a path's width grows by ``(K - 1) * j`` at every later layer whatever its offset, so
+    per jump the narrowest path dominates every other; with several phases keep the
+    ``MAX_CANDIDATES`` narrowest."""
+    best: dict[tuple, AxisFrame] = {}
+    rest: list[AxisFrame] = []
+    for f in frames:
+        f = _normalised(f)
+        if f.q == 1:
+            key = (f.j,)
+            if key not in best or f.r < best[key].r:
+                best[key] = f
+        else:
+            rest.append(f)
+    rest = sorted(set(rest), key=lambda f: (f.r_min, f.r, str(f.j)))[:MAX_CANDIDATES]
+    return frozenset([*best.values(), *rest])
+
+
+def min_path_frames(ctx: ModelContext) -> list[tuple[Candidates, ...] | None]:
+    """Per node, per axis, the frames of the paths from the model input that give it its
+    minimum-over-paths receptive field; None where a frame is unknown.
+
+    The same index maps as the analysis (rflint.analysis.index_maps), composed along each
+    path; at a merge the branches' paths are collected rather than unioned into one
+    interval (the analysis's frame is the union, i.e. the maximum over paths). Paths
+    through a global operation (SE gates, global pooling) see the whole input and are
+    left out of the minimum; a node reached only through such paths has no candidates.
+    """
+    graph = ctx.graph
+    ndim = graph.ndim
+    out: list[tuple[Candidates, ...] | None] = []
+    for node in graph.nodes:
+        info = ctx.analysis.info(node.id)
+        if not node.inputs:
+            out.append(tuple(frozenset([AxisFrame.identity()]) for _ in range(ndim)))
+            continue
+        ins = [out[i] for i in node.inputs]
+        op = node.op
+        if isinstance(op, (Global, EndSpatial)):
+            out.append(tuple(frozenset() for _ in range(ndim)))
+            continue
+        if isinstance(op, Opaque) or info.status == "unknown":
+            out.append(None)
+            continue
+        if isinstance(op, Merge):
+            known = [c for c in ins if c is not None]
+            if len(known) < len(ins):
+                out.append(None)
+                continue
+            out.append(tuple(_prune(set().union(*(c[a] for c in known))) for a in range(ndim)))
+            continue
+        src = ins[0]
+        if src is None:
+            out.append(None)
+            continue
+        sizes_in = ctx.analysis.info(node.inputs[0]).sizes or (None,) * ndim
+        maps = index_maps(node, sizes_in, ndim)
+        if isinstance(maps, str):
+            out.append(None)
+            continue
+        out.append(tuple(_prune({compose(f, maps[a]) for f in src[a]}) for a in range(ndim)))
+    return out
+
+
+def _min_rf(cands: tuple[Candidates, ...]) -> list[float]:
+    """Per axis, the smallest RF of any path (the narrowest phase of the narrowest path);
+    infinity when every path goes through a global operation."""
+    return [min((f.r_min for f in c), default=math.inf) for c in cands]
+
+
+def _convs_before_outputs(ctx: ModelContext) -> set[int]:
+    """Convs from which a model output is reached on the feature grid without another conv
+    on the way: the heads that map features to outputs (a segmenter's classifier, a
+    detector's box conv), which are needed whatever their RF. An output that ended
+    (global pooling, flatten) has a Linear head, and no conv is exempt for it."""
+    heads: set[int] = set()
+    stack = [nid for _, nid in ctx.graph.outputs]
+    seen: set[int] = set()
+    while stack:
+        nid = stack.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        node = ctx.graph.nodes[nid]
+        if isinstance(node.op, (Window, TransposedConv)) and (
+            isinstance(node.op, TransposedConv) or node.op.kind == "conv"
+        ):
+            heads.add(nid)
+            continue
+        if isinstance(node.op, (Global, EndSpatial)):
+            continue  # a classifier's head is its Linear; the convs before global pooling are not heads
+        stack.extend(node.inputs)
+    return heads
+
+
+def _has_weights_and_span(node) -> bool:
+    """A conv or transposed conv whose kernel spans more than one pixel on some axis."""
+    op = node.op
+    if isinstance(op, TransposedConv):
+        return any(k > 1 for k in op.kernel)
+    return isinstance(op, Window) and op.kind == "conv" and not node.attrs.get("blur") and any(
+        op.span(a) > 1 for a in range(len(op.kernel))
+    )
+
+
+@register
+class UnproductiveLayer(Rule):
+    """Richter et al. (ICMLA 2021), as rfa-toolbox decides it (``is_border``): a layer is
+    unproductive at input size ``n`` when the minimum-over-paths RF of each of its
+    inputs is at least ``n`` and so is its own."""
+
+    code = "RF103"
+    name = "unproductive-layer"
+    severity = Severity.WARNING
+    summary = "Layer whose inputs already have a minimum receptive field of at least the input size"
+    needs_complete_graph = True
+
+    def applicable(self, settings: ModelSettings) -> bool:
+        return settings.input_size is not None
+
+    def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
+        sizes = ctx.analysis.input_size
+        if sizes is None:
+            return
+        ndim = ctx.graph.ndim
+        cands = min_path_frames(ctx)
+        heads = _convs_before_outputs(ctx)
+        groups: dict[tuple, list[tuple[Node, list[float], list[float]]]] = {}
+        total = 0
+        for node in ctx.graph.nodes:
+            if not _has_weights_and_span(node) or node.id in heads or cands[node.id] is None:
+                continue
+            if ctx.analysis.info(node.id).status != "local":
+                continue
+            own = _min_rf(cands[node.id])  # type: ignore[arg-type]
+            if not all(own[a] >= sizes[a] for a in range(ndim)):
+                continue
+            preds = []
+            for i in node.inputs:
+                c = cands[i]
+                if c is None:
+                    break
+                preds.append(_min_rf(c))
+            else:
+                if not preds or not all(p[a] >= sizes[a] for p in preds for a in range(ndim)):
+                    continue
+                smallest = [min(p[a] for p in preds) for a in range(ndim)]
+                key = (node.loc.file, node.loc.line, node.loc.col) if node.loc else (node.id,)
+                groups.setdefault(key, []).append((node, own, smallest))
+                total += 1
+        for members in groups.values():
+            node, own, smallest = members[0]
+            names = [m[0].name for m in members if m[0].name]
+            uses = ""
+            if len(members) > 1:
+                shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+                uses = f" ({len(members)} layers built here: {shown})"
+            elif node.name:
+                uses = f" ('{node.name}')"
+            yield self.diagnostic(
+                ctx,
+                node,
+                f"{describe(node)}{uses} is unproductive at input {_px(list(sizes))}: the minimum receptive "
+                f"field over all paths into it is already {_px_num(smallest)}, and its own is {_px_num(own)}, "
+                f"both at least the input size, so it cannot combine anything the layers before it have not "
+                f"already seen (Richter et al., 2021; {total} such layer(s) in this model). Remove it, move "
+                f"some downsampling later, or train at a larger input size.",
+            )
+
+
+def _px_num(values: list[float]) -> str:
+    """Minimum RFs for a message; a path set that is only global reads the whole input."""
+    if any(v == math.inf for v in values):
+        return "the whole input"
+    return _px([int(v) for v in values])
+
+
+# --------------------------------------------------------------------------- RF104
+
+
+def _producer(ctx: ModelContext, nid: int) -> Node:
+    """The nearest layer that is not pointwise on the way back from ``nid``: what a
+    person calls the branch."""
+    node = ctx.graph.nodes[nid]
+    while isinstance(node.op, Pointwise) and len(node.inputs) == 1:
+        node = ctx.graph.nodes[node.inputs[0]]
+    return node
+
+
+def _label(node: Node) -> str:
+    name = f"'{node.name}'" if node.name else (node.type_name or type(node.op).__name__)
+    if not node.inputs:
+        return "the model input"
+    return f"{name} (line {node.loc.line})" if node.loc else name
+
+
+@register
+class MisalignedBranches(Rule):
+    """Branches merged by add/mul/concat must sample the input on the same grid: equal
+    jumps, and mean centres less than one jump apart (Araujo et al., Distill 2019)."""
+
+    code = "RF104"
+    name = "misaligned-branches"
+    severity = Severity.WARNING
+    summary = "Branches merged by add/mul/concat have different jumps, or centres a whole jump apart"
+
+    def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
+        names = axis_names(ctx.graph.ndim)
+        for node in ctx.graph.nodes:
+            op = node.op
+            if not isinstance(op, Merge) or node.attrs.get("alternatives") or len(node.inputs) < 2:
+                continue
+            infos = [ctx.analysis.info(i) for i in node.inputs]
+            if any(i.status == "unknown" for i in infos):
+                continue
+            # Branches that ended (an SE gate's pooled vector broadcast over the map) have no grid.
+            branches = [(i, inf.frames) for i, inf in zip(node.inputs, infos) if inf.status == "local" and inf.frames]
+            if len(branches) < 2:
+                continue
+            labels = [_label(_producer(ctx, i)) for i, _ in branches]
+            where = f"{op.kind} at line {node.loc.line}" if node.loc else op.kind
+            jumps_differ = [
+                a for a in range(ctx.graph.ndim) if len({frames[a].j for _, frames in branches}) > 1
+            ]
+            if jumps_differ:
+                a = jumps_differ[0]
+                per = ", ".join(f"{lab} j={fmt_num(frames[a].j)}" for lab, (_, frames) in zip(labels, branches))
+                axes = "each axis" if len(jumps_differ) == ctx.graph.ndim and ctx.graph.ndim > 1 else names[a]
+                yield self.diagnostic(
+                    ctx,
+                    node,
+                    f"The {where} merges branches with different jumps along {axes}: {per}. Their feature "
+                    f"maps are sampled on different grids (and have different sizes), so position o of one "
+                    f"is not position o of the other. Resample one branch to the other's stride before "
+                    f"merging (an extra stride, or Upsample by the ratio).",
+                )
+                continue
+            off: list[int] = []
+            for a in range(ctx.graph.ndim):
+                centres = [frames[a].centre for _, frames in branches]
+                if max(centres) - min(centres) >= branches[0][1][a].j:
+                    off.append(a)
+            if not off:
+                continue
+            a = off[0]
+            j = branches[0][1][a].j
+            centres = [frames[a].centre for _, frames in branches]
+            spread = max(centres) - min(centres)
+            per = ", ".join(f"{lab} centre {fmt_num(c)}" for lab, c in zip(labels, centres))
+            axes = "each axis" if len(off) == ctx.graph.ndim and ctx.graph.ndim > 1 else names[a]
+            yield self.diagnostic(
+                ctx,
+                node,
+                f"The {where} merges branches whose mean centres differ by {fmt_num(spread)} input px along "
+                f"{axes}, at least one jump (j={fmt_num(j)}): {per} (offsets of output 0 in model-input "
+                f"px), so the branches are {fmt_num(spread / j)} output "
+                f"position{'' if spread == j else 's'} out of register. Make the branches' paddings agree (for a conv, "
+                f"padding = dilation*(kernel_size-1)/2), or crop the larger map symmetrically before merging.",
+            )
