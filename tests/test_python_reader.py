@@ -449,3 +449,28 @@ def test_feature_getter_rebuilds_a_backbone_from_named_children() -> None:
     # o = 2m: [2m-3, 2m+3] - 2m -> (-3, 3); o = 2m+1: [2m-3, 2m+3] - (2m+1) -> (-4, 2).
     f = analyse(g, (32, 32)).info(resample.id).frames[0]
     assert f.j == 1 and f.alpha == (-3, -4) and f.beta == (3, 2)
+
+
+def test_subclass_of_a_layer_without_forward_is_that_layer() -> None:
+    g = model("""
+        import torch.nn as nn
+
+
+        class Conv3DSimple(nn.Conv3d):
+            def __init__(self, in_planes, out_planes, stride=1, padding=1):
+                super().__init__(in_channels=in_planes, out_channels=out_planes, kernel_size=(3, 3, 3),
+                                 stride=stride, padding=padding, bias=False)
+
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = Conv3DSimple(3, 8, stride=2)
+
+            def forward(self, x):
+                return self.c(x)
+    """, "M")
+    (conv,) = layers(g)
+    assert conv.op == Window("conv", (3, 3, 3), (2, 2, 2), (1, 1, 1), ((1, 1),) * 3)
+    assert conv.type_name == "Conv3DSimple" and g.complete
+    assert conv.loc.line == 14 and not conv.loc.chain  # the line that builds it: self.c = Conv3DSimple(...)

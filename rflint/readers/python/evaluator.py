@@ -1597,16 +1597,18 @@ class Evaluator:
         return any(canonical_nn_name(p) is not None for p in cls.external_bases())
 
     def instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
+        loc = self.loc(node) if node is not None else None  # where it is built, before entering it
         if node is not None:
             self.chain.append(self.frame(node, cls.name))
             try:
-                return self._instantiate(cls, args, kwargs, node)
+                return self._instantiate(cls, args, kwargs, node, loc)
             finally:
                 self.chain.pop()
-        return self._instantiate(cls, args, kwargs, node)
+        return self._instantiate(cls, args, kwargs, node, loc)
 
-    def _instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
-        instance = ModuleInstance(cls, {}, self.loc(node) if node is not None else None)
+    def _instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None,
+                     loc: Location | None) -> Any:
+        instance = ModuleInstance(cls, {}, loc)
         init = cls.lookup("__init__")
         if init is None:
             data_cls = next((c for c in cls.mro() if c.is_dataclass()), None)
@@ -1650,11 +1652,30 @@ class Evaluator:
             if forward is None:
                 if module.children:
                     return self._chain(list(module.children.values()), args, node)
+                layer = self._as_layer(module)
+                if layer is not None:  # class Conv3DSimple(nn.Conv3d) with only an __init__
+                    return self.apply_module(layer, args, kwargs, node)
                 return self.unknown(f"{module.cls.name} has no forward that rflint can see", node)
             owner = next(c for c in module.cls.mro() if forward in c.node.body)
             func = self._define_function(forward, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
             return self.call_function(func, args, kwargs, node, module)
         return self.unknown("not a module", node)
+
+    def _as_layer(self, module: ModuleInstance) -> LayerValue | None:
+        """A user subclass of a modelled layer that keeps the layer's forward: the layer,
+        built from the arguments its ``super().__init__`` received."""
+        for base in module.cls.external_bases():
+            name = canonical_nn_name(base)
+            if name in LAYERS:
+                spec = LAYERS[name]
+                bound = {p: module.attrs[p] for p in spec.params if p in module.attrs}
+                try:
+                    op, attrs = spec.build(bound, spec.ndim)
+                except (BadArgument, KeyError) as exc:
+                    op, attrs = Opaque(f"{module.cls.name}: {exc}"), {}
+                layer = LayerValue(module.cls.name, op, module.loc, attrs, module.path, bound)
+                return layer
+        return None
 
     def _chain(self, modules: list[Any], args: list[Any], node: ast.AST) -> Any:
         x: Any = args[0] if args else self.unknown("Sequential called without an input", node)
