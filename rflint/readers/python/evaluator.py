@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from typing import Any, Iterator
 
 from ...diagnostics import source_lines
@@ -93,7 +94,8 @@ _CMPOPS = {
     ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
-_PLAIN = (int, float, str, bool, type(None), tuple, list, dict, range, slice, bytes, complex, frozenset, set)
+_PLAIN = (int, float, str, bool, type(None), tuple, list, dict, range, slice, bytes, complex, frozenset, set,
+          re.Match, re.Pattern)
 
 # Methods of plain data that are pure and safe to call on the evaluator's own values.
 _SAFE_METHODS = {
@@ -107,6 +109,8 @@ _SAFE_METHODS = {
     frozenset: {"issubset", "issuperset", "union", "intersection", "difference", "copy"},
     int: {"bit_length"},
     float: {"is_integer"},
+    re.Match: {"group", "groups", "groupdict", "start", "end", "span"},
+    re.Pattern: {"match", "fullmatch", "search", "findall", "split", "sub"},
 }
 
 
@@ -255,6 +259,11 @@ def _pure_library() -> dict[str, Any]:
     }
     for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge"):
         out[f"operator.{name}"] = getattr(op, name)
+    import re as _re
+
+    # Architecture strings (timm's "ir_r1_k3_s1_e1_c16") are decoded with re: pure on strings.
+    for name in ("match", "fullmatch", "search", "findall", "split", "sub", "compile", "escape"):
+        out[f"re.{name}"] = getattr(_re, name)
     out["functools.lru_cache"] = None
     del functools
     return {k: v for k, v in out.items() if v is not None}
@@ -1101,7 +1110,7 @@ class Evaluator:
                 return self.unknown(f"index {key!r} of a constant tensor", node)
         if isinstance(obj, ContainerValue):
             if obj.kind == "ModuleDict":
-                return obj.children.get(str(key), self.unknown(f"no module '{key}'", node))
+                return obj.children[str(key)] if str(key) in obj.children else self.unknown(f"no module '{key}'", node)
             values = list(obj.children.values())
             if isinstance(key, slice):
                 keys = list(obj.children)[key]

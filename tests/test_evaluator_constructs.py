@@ -1,0 +1,309 @@
+"""The static evaluator, one language construct at a time.
+
+Each case builds a model whose layer geometry depends on the construct being
+evaluated correctly: if the construct were not modelled, the layer would be
+missing, Unknown (Opaque) or have other numbers, and the assertion fails.
+Expected values are written by hand in each case.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from rflint.analysis import analyse
+from rflint.ir import Opaque, Window
+from rflint.readers.python import build_entry
+
+HEADER = """\
+import math
+import re
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import partial
+"""
+
+
+def build(body: str, entry: str = "M"):
+    src = HEADER + textwrap.dedent(body)
+    return build_entry("m.py", src, entry).graph
+
+
+def kernels(g) -> list[tuple[int, ...]]:
+    """Kernel sizes of the conv layers, in forward order (fails on an Opaque layer)."""
+    assert not [n for n in g.nodes if isinstance(n.op, Opaque)], [n.op for n in g.nodes if isinstance(n.op, Opaque)]
+    return [n.op.kernel for n in g.nodes if isinstance(n.op, Window) and n.op.kind == "conv"]
+
+
+CASES = {
+    "assignment forms and augmented assignment": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                a, (b, *rest) = 1, (3, 5, 7)
+                k = a
+                k += b * 2          # 7
+                self.c = nn.Conv2d(1, 1, k)
+                self.d = nn.Conv2d(1, 1, rest[-1])   # 7
+            def forward(self, x):
+                return self.d(self.c(x))
+    """, [(7, 7), (7, 7)]),
+    "if / elif / else on constructor arguments": ("""
+        class M(nn.Module):
+            def __init__(self, mode="b"):
+                super().__init__()
+                if mode == "a":
+                    k = 1
+                elif mode == "b":
+                    k = 5
+                else:
+                    k = 9
+                self.c = nn.Conv2d(1, 1, k)
+            def forward(self, x):
+                return self.c(x)
+    """, [(5, 5)]),
+    "for over range, zip, enumerate, dict items; list append/extend/insert": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = []
+                for i, (k, d) in enumerate(zip([3, 5], [1, 2])):
+                    layers.append(nn.Conv2d(1, 1, k, dilation=d))
+                for name, k in {"x": 7}.items():
+                    layers.extend([nn.Conv2d(1, 1, k)])
+                layers.insert(0, nn.Conv2d(1, 1, 1))
+                for _ in range(2):
+                    layers.append(nn.Conv2d(1, 1, 9))
+                self.body = nn.Sequential(*layers)
+            def forward(self, x):
+                return self.body(x)
+    """, [(1, 1), (3, 3), (5, 5), (7, 7), (9, 9), (9, 9)]),
+    "comprehensions and while under a budget": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                sizes = [k for k in range(1, 8) if k % 2 == 1 and k > 1]     # 3, 5, 7
+                n = 1
+                while n < 100:
+                    n *= 3                                                   # 243
+                self.convs = nn.ModuleList([nn.Conv2d(1, 1, k) for k in sizes])
+                self.last = nn.Conv2d(1, 1, n % 10)                          # 3
+            def forward(self, x):
+                for conv in self.convs:
+                    x = conv(x)
+                return self.last(x)
+    """, [(3, 3), (5, 5), (7, 7), (3, 3)]),
+    "functions with defaults, keyword-only parameters, *args and **kwargs": ("""
+        def make(*ks, scale=1, **extra):
+            return [nn.Conv2d(1, 1, k * scale, **extra) for k in ks]
+
+        def pick(a, b=2, *, c):
+            return a + b + c
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                opts = {"padding": 1}
+                self.body = nn.Sequential(*make(1, 2, scale=pick(1, c=0), **opts))   # scale 3: 3, 6
+            def forward(self, x):
+                return self.body(x)
+    """, [(3, 3), (6, 6)]),
+    "functools.partial norm layers and helper factories": ("""
+        def conv_bn(cin, cout, k, norm=partial(nn.BatchNorm2d, eps=1e-3)):
+            return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), norm(cout))
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = conv_bn(3, 8, 5)
+            def forward(self, x):
+                return self.a(x)
+    """, [(5, 5)]),
+    "add_module, setattr and f-string names; ModuleDict": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                for i, k in enumerate((3, 5)):
+                    setattr(self, f"stage{i + 1}", nn.Conv2d(1, 1, k))
+                self.add_module("extra", nn.Conv2d(1, 1, 7))
+                self.heads = nn.ModuleDict({"cls": nn.Conv2d(1, 1, 1)})
+            def forward(self, x):
+                x = getattr(self, "stage1")(x)
+                x = self.stage2(x)
+                return self.heads["cls"](self.extra(x))
+    """, [(3, 3), (5, 5), (7, 7), (1, 1)]),
+    "math, builtins and make_divisible": ("""
+        def make_divisible(v, divisor=8, min_value=None):
+            min_value = min_value or divisor
+            new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+            if new_v < 0.9 * v:
+                new_v += divisor
+            return new_v
+
+        class M(nn.Module):
+            def __init__(self, width=1.4):
+                super().__init__()
+                c = make_divisible(32 * width)                      # int(44.8 + 4) // 8 * 8 = 48
+                k = int(math.sqrt(c - 23)) + round(0.6) + len([1, 2]) - min(2, 3) + sum([0])  # 5 + 1 + 2 - 2 = 6
+                self.c = nn.Conv2d(3, c, k)
+            def forward(self, x):
+                return self.c(x)
+    """, [(6, 6)]),
+    "string methods and re to decode an architecture string": ("""
+        def decode(arch):
+            kernels = []
+            for block in arch.split("__"):
+                ops = block.split("_")
+                m = re.match(r"k(\\d+)", ops[1])
+                kernels.append(int(m.group(1)))
+            return kernels
+
+        class M(nn.Module):
+            def __init__(self, arch="ir_k3_s1__ir_k5_s2"):
+                super().__init__()
+                self.body = nn.Sequential(*[nn.Conv2d(1, 1, k, padding=k // 2) for k in decode(arch.lower())])
+            def forward(self, x):
+                return self.body(x)
+    """, [(3, 3), (5, 5)]),
+    "@dataclass configs with field() and __post_init__": ("""
+        @dataclass
+        class Cfg:
+            kernel: int
+            depth: int = 2
+            dils: list = field(default_factory=lambda: [1, 2])
+
+            def __post_init__(self):
+                self.kernel = self.kernel + 2
+
+        class M(nn.Module):
+            def __init__(self, cfg=Cfg(3)):
+                super().__init__()
+                self.body = nn.Sequential(*[nn.Conv2d(1, 1, cfg.kernel, dilation=d) for d in cfg.dils[:cfg.depth]])
+            def forward(self, x):
+                return self.body(x)
+    """, [(5, 5), (5, 5)]),
+    "module-level constants and config dicts (vgg's cfgs)": ("""
+        CFGS = {"A": [8, "M", 16, "M"]}
+
+        def make_layers(cfg):
+            layers = []
+            cin = 3
+            for v in cfg:
+                if v == "M":
+                    layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
+                else:
+                    layers += [nn.Conv2d(cin, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                    cin = v
+            return nn.Sequential(*layers)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = make_layers(CFGS["A"])
+            def forward(self, x):
+                return self.features(x)
+    """, [(3, 3), (3, 3)]),
+    "torch.arange, round and log on constants (RegNet's widths)": ("""
+        class M(nn.Module):
+            def __init__(self, depth=4, w_0=8, w_a=3.0, w_m=2.0):
+                super().__init__()
+                widths = torch.arange(depth) * w_a + w_0                              # 8, 11, 14, 17
+                caps = torch.round(torch.log(widths / w_0) / math.log(w_m))          # 0, 0, 1, 1
+                ks = (torch.round(torch.pow(w_m, caps)) * 2 + 1).int().tolist()       # 3, 3, 5, 5
+                self.body = nn.Sequential(*[nn.Conv2d(1, 1, k) for k in ks])
+            def forward(self, x):
+                return self.body(x)
+    """, [(3, 3), (3, 3), (5, 5), (5, 5)]),
+    "forward helpers, residual adds, OrderedDict and several outputs": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(OrderedDict([("a", nn.Conv2d(1, 1, 3, padding=1))]))
+                self.head = nn.Conv2d(1, 1, 5, padding=2)
+            def _forward_impl(self, x):
+                y = self.body(x)
+                y += x
+                return {"feat": y, "out": self.head(y)}
+            def forward(self, x):
+                return self._forward_impl(x)
+    """, [(3, 3), (5, 5)]),
+    "chunk and channel shuffle keep the frame; flatten ends it": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(4, 4, 3, padding=1)
+                self.b = nn.Conv2d(2, 2, 5, padding=2)
+            def forward(self, x):
+                x = self.a(x)
+                x1, x2 = x.chunk(2, dim=1)
+                x = torch.cat((x1, self.b(x2)), dim=1)
+                batch, channels, height, width = x.size()
+                x = x.view(batch, 2, channels // 2, height, width)
+                x = torch.transpose(x, 1, 2).contiguous()
+                return x.view(batch, -1, height, width)
+    """, [(3, 3), (5, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_construct(name: str) -> None:
+    body, expected = CASES[name]
+    g = build(body)
+    assert kernels(g) == expected
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert analyse(g).spatial_outputs(), "the model's frame is not known"
+
+
+def test_several_outputs_each_get_a_frame() -> None:
+    g = build(CASES["forward helpers, residual adds, OrderedDict and several outputs"][0])
+    a = analyse(g)
+    outs = dict(a.spatial_outputs())
+    # feat: conv 3 (+ identity) -> r = 3; out: conv 5 on it -> r = 3 + 4 = 7.
+    assert sorted(outs) == ["output['feat']", "output['out']"]
+    assert a.info(outs["output['feat']"]).frames[0].r == 3
+    assert a.info(outs["output['out']"]).frames[0].r == 7
+
+
+def test_channel_shuffle_keeps_the_frame() -> None:
+    g = build(CASES["chunk and channel shuffle keep the frame; flatten ends it"][0])
+    ((_, out),) = analyse(g).spatial_outputs()
+    # a: 3/1/1 r=3; b on half the channels: r = 3 + 4 = 7; concat: union = 7; the shuffle keeps it.
+    assert analyse(g).info(out).frames[1].r == 7
+
+
+def test_unknown_is_reported_with_line_and_reason_and_never_crashes() -> None:
+    g = build("""
+        from somewhere_unknown import mystery
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(1, 1, mystery(3))
+            def forward(self, x):
+                return self.c(x)
+    """)
+    (u,) = [u for u in g.unresolved if "kernel_size" in u.reason]
+    assert u.loc is not None and u.loc.line == len(HEADER.splitlines()) + 7
+    assert isinstance(g.nodes[1].op, Opaque)
+
+
+def test_recursion_and_loops_stay_under_the_budget() -> None:
+    g = build("""
+        def forever(n):
+            return forever(n + 1)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                k = 1
+                while True:
+                    k += 2
+                self.c = nn.Conv2d(1, 1, forever(0))
+            def forward(self, x):
+                return self.c(x)
+    """)
+    assert not g.complete and g.unresolved  # said, not hung and not crashed
