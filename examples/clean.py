@@ -19,7 +19,7 @@ class CleanSegmenter(nn.Module):
             conv_bn_relu(3, 32),
             nn.AvgPool2d(kernel_size=2, stride=2),
             conv_bn_relu(32, 64),
-            nn.AvgPool2d(kernel_size=3, stride=2, padding=1),
+            nn.AvgPool2d(kernel_size=2, stride=2),
             conv_bn_relu(64, 64),
             conv_bn_relu(64, 64),
         )
