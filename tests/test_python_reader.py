@@ -474,3 +474,42 @@ def test_subclass_of_a_layer_without_forward_is_that_layer() -> None:
     assert conv.op == Window("conv", (3, 3, 3), (2, 2, 2), (1, 1, 1), ((1, 1),) * 3)
     assert conv.type_name == "Conv3DSimple" and g.complete
     assert conv.loc.line == 14 and not conv.loc.chain  # the line that builds it: self.c = Conv3DSimple(...)
+
+
+TIMM_USER = """
+import torch.nn as nn
+from timm.layers import ConvNormAct, SqueezeExcite, DropPath, create_conv2d, BatchNormAct2d
+
+
+# rflint: input-size=64
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvNormAct(3, 16, kernel_size=3, stride=2, aa_layer="blur")
+        self.dw = create_conv2d(16, 16, 5, depthwise=True, dilation=2)
+        self.bn = BatchNormAct2d(16)
+        self.se = SqueezeExcite(16)
+        self.drop = DropPath(0.1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        return x + self.drop(self.se(self.bn(self.dw(x))))
+"""
+
+
+def test_timm_blocks_have_stand_ins_when_timm_is_not_installed() -> None:
+    from rflint.api import check_text
+    from rflint.readers.python.reader import ReaderSession
+
+    m = build_entry("net.py", TIMM_USER, "Net", ReaderSession(use_installed=False))
+    assert m.graph.complete, m.graph.unresolved
+    blur = next(n for n in m.graph.nodes if n.attrs.get("blur"))
+    # timm's ConvNormAct with aa_layer: the conv at stride 1, then BlurPool2d(stride=2) (filt 3, pad 1).
+    assert blur.op == Window("conv", (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)))
+    a = analyse(m.graph)
+    ((_, out),) = a.spatial_outputs()
+    # By hand along W: conv 3/1/1 r=3 P=1; blur 3/2/1: r=5, j=2, P=2; dw 5 d=2 (span 9, pad get_padding=4): r=5+8*2=21, P=2+4*2=10.
+    f = a.info(out).frames[1]
+    assert (f.r, f.j, f.padding) == (21, 2, 10) and a.info(out).is_global
+    # The blur-first downsampling is not aliased: no AA finding.
+    assert not [d for d in check_text("net.py", TIMM_USER) if d.code.startswith("AA")]

@@ -20,7 +20,7 @@ from ...diagnostics import source_lines
 from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Pointwise, Unresolved
 from . import tensor_ops
 from .consttensor import ConstTensor, elementwise, unary
-from .loader import Finder, module_identity, parse_file, resolve_relative
+from .loader import STUBS, Finder, module_identity, parse_file, resolve_relative
 from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name, external_layer
 from .values import (
     Builtin,
@@ -620,6 +620,8 @@ class Evaluator:
             return sub
         if mod.state == "loading":
             return self.unknown(f"{mod.name}.{name} is used before it is defined (import cycle)", node)
+        if mod.path.startswith(STUBS_DIR):
+            return ExternalRef(f"{mod.name}.{name}")  # a stand-in covers part of a package: the rest is external
         return self.unknown(f"module {mod.name} has no '{name}' that rflint can see", node)
 
     def _define_class(self, stmt: ast.ClassDef, scope: Scope) -> None:
@@ -1716,6 +1718,7 @@ class Evaluator:
 
 
 _NO_RETURN = object()
+STUBS_DIR = str(STUBS)
 _CONTAINER_METHODS = {"append", "extend", "add_module", "items", "keys", "values"}
 _MODULE_ITERATORS = {"modules", "children", "named_modules", "named_children", "parameters", "named_parameters",
                      "buffers", "named_buffers"}

@@ -1,0 +1,1 @@
+"""rflint stand-in package for timm (see ../README.md)."""

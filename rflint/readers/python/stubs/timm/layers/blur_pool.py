@@ -1,0 +1,1 @@
+"""rflint stand-in: BlurPool2d is modelled by rflint itself (a fixed low-pass filter)."""

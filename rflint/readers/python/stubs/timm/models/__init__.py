@@ -1,0 +1,1 @@
+"""rflint stand-in for timm.models (only its layers are provided)."""
