@@ -556,3 +556,50 @@ def _recheck(previous: CheckResult, texts: dict[str, str], config: "Config | Non
         diagnostics.extend(check_text(file, text, file_config))
         sources[file] = text
     return CheckResult(tuple(diagnostics), previous.files, previous.errors, sources)
+
+
+# ---------------------------------------------------------------------- adopting rflint
+
+
+def add_noqa(paths: Sequence[str | Path], config: "Config | None" = None, overrides: dict | None = None) -> dict[str, int]:
+    """Suppress every current finding in place with ``# noqa: CODE`` on its line (adopting
+    rflint on a large codebase, as ruff's ``--add-noqa``): per file, how many lines were
+    marked. A line that ends in a backslash continuation is skipped, and a file is
+    written only if it still parses."""
+    import ast as _ast
+
+    result = check_paths(paths, config, overrides=overrides, use_cache=False)
+    by_file: dict[str, dict[int, set[str]]] = {}
+    for d in result.diagnostics:
+        if d.code in (PARSE_ERROR, INTERNAL_ERROR) or not d.loc.file.endswith(".py") or d.loc.file not in result.sources:
+            continue
+        by_file.setdefault(d.loc.file, {}).setdefault(d.loc.line, set()).add(d.code)
+    added: dict[str, int] = {}
+    for file, lines_codes in by_file.items():
+        text = result.sources[file]
+        lines = text.split("\n")
+        count = 0
+        for number, codes in lines_codes.items():
+            line = lines[number - 1]
+            if line.rstrip().endswith("\\"):
+                continue
+            match = _NOQA.search(line)
+            if match and match.group("codes") is None:
+                continue  # a bare noqa already suppresses everything
+            if match:
+                have = [c.strip().upper() for c in match.group("codes").split(",")]
+                new = have + sorted(codes - set(have))
+                lines[number - 1] = line[: match.start("codes")] + ", ".join(new) + line[match.end("codes"):]
+            else:
+                lines[number - 1] = line.rstrip() + f"  # noqa: {', '.join(sorted(codes))}"
+            count += 1
+        new_text = "\n".join(lines)
+        try:
+            _ast.parse(new_text)
+        except SyntaxError:
+            continue
+        if count:
+            with open(file, "w", encoding="utf-8") as fh:
+                fh.write(new_text)
+            added[file] = count
+    return added

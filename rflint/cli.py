@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--show-unresolved", action="store_true", help="also report what the static reader could not resolve (RL002)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache (.rflint_cache)")
+    check.add_argument("--fail-on", choices=("info", "warning", "error"), default=None,
+                       help="the least severe finding that makes the exit code 1 (default: fail-on in the configuration, else info)")
+    check.add_argument("--add-noqa", action="store_true", help="suppress every current finding with a # noqa comment on its line")
     check.add_argument("--fix", action="store_true", help="apply safe fixes to the files")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply unsafe fixes too")
     check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
@@ -205,6 +208,11 @@ def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | Non
             return _fix_stdin(args, config, overrides, stdin_name, text, out)
         result = api.check_buffer(stdin_name, text, config, show_unresolved=args.show_unresolved, overrides=overrides)
     else:
+        if args.add_noqa:
+            added = api.add_noqa(args.paths, config, overrides)
+            total = sum(added.values())
+            _emit(out, f"Added {total} noqa directive{'s' if total != 1 else ''}.")
+            return EXIT_CLEAN
         if args.fix or args.diff:
             return _fix(args, config, overrides, out)
         result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
@@ -218,9 +226,22 @@ def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | Non
         _write_report(args, diags, result, out)
     if result.errors or any(d.code == api.INTERNAL_ERROR for d in diags):
         return EXIT_ERROR
-    if diags and not args.exit_zero:
+    threshold = _fail_on(args, config, overrides)
+    if any(d.severity >= threshold for d in diags) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _fail_on(args: argparse.Namespace, config, overrides: dict):  # noqa: ANN001
+    """The least severe finding that fails the run: the flag, else the configuration's fail-on."""
+    from . import api
+    from .diagnostics import Severity
+
+    name = args.fail_on
+    if name is None:
+        root = (_stdin_name(args) or (args.paths or ["."])[0]).split("::")[0]
+        name = api.resolve_config(root, config, overrides).fail_on
+    return {"info": Severity.INFO, "warning": Severity.WARNING, "error": Severity.ERROR}[name]
 
 
 def _summary(diags: list) -> str:

@@ -299,6 +299,7 @@ class Config(_Model):
     batch_size: PositiveInt | None = None
     models: list[ModelEntry] = Field(default_factory=list)
     rules: dict[RuleCode, dict[str, Any]] = Field(default_factory=dict)
+    fail_on: Literal["info", "warning", "error"] = "info"  # the least severe finding that fails the run
 
     _path: Path | None = PrivateAttr(default=None)
     _root: Path | None = PrivateAttr(default=None)
