@@ -612,8 +612,10 @@ class Evaluator:
             if isinstance(value, LazyImport):
                 if value == LazyImport(mod.name, name):
                     return self.unknown(f"import cycle on {mod.name}.{name}", node)
-                value = self.resolve(value, node)
-                mod.globals[name] = value
+                resolved = self.resolve(value, node)
+                if not isinstance(resolved, Unknown):
+                    mod.globals[name] = resolved  # an Unknown (a cycle) may resolve later: not cached
+                return resolved
             return value
         sub = self.module_value(f"{mod.name}.{name}")
         if isinstance(sub, SourceModule):
@@ -654,7 +656,9 @@ class Evaluator:
             value = self.eval(deferred.expr, Scope(module.globals))
         finally:
             self.module = saved
-        namespace[name] = value
+        # Modules are shared by the files of a run: an Unknown (an import cycle met half-way)
+        # is not kept, so that what a file reads does not depend on the files read before it.
+        namespace[name] = deferred if isinstance(value, Unknown) else value
         return value
 
     def class_attr(self, cls: ClassValue, name: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from ...diagnostics import Diagnostic, Severity
 from ...ir import Graph, GraphBuilder, Location, Opaque
-from ..base import PARSE_ERROR, ReaderError, ReadModel, ReadResult
+from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from .evaluator import BudgetExceeded, Evaluator
 from .loader import Finder, parse_text
 from .values import SourceModule, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
@@ -68,7 +68,14 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
     models: list[ReadModel] = []
     partial: list[ReadModel] = []
     for name, value in list(ev.globals.items()):
-        if isinstance(value, ClassValue) and value.node in tree.body and ev.is_module_class(value):
+        ev.steps = 0  # each candidate model has the whole step budget
+        try:
+            candidate = isinstance(value, ClassValue) and value.node in tree.body and ev.is_module_class(value)
+        except BudgetExceeded:
+            diagnostics.append(Diagnostic(UNRESOLVED, f"{name}: step budget exhausted reading its bases",
+                                          ev.loc(value.node), Severity.INFO))
+            continue
+        if candidate:
             overrides, errors = pragma_settings(path, ev.lines, value.node)
             diagnostics.extend(errors)
             model = _build_class(ev, value, overrides)
