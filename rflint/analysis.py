@@ -21,7 +21,6 @@ from .ir import (
     Opaque,
     PixelShuffle,
     PixelUnshuffle,
-    Pointwise,
     Resample,
     TransposedConv,
     Window,
