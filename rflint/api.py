@@ -273,7 +273,7 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
     files, errors = iter_files(plain, root_config)
     from .readers.python.reader import ReaderSession
 
-    session = ReaderSession()
+    session = ReaderSession(root_config.source_roots())
     results: list[list[Diagnostic]] = [[] for _ in files]
     sources: dict[str, str] = {}
     todo: list[tuple[int, str, str, "Config", str]] = []
@@ -473,16 +473,19 @@ def explain(target: str, config: "Config | None" = None, input_size: Sequence[in
         model = result.models[0]
     else:
         from .readers.python import build_entry, read_python
+        from .readers.python.reader import ReaderSession
+
+        session = ReaderSession(config.source_roots() if config is not None else ())
 
         if entry is None:
-            result = read_python(path, text)
+            result = read_python(path, text, session=session)
             complete = [m for m in result.models if m.graph.complete]
             if len(complete) != 1:
                 names = ", ".join(m.graph.name for m in complete) or "none"
                 raise ReaderError(f"{path}: name the model as {path}::NAME (models that build from defaults: {names})")
             model = complete[0]
         else:
-            model = build_entry(path, text, entry)
+            model = build_entry(path, text, entry, session)
     settings = base.merged(**model.overrides)
     if input_size is not None:
         settings = settings.merged(input_size=tuple(input_size))

@@ -293,6 +293,7 @@ class Config(_Model):
     exclude: list[str] = Field(default_factory=list)
     extend_exclude: list[str] = Field(default_factory=list)
     respect_gitignore: bool = True
+    src: list[str] = Field(default_factory=list)  # extra source roots imports are looked up in (ruff's ``src``)
     input_size: InputSize | None = None
     object_size: ObjectSize | None = None
     task: Task | None = None
@@ -321,6 +322,10 @@ class Config(_Model):
     def path(self) -> Path | None:
         """The file this configuration was read from, or None for the defaults."""
         return self._path
+
+    def source_roots(self) -> tuple[str, ...]:
+        """``src`` entries as absolute directories (relative ones are relative to :attr:`root`)."""
+        return tuple(str((self.root / p).resolve()) for p in self.src)
 
     @property
     def root(self) -> Path:

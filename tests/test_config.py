@@ -174,7 +174,7 @@ def test_bad_value_names_key_and_file(in_tmp: Path) -> None:
         ("per-file-ignores = { 'tests/*.py' = ['XX'] }", 'rflint.toml: per-file-ignores."tests/*.py"[0]: \'XX\''),
         ("[rules.AA1]\npool-only = true", "rflint.toml: rules.AA1: 'AA1' is not a rule code"),
         ("[[models]]\nentry = 'nets/unet.py'", "rflint.toml: models[0].entry: expected 'path/to/file.py::Name'"),
-        ("fail-on = 'error'", "rflint.toml: unknown key 'fail-on'"),
+        ("fail-on = 'fatal'", "rflint.toml: fail-on"),
     ],
 )
 def test_bad_values(in_tmp: Path, text: str, expected: str) -> None:

@@ -170,3 +170,34 @@ def test_cli_entry_target_and_explain(project: Path) -> None:
                            cwd=project, capture_output=True, text=True)
     assert " RF101 " in check.stdout, check.stdout + check.stderr
     assert not (project.parent / "SENTINEL").exists()
+
+
+def test_configured_source_root_resolves_an_absolute_import(tmp_path: Path, monkeypatch) -> None:
+    """Blocks in a directory that is not the model's package nor installed: found through
+    ``src`` in the configuration, as installed packages are through sys.path."""
+    lib = tmp_path / "vendor" / "blocks_lib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text("import torch.nn as nn\n\n\ndef up(c):\n"
+                                     "    return nn.ConvTranspose2d(c, c, kernel_size=3, stride=2, padding=1, output_padding=1)\n")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "net.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+        from blocks_lib import up
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.up = up(8)
+
+            def forward(self, x):
+                return self.up(x)
+    """))
+    monkeypatch.chdir(tmp_path)
+    without = api.check_paths(["app/net.py"], use_cache=False)
+    assert not [d for d in without.diagnostics if d.code == "CB102"]
+    (tmp_path / "rflint.toml").write_text('src = ["vendor"]\n')
+    found = api.check_paths(["app/net.py"], use_cache=False)
+    (cb,) = [d for d in found.diagnostics if d.code == "CB102"]
+    assert cb.loc.file == "vendor/blocks_lib/__init__.py" and cb.loc.line == 5
