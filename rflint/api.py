@@ -242,7 +242,9 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
     """Lint files and directories. Each file uses the nearest configuration file
     (``config`` when given), with command-line ``overrides`` applied on top.
     Unchanged files come from the cache; the rest are checked in parallel."""
-    from .cache import ResultCache, key
+    from .cache import ResultCache, content_hash, key
+
+    content_hash.cache_clear()  # files may have changed since an earlier run in this process
     from .config import default_config, find_config, load_config
     from .discovery import iter_files
 

@@ -37,8 +37,10 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def content_hash(path: str) -> str:
-    """Hash of a file's bytes; '' when it cannot be read (then any cached entry is stale)."""
+    """Hash of a file's bytes; '' when it cannot be read (then any cached entry is stale).
+    Memoised: one run reads a shared dependency (torchvision's ops/misc.py) once."""
     try:
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read()).hexdigest()
