@@ -547,18 +547,10 @@ def fix_paths(paths: Sequence[str | Path], config: "Config | None" = None, unsaf
 
 def _recheck(previous: CheckResult, texts: dict[str, str], config: "Config | None", overrides: dict | None) -> CheckResult:
     """The check result with the fixed files re-checked from their new text."""
-    from .config import default_config, find_config, load_config
-
     diagnostics = [d for d in previous.diagnostics if d.loc.file not in texts]
     sources = dict(previous.sources)
     for file, text in texts.items():
-        file_config = config
-        if file_config is None:
-            found = find_config(Path(file))
-            file_config = load_config(found) if found else default_config()
-            if overrides:
-                file_config = file_config.with_overrides(**overrides)
-        diagnostics.extend(check_text(file, text, file_config))
+        diagnostics.extend(check_text(file, text, resolve_config(file, config, overrides)))
         sources[file] = text
     return CheckResult(tuple(diagnostics), previous.files, previous.errors, sources)
 
@@ -586,6 +578,8 @@ def add_noqa(paths: Sequence[str | Path], config: "Config | None" = None, overri
         count = 0
         for number, codes in lines_codes.items():
             line = lines[number - 1]
+            ending = "\r" if line.endswith("\r") else ""  # keep CRLF files CRLF
+            line = line[: len(line) - len(ending)]
             if line.rstrip().endswith("\\"):
                 continue
             match = _NOQA.search(line)
@@ -594,9 +588,10 @@ def add_noqa(paths: Sequence[str | Path], config: "Config | None" = None, overri
             if match:
                 have = [c.strip().upper() for c in match.group("codes").split(",")]
                 new = have + sorted(codes - set(have))
-                lines[number - 1] = line[: match.start("codes")] + ", ".join(new) + line[match.end("codes"):]
+                line = line[: match.start("codes")] + ", ".join(new) + line[match.end("codes"):]
             else:
-                lines[number - 1] = line.rstrip() + f"  # noqa: {', '.join(sorted(codes))}"
+                line = line.rstrip() + f"  # noqa: {', '.join(sorted(codes))}"
+            lines[number - 1] = line + ending
             count += 1
         new_text = "\n".join(lines)
         try:

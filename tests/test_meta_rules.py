@@ -67,3 +67,17 @@ def test_form_feed_does_not_shift_lines() -> None:
     (d,) = [d for d in check_text("net.py", plain) if d.code == "CB102"]
     assert d.loc.line == up
     assert not [d for d in check_text("net.py", src) if d.code == "CB102"]  # its noqa still works
+
+
+def test_add_noqa_suppresses_everything_in_place(tmp_path, monkeypatch) -> None:
+    from rflint import api
+
+    monkeypatch.chdir(tmp_path)
+    src = SRC.replace("  # noqa: CB102, E501, AA101", "").replace("  # noqa: CB102\n", "  # noqa: E501\n")
+    (tmp_path / "net.py").write_bytes(src.replace("\n", "\r\n").encode())
+    assert [d.code for d in api.check_paths(["net.py"], use_cache=False).diagnostics] == ["CB102"]
+    assert api.add_noqa(["net.py"]) == {"net.py": 1}
+    text = (tmp_path / "net.py").read_bytes().decode()
+    assert "output_padding=1)  # noqa: CB102\r\n" in text and "\n" not in text.replace("\r\n", "")
+    assert "# noqa: E501\r\n" in text  # another tool's noqa left as it was
+    assert api.check_paths(["net.py"], use_cache=False).diagnostics == ()
