@@ -258,7 +258,7 @@ class Evaluator:
             if stmt.value is not None:
                 self.assign(stmt.target, self.eval(stmt.value, scope), scope)
         elif isinstance(stmt, ast.AugAssign):
-            current = self.eval(_load(stmt.target), scope)
+            current = self.eval(stmt.target, scope)  # the target, read
             self.assign(stmt.target, self.binop(stmt.op, current, self.eval(stmt.value, scope), stmt), scope)
         elif isinstance(stmt, ast.Expr):
             if not top:
@@ -1556,15 +1556,6 @@ def _safe_eq(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001
         return False
-
-
-def _load(target: ast.expr) -> ast.expr:
-    """The same expression in load context, for augmented assignment."""
-    return target
-
-
-def _module_ref(path: str) -> Any:
-    return ExternalRef(path)
 
 
 def _normalise(path: str) -> str:
