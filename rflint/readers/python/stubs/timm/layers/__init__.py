@@ -2,11 +2,9 @@
 constructor signatures and layer geometry (never imported; read by rflint only).
 BlurPool2d comes from rflint's own model of the blur layers."""
 
-import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .blur_pool import BlurPool2d
 
