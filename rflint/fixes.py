@@ -58,6 +58,13 @@ def apply_fixes(text: str, diags: Iterable[Diagnostic], unsafe: bool = False) ->
     return FixResult(_splice(text, chosen), tuple(applied))
 
 
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """Apply non-overlapping edits (1-based line/column spans) to a text."""
+    starts = _offsets(text)
+    return _splice(text, [(_offset(starts, e.line, e.col), _offset(starts, e.end_line, e.end_col), e.replacement)
+                          for e in edits])
+
+
 def _splice(text: str, spans: list[tuple[int, int, str]]) -> str:
     out = text
     for start, end, replacement in sorted(spans, key=lambda s: s[0], reverse=True):
@@ -81,4 +88,4 @@ def unified_diff(path: str, before: str, after: str) -> str:
     ))
 
 
-__all__ = ["Edit", "FixResult", "apply_fixes", "applicable", "unified_diff"]
+__all__ = ["Edit", "FixResult", "apply_edits", "apply_fixes", "applicable", "unified_diff"]

@@ -22,6 +22,7 @@ from rflint.checks.layers import (
     unused_fraction,
 )
 from rflint.diagnostics import Diagnostic, Edit, Severity
+from rflint.fixes import apply_edits
 from rflint.ir import (
     Global,
     GraphBuilder,
@@ -294,14 +295,7 @@ def spans_of(source: str, params: tuple[str, ...] = ("in_channels", "out_channel
 
 
 def apply(source: str, edits: tuple[Edit, ...]) -> str:
-    lines = source.splitlines(keepends=True)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-    pos = lambda line, col: offsets[line - 1] + col - 1  # noqa: E731
-    for e in sorted(edits, key=lambda e: (e.line, e.col), reverse=True):
-        source = source[: pos(e.line, e.col)] + e.replacement + source[pos(e.end_line, e.end_col):]
-    return source
+    return apply_edits(source, edits)
 
 
 def fixed(source: str, op: TransposedConv, before: tuple = ()) -> tuple[Diagnostic, str]:

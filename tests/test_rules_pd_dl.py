@@ -29,7 +29,17 @@ from rflint.checks.dl import holes, support
 from rflint.checks.pd import impact
 from rflint.config import default_config
 from rflint.diagnostics import Diagnostic, Edit, Severity
-from rflint.ir import Global, GraphBuilder, Location, Merge, Pointwise, Resample, TransposedConv, Window
+from rflint.fixes import apply_edits
+from rflint.ir import (
+    Global,
+    GraphBuilder,
+    Location,
+    Merge,
+    Pointwise,
+    Resample,
+    TransposedConv,
+    Window,
+)
 from rflint.settings import ModelSettings
 
 FILE = "model.py"
@@ -79,14 +89,7 @@ def at(n, **kw) -> ModelSettings:
 
 
 def apply(source: str, edits: tuple[Edit, ...]) -> str:
-    lines = source.splitlines(keepends=True)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-    pos = lambda line, col: offsets[line - 1] + col - 1  # noqa: E731
-    for e in sorted(edits, key=lambda e: (e.line, e.col), reverse=True):
-        source = source[: pos(e.line, e.col)] + e.replacement + source[pos(e.end_line, e.end_col):]
-    return source
+    return apply_edits(source, edits)
 
 
 def config(*codes: str, **keys):
