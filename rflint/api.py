@@ -319,7 +319,7 @@ def _entries_for(file: Path, config: "Config", named: list[str]) -> list[tuple[s
     for model in config.models:
         if os.path.abspath(config.root / model.file) == here:
             keys = {"input_size": model.input_size, "object_size": model.object_size, "task": model.task,
-                    "batch_size": model.batch_size}
+                    "batch_size": model.batch_size, "output_object_size": model.output_object_size or None}
             entries.append((f"{model.name}{model.args}", {k: v for k, v in keys.items() if v is not None}))
     return entries
 

@@ -210,6 +210,7 @@ class _ModelKeys(_Model):
 
     input_size: InputSize | None = None
     object_size: ObjectSize | None = None
+    output_object_size: dict[str, ObjectSize] = Field(default_factory=dict)
     task: Task | None = None
     batch_size: PositiveInt | None = None
 
@@ -249,7 +250,8 @@ class ModelEntry(_ModelKeys):
     def settings(self, base: ModelSettings) -> ModelSettings:
         """The project settings with this model's own keys on top."""
         return base.merged(
-            input_size=self.input_size, object_size=self.object_size, task=self.task, batch_size=self.batch_size
+            input_size=self.input_size, object_size=self.object_size, task=self.task, batch_size=self.batch_size,
+            output_object_size=self.output_object_size or None,
         )
 
 
@@ -296,6 +298,7 @@ class Config(_Model):
     src: list[str] = Field(default_factory=list)  # extra source roots imports are looked up in (ruff's ``src``)
     input_size: InputSize | None = None
     object_size: ObjectSize | None = None
+    output_object_size: dict[str, ObjectSize] = Field(default_factory=dict)  # per output: detector heads
     task: Task | None = None
     batch_size: PositiveInt | None = None
     models: list[ModelEntry] = Field(default_factory=list)
@@ -340,6 +343,7 @@ class Config(_Model):
         return ModelSettings(
             input_size=self.input_size,
             object_size=self.object_size,
+            output_object_size=dict(self.output_object_size),
             task=self.task,
             batch_size=self.batch_size,
             rule_options={code: dict(opts) for code, opts in self.rules.items()},

@@ -726,3 +726,50 @@ def test_cc101_incomplete_graph_is_not_judged():
 @pytest.mark.parametrize("task", ["Keypoints", "coordinate_regression", "landmarks", "pose"])
 def test_cc101_task_spellings(task):
     assert all_rules()["CC101"]().applicable(ModelSettings(task=task))
+
+
+PER_OUTPUT = """
+import torch.nn as nn
+
+
+# rflint: input-size=256 output-object-size=fine:8..16,coarse:64..128
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fine = nn.Conv2d(3, 8, 3, padding=1)
+        self.coarse = nn.Conv2d(8, 8, 5, stride=4, padding=2)
+
+    def forward(self, x):
+        fine = self.fine(x)
+        return {"fine": fine, "coarse": self.coarse(fine)}
+"""
+
+
+def test_rf101_object_size_per_output() -> None:
+    """A detector's heads see objects of different sizes. By hand: 'fine' (conv 3/1/1) has r = 3,
+    'coarse' (conv 5/4/2 on it) r = 3 + 4 = 7. With 'fine' for objects up to 16 px and 'coarse' up to
+    128 px both are short; with the fine head's objects at 3 px, only 'coarse' is."""
+    from rflint.api import check_text
+    from rflint.config import default_config
+
+    (d,) = [d for d in check_text("heads.py", PER_OUTPUT) if d.code == "RF101"]
+    assert "'output['fine']' 3 px < object size 16 px" in d.message
+    assert "'output['coarse']' 7 px < object size 128 px" in d.message
+    src = PER_OUTPUT.replace("fine:8..16", "fine:1..3")
+    (d,) = [d for d in check_text("heads.py", src) if d.code == "RF101"]
+    assert "coarse" in d.message and "'output['fine']'" not in d.message
+    # A model-wide object size applies to the outputs that have none of their own.
+    config = default_config().with_overrides(object_size=[1, 5])
+    src = PER_OUTPUT.replace(",coarse:64..128", "")
+    (d,) = [d for d in check_text("heads.py", src, config) if d.code == "RF101"]
+    assert "fine" in d.message and "coarse" not in d.message  # coarse: 7 >= 5
+
+
+def test_output_object_size_in_the_configuration(tmp_path) -> None:
+    from rflint.config import load_config
+
+    (tmp_path / "rflint.toml").write_text('output-object-size = { p3 = [8, 64], p4 = 256 }\n')
+    settings = load_config(tmp_path / "rflint.toml").settings()
+    assert settings.object_size_for("output['p3']") == (8, 64)
+    assert settings.object_size_for("output['p4']") == (1, 256)
+    assert settings.object_size_for("output['p5']") is None

@@ -32,42 +32,44 @@ class RfSmallerThanObject(Rule):
     needs_complete_graph = True
 
     def applicable(self, settings: ModelSettings) -> bool:
-        return settings.object_size is not None
+        return settings.has_object_size()
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
-        if ctx.settings.object_size is None:
-            return
-        largest = max(ctx.settings.object_size)
         ndim = ctx.graph.ndim
-        sizes = ctx.analysis.input_size
-        if sizes is None and ctx.settings.input_size is not None:
-            given = tuple(ctx.settings.input_size)
-            sizes = given if len(given) == ndim else given[-1:] * ndim
-        # An object cannot be larger than the image it is in.
-        need = [min(largest, sizes[a]) if sizes else largest for a in range(ndim)]
-
-        short: list[tuple[str, list[int], bool]] = []
+        sizes = _input_sizes(ctx)
+        short: list[tuple[str, list[int], bool, int, list[int]]] = []
         for name, nid in ctx.analysis.spatial_outputs():
             info = ctx.analysis.info(nid)
-            if info.frames is None:
+            size = ctx.settings.object_size_for(name)
+            if info.frames is None or size is None:
                 continue
+            largest = max(size)
+            # An object cannot be larger than the image it is in.
+            need = [min(largest, sizes[a]) if sizes else largest for a in range(ndim)]
             r = [f.r for f in info.frames]
             if any(r[a] < need[a] for a in range(ndim)):
-                short.append((name, r, info.is_global))
+                short.append((name, r, info.is_global, largest, need))
         if not short:
             return
         at = f" at input {_px(list(sizes))}" if sizes else ""
-        object_text = f"object size {largest} px"
-        if need != [largest] * ndim:
-            object_text += f" (capped at the input, {_px(need)})"
+
+        def object_text(largest: int, need: list[int]) -> str:
+            text = f"object size {largest} px"
+            if need != [largest] * ndim:
+                text += f" (capped at the input, {_px(need)})"
+            return text
+
+        gates = any(g for _, _, g, _, _ in short)
         if len(short) == 1 and len(ctx.graph.outputs) == 1:
-            _, r, is_global = short[0]
-            head = f"Output RF {_px(r)} < {object_text}{at}"
-            gates = is_global
+            _, r, _, largest, need = short[0]
+            head = f"Output RF {_px(r)} < {object_text(largest, need)}{at}"
+        elif len({(lg, tuple(nd)) for _, _, _, lg, nd in short}) == 1:
+            _, _, _, largest, need = short[0]
+            listed = ", ".join(f"'{name}' {_px(r)}" for name, r, _, _, _ in short)
+            head = f"Output RF < {object_text(largest, need)}{at} for {listed}"
         else:
-            listed = ", ".join(f"'{name}' {_px(r)}" for name, r, _ in short)
-            head = f"Output RF < {object_text}{at} for {listed}"
-            gates = any(g for _, _, g in short)
+            listed = ", ".join(f"'{name}' {_px(r)} < {object_text(lg, nd)}" for name, r, _, lg, nd in short)
+            head = f"Output RF < object size{at}: {listed}"
         message = (
             f"{head}: the largest objects do not fit in what one output position sees "
             f"(local receptive field, per axis). Grow it with more stride or depth, dilation or larger "
@@ -81,17 +83,23 @@ class RfSmallerThanObject(Rule):
         yield self.diagnostic(ctx, ctx.graph.loc, message)
 
 
+def _input_sizes(ctx: ModelContext) -> tuple[int, ...] | None:
+    """The input size per axis, from the analysis or the settings."""
+    sizes = ctx.analysis.input_size
+    if sizes is None and ctx.settings.input_size is not None:
+        given = tuple(ctx.settings.input_size)
+        ndim = ctx.graph.ndim
+        sizes = given if len(given) == ndim else given[-1:] * ndim
+    return sizes
+
+
 def _need(ctx: ModelContext) -> tuple[int, list[int], tuple[int, ...] | None]:
     """The largest object size, the extent to compare with per axis (capped at the
     input: an object cannot be larger than the image it is in), and the input sizes."""
     assert ctx.settings.object_size is not None
     largest = max(ctx.settings.object_size)
-    ndim = ctx.graph.ndim
-    sizes = ctx.analysis.input_size
-    if sizes is None and ctx.settings.input_size is not None:
-        given = tuple(ctx.settings.input_size)
-        sizes = given if len(given) == ndim else given[-1:] * ndim
-    need = [min(largest, sizes[a]) if sizes else largest for a in range(ndim)]
+    sizes = _input_sizes(ctx)
+    need = [min(largest, sizes[a]) if sizes else largest for a in range(ctx.graph.ndim)]
     return largest, need, sizes
 
 

@@ -299,6 +299,14 @@ def _pragma_value(key: str, value: str) -> dict[str, Any]:
             if pair[0] > pair[1]:
                 raise ValueError(f"min {pair[0]} is larger than max {pair[1]}")
             return {"object_size": pair}
+        if key == "output-object-size":  # p3:8..64,p4:32..256
+            per: dict[str, tuple[int, int]] = {}
+            for item in value.split(","):
+                name, sep, size = item.partition(":")
+                if not sep or not name:
+                    raise ValueError(f"expected output:min..max, got {item!r}")
+                per[name] = _pragma_value("object-size", size)["object_size"]
+            return {"output_object_size": per}
         if key == "task":
             return {"task": value}
         if key == "batch-size":
@@ -307,7 +315,7 @@ def _pragma_value(key: str, value: str) -> dict[str, Any]:
         if "invalid literal" in str(exc):
             raise ValueError(f"expected an integer, got {value!r}") from None
         raise
-    raise ValueError("unknown key (known: input-size, object-size, task, batch-size)")
+    raise ValueError("unknown key (known: input-size, object-size, output-object-size, task, batch-size)")
 
 
 def _position(message: str, path: str) -> tuple[int, int]:
