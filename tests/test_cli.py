@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
+from import_guard import BLOCKER
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -226,17 +226,6 @@ def test_python_dash_m() -> None:
     assert result.returncode == 0 and result.stdout.startswith("rflint ")
 
 
-BLOCKER = """
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'onnx', 'pygls', 'rich', 'libcst'):
-            raise ImportError('rflint check must not import ' + name)
-        return None
-sys.meta_path.insert(0, Block())
-from rflint.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
 
 
 def test_check_does_not_import_heavy_packages() -> None:

@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from import_guard import BLOCKER
 from jsonschema import Draft4Validator
 
 from rflint.diagnostics import Diagnostic, Edit, Fix, Severity
@@ -519,17 +520,6 @@ def test_stdin_filename_ignores_other_paths_with_a_warning(project: Path) -> Non
     assert result.returncode == 0 and "ignoring elsewhere.py" in result.stderr
 
 
-BLOCKER = """
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'onnx', 'pygls', 'rich', 'libcst'):
-            raise ImportError('rflint check must not import ' + name)
-        return None
-sys.meta_path.insert(0, Block())
-from rflint.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
 
 
 @pytest.mark.parametrize("fmt", ["github", "gitlab", "sarif", "junit", "json-lines"])

@@ -10,6 +10,8 @@ import ast
 from fractions import Fraction
 
 import pytest
+from graphs import FILE, TYPE, loc, tconv
+from graphs import window as conv
 
 from rflint.analysis import analyse
 from rflint.checks.base import ModelContext, Rule, all_rules, run_rules
@@ -34,27 +36,6 @@ from rflint.ir import (
 )
 from rflint.rf import transposed_out_size
 from rflint.settings import ModelSettings
-
-FILE = "model.py"
-
-
-def loc(line: int, col: int = 9, chain: tuple[str, ...] = ()) -> Location:
-    return Location(FILE, line, col, chain=chain)
-
-
-def conv(k, s=1, d=1, p=0, kind="conv", nd=2) -> Window:
-    """A window op with the same geometry on every axis (tuples pass through)."""
-    t = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd  # noqa: E731
-    pads = tuple((pp, pp) for pp in t(p))
-    return Window(kind, t(k), t(s), t(d), pads)
-
-
-def tconv(k, s, p=0, op=0, d=1, nd=2) -> TransposedConv:
-    t = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd  # noqa: E731
-    return TransposedConv(t(k), t(s), t(d), t(p), t(op))
-
-
-TYPE = {"conv": "Conv2d", "max_pool": "MaxPool2d", "avg_pool": "AvgPool2d"}
 
 
 def chain(*ops, settings_input=None, complete=True, attrs=None):

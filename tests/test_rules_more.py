@@ -13,6 +13,8 @@ import math
 from fractions import Fraction
 
 import pytest
+from graphs import TYPE, loc
+from graphs import window as conv
 
 from rflint.analysis import analyse
 from rflint.api import check_text
@@ -24,7 +26,6 @@ from rflint.ir import (
     EndSpatial,
     Global,
     GraphBuilder,
-    Location,
     Merge,
     PixelShuffle,
     Pointwise,
@@ -32,20 +33,6 @@ from rflint.ir import (
     Window,
 )
 from rflint.settings import ModelSettings
-
-FILE = "model.py"
-
-
-def loc(line: int, col: int = 9) -> Location:
-    return Location(FILE, line, col)
-
-
-def conv(k, s=1, d=1, p=0, kind="conv", nd=2) -> Window:
-    t = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd  # noqa: E731
-    return Window(kind, t(k), t(s), t(d), tuple((pp, pp) for pp in t(p)))
-
-
-TYPE = {"conv": "Conv2d", "max_pool": "MaxPool2d", "avg_pool": "AvgPool2d"}
 
 
 class Net:

@@ -21,6 +21,8 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from graphs import TYPE, loc
+from graphs import window as win
 
 from rflint.analysis import analyse
 from rflint.api import check_text
@@ -33,7 +35,6 @@ from rflint.fixes import apply_edits
 from rflint.ir import (
     Global,
     GraphBuilder,
-    Location,
     Merge,
     Pointwise,
     Resample,
@@ -41,23 +42,6 @@ from rflint.ir import (
     Window,
 )
 from rflint.settings import ModelSettings
-
-FILE = "model.py"
-
-
-def loc(line: int, col: int = 9) -> Location:
-    return Location(FILE, line, col)
-
-
-def win(k, s=1, d=1, p=0, kind="conv", nd=2) -> Window:
-    """A window op with the same geometry on every axis (tuples pass through; ``p`` may be
-    an int, a per-axis tuple of ints, or a per-axis tuple of (before, after) pairs)."""
-    t = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd  # noqa: E731
-    pads = tuple(pp if isinstance(pp, tuple) else (pp, pp) for pp in t(p))
-    return Window(kind, t(k), t(s), t(d), pads)
-
-
-TYPE = {"conv": "Conv2d", "max_pool": "MaxPool2d", "avg_pool": "AvgPool2d", "pad": "ZeroPad2d"}
 
 
 def seq(*ops, lines=None, attrs=None, complete=True):
