@@ -760,3 +760,30 @@ def test_output_object_size_in_the_configuration(tmp_path) -> None:
     assert settings.object_size_for("output['p3']") == (8, 64)
     assert settings.object_size_for("output['p4']") == (1, 256)
     assert settings.object_size_for("output['p5']") is None
+
+
+def test_rf102_object_size_per_output() -> None:
+    """RF102 reads each output's own object size, as RF101 does. By hand (DESIGN.md's ERF,
+    sigma^2 += (j*d)^2 (k^2 - 1)/12): 'fine' is one 3x3 conv, sigma^2 = 8/12, 4 sigma =
+    3.27 px; 'coarse' adds a 5x5 stride-4 conv at jump 1, sigma^2 = 8/12 + 24/12 = 8/3,
+    4 sigma = 6.53 px."""
+    n = Net()
+    fine = n.add(conv(3, p=1), [n.x])
+    coarse = n.add(conv(5, s=4, p=2), [fine])
+    g = n.build([("fine", fine), ("coarse", coarse)])
+    assert f"{4 * math.sqrt(8 / 12):.1f}" == "3.3" and f"{4 * math.sqrt(8 / 3):.1f}" == "6.5"
+    own = {"fine": (1, 3), "coarse": (8, 16)}
+    # 'fine' 3.27 >= 3 is quiet under its own size, though short of the model-wide 5 px;
+    # 'coarse' 6.53 >= 5 would pass the model-wide size, but not its own 16 px.
+    [d] = run(g, "RF102", ModelSettings(object_size=(1, 5), output_object_size=own))
+    assert d.message.startswith("Output ERF < object size 16 px for 'coarse' 6.5 px (RF 7 px):")
+    assert "'fine'" not in d.message
+    # Both short, each under its own size: each named with its own.
+    [d] = run(g, "RF102", ModelSettings(output_object_size={"fine": (1, 4), "coarse": (8, 16)}))
+    assert "'fine' 3.3 px (RF 3 px) < object size 4 px, 'coarse' 6.5 px (RF 7 px) < object size 16 px" in d.message
+    # Per-output sizes alone (no model-wide one) are enough for the rule to apply.
+    settings = ModelSettings(output_object_size={"fine": (1, 4)})
+    assert all_rules()["RF102"]().applicable(settings)
+    [d] = run(g, "RF102", settings)
+    assert d.message.startswith("Output ERF < object size 4 px for 'fine' 3.3 px (RF 3 px):")
+    assert "coarse" not in d.message

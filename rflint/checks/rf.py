@@ -8,6 +8,7 @@ gates give global context, which the message mentions rather than counts.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterator
 
 from ..analysis import index_maps
@@ -35,43 +36,21 @@ class RfSmallerThanObject(Rule):
         return settings.has_object_size()
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
-        ndim = ctx.graph.ndim
-        sizes = _input_sizes(ctx)
-        short: list[tuple[str, list[int], bool, int, list[int]]] = []
+        short: list[Short] = []
+        gates = False
         for name, nid in ctx.analysis.spatial_outputs():
             info = ctx.analysis.info(nid)
-            size = ctx.settings.object_size_for(name)
-            if info.frames is None or size is None:
+            need = _need_for(ctx, name)
+            if info.frames is None or need is None:
                 continue
-            largest = max(size)
-            # An object cannot be larger than the image it is in.
-            need = [min(largest, sizes[a]) if sizes else largest for a in range(ndim)]
             r = [f.r for f in info.frames]
-            if any(r[a] < need[a] for a in range(ndim)):
-                short.append((name, r, info.is_global, largest, need))
+            if any(r[a] < need[1][a] for a in range(ctx.graph.ndim)):
+                short.append(Short(name, _px(r), *need))
+                gates = gates or info.is_global
         if not short:
             return
-        at = f" at input {_px(list(sizes))}" if sizes else ""
-
-        def object_text(largest: int, need: list[int]) -> str:
-            text = f"object size {largest} px"
-            if need != [largest] * ndim:
-                text += f" (capped at the input, {_px(need)})"
-            return text
-
-        gates = any(g for _, _, g, _, _ in short)
-        if len(short) == 1 and len(ctx.graph.outputs) == 1:
-            _, r, _, largest, need = short[0]
-            head = f"Output RF {_px(r)} < {object_text(largest, need)}{at}"
-        elif len({(lg, tuple(nd)) for _, _, _, lg, nd in short}) == 1:
-            _, _, _, largest, need = short[0]
-            listed = ", ".join(f"'{name}' {_px(r)}" for name, r, _, _, _ in short)
-            head = f"Output RF < {object_text(largest, need)}{at} for {listed}"
-        else:
-            listed = ", ".join(f"'{name}' {_px(r)} < {object_text(lg, nd)}" for name, r, _, lg, nd in short)
-            head = f"Output RF < object size{at}: {listed}"
         message = (
-            f"{head}: the largest objects do not fit in what one output position sees "
+            f"{_headline(ctx, 'RF', short)}: the largest objects do not fit in what one output position sees "
             f"(local receptive field, per axis). Grow it with more stride or depth, dilation or larger "
             f"kernels, or lower the configured object-size."
         )
@@ -93,14 +72,49 @@ def _input_sizes(ctx: ModelContext) -> tuple[int, ...] | None:
     return sizes
 
 
-def _need(ctx: ModelContext) -> tuple[int, list[int], tuple[int, ...] | None]:
-    """The largest object size, the extent to compare with per axis (capped at the
-    input: an object cannot be larger than the image it is in), and the input sizes."""
-    assert ctx.settings.object_size is not None
-    largest = max(ctx.settings.object_size)
+@dataclass(frozen=True)
+class Short:
+    """One model output whose field falls short of its object size: its name, the
+    measure as the message prints it, and what it is compared with."""
+
+    name: str
+    value: str
+    largest: int
+    need: list[int]
+
+
+def _need_for(ctx: ModelContext, output: str) -> tuple[int, list[int]] | None:
+    """The largest object size for one output (its own, else the model's) and the extent to
+    compare with per axis, capped at the input: an object cannot be larger than the image
+    it is in. None when neither the output nor the model has an object size."""
+    size = ctx.settings.object_size_for(output)
+    if size is None:
+        return None
+    largest = max(size)
     sizes = _input_sizes(ctx)
-    need = [min(largest, sizes[a]) if sizes else largest for a in range(ctx.graph.ndim)]
-    return largest, need, sizes
+    return largest, [min(largest, sizes[a]) if sizes else largest for a in range(ctx.graph.ndim)]
+
+
+def _object_text(ctx: ModelContext, largest: int, need: list[int]) -> str:
+    text = f"object size {largest} px"
+    if need != [largest] * ctx.graph.ndim:
+        text += f" (capped at the input, {_px(need)})"
+    return text
+
+
+def _headline(ctx: ModelContext, what: str, short: list[Short]) -> str:
+    """``Output RF 68 px < object size 128 px at input 256 px``, naming the outputs when the
+    model has several, and each output's own object size when they differ (RF101, RF102)."""
+    sizes = _input_sizes(ctx)
+    at = f" at input {_px(list(sizes))}" if sizes else ""
+    first = short[0]
+    if len(short) == 1 and len(ctx.graph.outputs) == 1:
+        return f"Output {what} {first.value} < {_object_text(ctx, first.largest, first.need)}{at}"
+    if len({(s.largest, tuple(s.need)) for s in short}) == 1:
+        listed = ", ".join(f"'{s.name}' {s.value}" for s in short)
+        return f"Output {what} < {_object_text(ctx, first.largest, first.need)}{at} for {listed}"
+    listed = ", ".join(f"'{s.name}' {s.value} < {_object_text(ctx, s.largest, s.need)}" for s in short)
+    return f"Output {what} < object size{at}: {listed}"
 
 
 def _fmt_px(values: list[float]) -> str:
@@ -125,41 +139,32 @@ class ErfSmallerThanObject(Rule):
     needs_complete_graph = True
 
     def applicable(self, settings: ModelSettings) -> bool:
-        return settings.object_size is not None
+        return settings.has_object_size()
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
-        if ctx.settings.object_size is None:
-            return
-        largest, need, sizes = _need(ctx)
-        ndim = ctx.graph.ndim
-        short: list[tuple[str, list[float], list[int]]] = []
+        short: list[Short] = []
+        alone = len(ctx.graph.outputs) == 1
+        theoretical = ""  # with one output, its theoretical RF follows the headline
         for name, nid in ctx.analysis.spatial_outputs():
             info = ctx.analysis.info(nid)
-            if info.moments is None or info.frames is None:
+            need = _need_for(ctx, name)
+            if info.moments is None or info.frames is None or need is None:
                 continue
             widths = [m.width for m in info.moments]
-            if any(widths[a] < need[a] for a in range(ndim)):
-                short.append((name, widths, [f.r for f in info.frames]))
+            if any(widths[a] < need[1][a] for a in range(ctx.graph.ndim)):
+                r = _px([f.r for f in info.frames])
+                short.append(Short(name, _fmt_px(widths) if alone else f"{_fmt_px(widths)} (RF {r})", *need))
+                theoretical = f" (theoretical RF {r})" if alone else ""
         if not short:
             return
-        at = f" at input {_px(list(sizes))}" if sizes else ""
-        object_text = f"object size {largest} px"
-        if need != [largest] * ndim:
-            object_text += f" (capped at the input, {_px(need)})"
-        if len(short) == 1 and len(ctx.graph.outputs) == 1:
-            _, widths, r = short[0]
-            head = f"Output ERF {_fmt_px(widths)} < {object_text}{at} (theoretical RF {_px(r)})"
-        else:
-            listed = ", ".join(f"'{n}' {_fmt_px(w)} (RF {_px(r)})" for n, w, r in short)
-            head = f"Output ERF < {object_text}{at} for {listed}"
         yield self.diagnostic(
             ctx,
             ctx.graph.loc,
-            f"{head}: the effective receptive field (4 sigma of the impact of input pixels under uniform "
-            f"weights, about 95% of it; branches mixed at merges) covers less than the largest objects, so "
-            f"their far parts barely influence an output even where the theoretical RF reaches them. Grow it "
-            f"with more stride or depth before the head, dilation or larger kernels, or lower the configured "
-            f"object-size.",
+            f"{_headline(ctx, 'ERF', short)}{theoretical}: the effective receptive field (4 sigma of the "
+            f"impact of input pixels under uniform weights, about 95% of it; branches mixed at merges) covers "
+            f"less than the largest objects, so their far parts barely influence an output even where the "
+            f"theoretical RF reaches them. Grow it with more stride or depth before the head, dilation or "
+            f"larger kernels, or lower the configured object-size.",
         )
 
 
