@@ -9,6 +9,7 @@ reached only from here.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 INTERNAL_ERROR = "RL000"
 UNUSED_NOQA = "RL003"
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+EXPORT_SUFFIXES = (".onnx", ".pt2")
+"""Exported models: binary files, read by readers that need an optional extra."""
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+"""Pickled checkpoints: refused, since unpickling runs code."""
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 
@@ -65,6 +70,50 @@ def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bo
     return read_python(path, text, entries=entries, factories=factories, session=session)  # type: ignore[arg-type]
 
 
+def is_binary_model(path: str) -> bool:
+    """Files read as bytes (exported models) or refused (pickles), never as text."""
+    return path.lower().endswith(EXPORT_SUFFIXES + PICKLE_SUFFIXES)
+
+
+_EXTRA = {".onnx": ("onnx", "reading ONNX files", "onnx"), ".pt2": ("torch", "reading torch.export programs", "torch")}
+
+
+def read_binary(path: str, data: bytes) -> ReadResult:
+    """Read an exported model (ONNX, torch.export ``.pt2``), or refuse a pickle.
+    A missing optional extra is a finding on the file that says what to install."""
+    lower = path.lower()
+    if lower.endswith(PICKLE_SUFFIXES):
+        return _error(path, "refusing to read a pickled checkpoint: unpickling runs arbitrary code. "
+                            "Export the model instead (torch.onnx.export(model, x, 'model.onnx') or "
+                            "torch.export.save(torch.export.export(model, (x,)), 'model.pt2')), "
+                            "or lint its source: rflint check model.py, or --trace module:factory")
+    suffix = ".onnx" if lower.endswith(".onnx") else ".pt2"
+    module, what, extra = _EXTRA[suffix]
+    from importlib.util import find_spec
+
+    if find_spec(module) is None:
+        return _error(path, f"{what} needs the {module} package: pip install 'rflint[{extra}]'")
+    if suffix == ".onnx":
+        from .readers.onnx import read_onnx
+
+        return read_onnx(path, data)
+    from .readers.torch import read_program
+
+    return read_program(path, data)
+
+
+def _error(path: str, message: str) -> ReadResult:
+    return ReadResult(diagnostics=(Diagnostic(PARSE_ERROR, message, Location(path, 1, 1), Severity.ERROR),))
+
+
+def _read_bytes(path: str) -> bytes | Diagnostic:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        return Diagnostic(PARSE_ERROR, f"cannot read file: {exc.strerror or exc}", Location(path, 1, 1), Severity.ERROR)
+
+
 def _read_text(path: str) -> str | Diagnostic:
     try:
         with open(path, "rb") as fh:
@@ -100,12 +149,28 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
     """
     base = config.settings() if config is not None else ModelSettings()
     rules = enabled_rules(config, path)
-    show_unresolved = show_unresolved or any(r.code == UNRESOLVED for r in rules)
     factories = any(r.needs_complete_graph and r.applicable(base) for r in rules)
-    entry_settings = {name: keys for name, keys in entries}
     result = read_source(path, text, [name for name, _ in entries], factories, session)
     if dependencies is not None:
         dependencies.extend(result.dependencies)
+    return check_result(path, result, text, config, show_unresolved, entries, rules)
+
+
+def check_data(path: str, data: bytes, config: "Config | None" = None, show_unresolved: bool = False) -> list[Diagnostic]:
+    """Lint an exported model file (ONNX, ``.pt2``) given its bytes; refuse a pickle."""
+    return check_result(path, read_binary(path, data), None, config, show_unresolved)
+
+
+def check_result(path: str, result: ReadResult, text: str | None, config: "Config | None" = None,
+                 show_unresolved: bool = False, entries: Sequence[tuple[str, dict]] = (),
+                 rules: list[Rule] | None = None) -> list[Diagnostic]:
+    """Run the enabled rules on what a reader read from ``path`` (``text`` is the file's
+    source, for ``# noqa``; None for files without lines, whose findings carry a node)."""
+    base = config.settings() if config is not None else ModelSettings()
+    if rules is None:
+        rules = enabled_rules(config, path)
+    show_unresolved = show_unresolved or any(r.code == UNRESOLVED for r in rules)
+    entry_settings = {name: keys for name, keys in entries}
     found: list[Diagnostic] = [d for d in result.diagnostics if d.code != UNRESOLVED or show_unresolved]
     for model in result.models:
         settings = base.merged(**model.overrides).merged(**entry_settings.get(model.graph.name, {}))
@@ -123,7 +188,7 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
                 for u in model.graph.unresolved if u.loc is not None and u.loc.file == path
             )
     kept = _filter([_place(d, path) for d in found], text, config, path,
-                   unused_noqa=any(r.code == UNUSED_NOQA for r in rules))
+                   unused_noqa=text is not None and any(r.code == UNUSED_NOQA for r in rules))
     return sorted(kept, key=Diagnostic.sort_key)
 
 
@@ -159,23 +224,33 @@ def _place(d: Diagnostic, path: str) -> Diagnostic:
     return d
 
 
-def _filter(found: Iterable[Diagnostic], text: str, config: "Config | None", path: str,
+def place_key(d: Diagnostic) -> tuple:
+    """Where a finding is, for reporting each place once: the line and column, or the
+    node of an exported model (whose findings all sit on line 1)."""
+    return (d.loc.file, d.loc.line, d.loc.col, d.loc.node.index if d.loc.node else -1, d.code)
+
+
+def _filter(found: Iterable[Diagnostic], text: str | None, config: "Config | None", path: str,
             unused_noqa: bool = False) -> list[Diagnostic]:
-    """Report each (file, line, column, code) once, drop what ``# noqa`` and the
-    configuration switch off. The first finding at a place wins: readers list
-    complete models first, whose messages have the most to say. With RL003 on,
-    ``# noqa`` comments of this file that suppressed none of the rflint codes they
-    name are reported."""
-    lines = source_lines(text)
-    seen: set[tuple[str, int, int, str]] = set()
+    """Report each place and code once, drop what ``# noqa`` and the configuration
+    switch off (for an exported model's nodes, ``per-file-ignores`` with a node
+    pattern). The first finding at a place wins: readers list complete models first,
+    whose messages have the most to say. With RL003 on, ``# noqa`` comments of this
+    file that suppressed none of the rflint codes they name are reported."""
+    lines = source_lines(text) if text is not None else []
+    seen: set[tuple] = set()
     kept: list[Diagnostic] = []
     used: dict[int, set[str]] = {}
     for d in found:
-        key = (d.loc.file, d.loc.line, d.loc.col, d.code)
+        key = place_key(d)
         if key in seen:
             continue
         seen.add(key)
-        if config is not None and d.code not in (PARSE_ERROR, INTERNAL_ERROR) and not config.is_enabled(d.code, d.loc.file, True):
+        node = d.loc.node.name if d.loc.node else None
+        if config is not None and d.code not in (PARSE_ERROR, INTERNAL_ERROR) and not config.is_enabled(d.code, d.loc.file, True, node):
+            continue
+        if d.loc.node is not None:
+            kept.append(d)
             continue
         if _suppressed(d, lines if d.loc.file == path else _lines_of(d.loc.file)):
             if d.loc.file == path:
@@ -283,13 +358,16 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
     for i, file in enumerate(files):
         path = _display(file)
         file_config = config_for(file)
-        text = _read_text(str(file))
+        binary = is_binary_model(path)
+        text = _read_bytes(str(file)) if binary else _read_text(str(file))
         if isinstance(text, Diagnostic):
             results[i] = [Diagnostic(text.code, text.message, Location(path, 1, 1), text.severity)]
             continue
-        sources[path] = text
+        if isinstance(text, str):
+            sources[path] = text
         entries = _entries_for(file, file_config, targets.get(os.path.abspath(file), []))
-        k = key(path, text, file_config.fingerprint(), f"unresolved={show_unresolved} entries={entries!r}")
+        content = hashlib.sha256(text).hexdigest() if isinstance(text, bytes) else text
+        k = key(path, content, file_config.fingerprint(), f"unresolved={show_unresolved} entries={entries!r}")
         if use_cache:
             cache = caches.setdefault(file_config.root, ResultCache(file_config.root))
             hit = cache.get(k)
@@ -302,10 +380,10 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
         results[i] = diags
         if use_cache and not any(d.code == INTERNAL_ERROR for d in diags):
             caches[file_config.root].put(k, diags, deps)
-    seen: set[tuple[str, int, int, str]] = set()
+    seen: set[tuple] = set()
     diagnostics = []
     for d in (d for r in results for d in r):  # one finding per place, across files too
-        place = (d.loc.file, d.loc.line, d.loc.col, d.code)
+        place = place_key(d)
         if place not in seen:
             seen.add(place)
             diagnostics.append(d)
@@ -324,7 +402,8 @@ def _entries_for(file: Path, config: "Config", named: list[str]) -> list[tuple[s
     return entries
 
 
-Job = tuple[int, str, str, "Config", str, list[tuple[str, dict]]]
+Job = tuple[int, str, "str | bytes", "Config", str, list[tuple[str, dict]]]
+"""(index, displayed path, text or an exported model's bytes, configuration, cache key, entries)."""
 
 
 def _check_one(job: Job, show_unresolved: bool, session: object | None) -> tuple[list[Diagnostic], dict[str, str]]:
@@ -335,7 +414,10 @@ def _check_one(job: Job, show_unresolved: bool, session: object | None) -> tuple
     _, path, text, config, _, entries = job
     deps: list[str] = []
     try:
-        diags = check_text(path, text, config, show_unresolved, entries, session, deps)
+        if isinstance(text, bytes):
+            diags = check_data(path, text, config, show_unresolved)
+        else:
+            diags = check_text(path, text, config, show_unresolved, entries, session, deps)
     except RecursionError:
         diags = [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
     except Exception as exc:  # noqa: BLE001  (one file's internal error must not stop the run)
@@ -452,6 +534,48 @@ def fix_buffer(path: str, text: str, config: "Config | None" = None, unsafe: boo
     return text, fixed, result
 
 
+# ---------------------------------------------------------------------- the opt-in trace
+
+
+def read_trace(target: str, input_size: Sequence[int] | None = None) -> ReadResult:
+    """Import the user's ``module.path:factory``, build the model and trace it into the
+    Graph IR. This runs the user's code, which is why only ``--trace`` reaches it.
+    Raises ReaderError naming the target when it cannot be imported, built or traced."""
+    from importlib.util import find_spec
+
+    if find_spec("torch") is None:
+        raise ReaderError(f"--trace {target}: tracing needs torch: pip install 'rflint[torch]'")
+    from .readers.torch import trace_target
+
+    return trace_target(target, tuple(input_size) if input_size else None)
+
+
+def check_trace(targets: Sequence[str], config: "Config | None" = None, overrides: dict | None = None) -> CheckResult:
+    """Lint models built by running the user's factories (``--trace``). Findings point at
+    the source lines the trace recorded; configuration is the one for the factory's file."""
+    diagnostics: list[Diagnostic] = []
+    errors: list[str] = []
+    files: list[str] = []
+    sources: dict[str, str] = {}
+    for target in targets:
+        try:
+            settings_config = resolve_config(Path.cwd(), config, overrides)
+            result = read_trace(target, settings_config.settings().input_size)
+        except ReaderError as exc:
+            errors.append(str(exc))
+            continue
+        graph_loc = next((m.graph.loc for m in result.models if m.graph.loc is not None), None)
+        path = _display(graph_loc.file) if graph_loc is not None else target
+        text = _read_text(path) if graph_loc is not None else None
+        text = text if isinstance(text, str) else None
+        file_config = resolve_config(path, config, overrides) if graph_loc is not None else settings_config
+        diagnostics.extend(check_result(path, result, text, file_config))
+        files.append(path)
+        if text is not None:
+            sources[path] = text
+    return CheckResult(tuple(sorted(diagnostics, key=Diagnostic.sort_key)), tuple(files), tuple(errors), sources)
+
+
 # ---------------------------------------------------------------------- explain
 
 
@@ -461,15 +585,26 @@ def split_target(target: str) -> tuple[str, str | None]:
     return path, (entry or None) if sep else None
 
 
-def explain(target: str, config: "Config | None" = None, input_size: Sequence[int] | None = None) -> Explanation:
-    """Build and analyse one model. Raises ReaderError with a message naming file and entry."""
+def explain(target: str, config: "Config | None" = None, input_size: Sequence[int] | None = None,
+            trace: bool = False) -> Explanation:
+    """Build and analyse one model. Raises ReaderError with a message naming file and entry.
+    With ``trace``, ``target`` is ``module.path:factory`` and the user's code is run."""
+    if trace:
+        base = config.settings() if config is not None else ModelSettings()
+        size = tuple(input_size) if input_size is not None else base.input_size
+        traced = read_trace(target, size)
+        if not traced.models:
+            raise ReaderError("\n".join(f"{d.loc}: {d.message}" for d in traced.diagnostics) or f"{target}: no model")
+        settings = base.merged(**traced.models[0].overrides).merged(input_size=size)
+        return Explanation(traced.models[0], analyse(traced.models[0].graph, settings.input_size), settings)
     path, entry = split_target(target)
-    text = _read_text(path)
+    binary = is_binary_model(path)
+    text = _read_bytes(path) if binary else _read_text(path)
     if isinstance(text, Diagnostic):
         raise ReaderError(f"{path}: {text.message}")
     base = config.settings() if config is not None else ModelSettings()
-    if path.endswith(SPEC_SUFFIXES):
-        result = read_source(path, text)
+    if isinstance(text, bytes) or path.endswith(SPEC_SUFFIXES):
+        result = read_binary(path, text) if isinstance(text, bytes) else read_source(path, text)
         if not result.models:
             raise ReaderError("\n".join(f"{d.loc}: {d.message}" for d in result.diagnostics) or f"{path}: no model")
         model = result.models[0]

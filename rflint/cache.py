@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__
 from .diagnostics import Diagnostic, Edit, Fix, Severity
-from .ir import Location
+from .ir import Location, NodeRef
 
 CACHE_DIR = ".rflint_cache"
 
@@ -62,18 +62,21 @@ def _to_json(d: Diagnostic) -> dict[str, Any]:
     if d.fix is not None:
         fix = {"description": d.fix.description, "safe": d.fix.safe,
                "edits": [[e.line, e.col, e.end_line, e.end_col, e.replacement] for e in d.fix.edits]}
+    node = [loc.node.name, loc.node.op_type, loc.node.index] if loc.node is not None else None
     return {"code": d.code, "message": d.message, "severity": int(d.severity), "model": d.model, "name": d.name,
-            "loc": [loc.file, loc.line, loc.col, loc.end_line, loc.end_col, list(loc.chain)], "fix": fix}
+            "layer": d.layer, "loc": [loc.file, loc.line, loc.col, loc.end_line, loc.end_col, list(loc.chain), node],
+            "fix": fix}
 
 
 def _from_json(data: dict[str, Any]) -> Diagnostic:
-    file, line, col, end_line, end_col, chain = data["loc"]
+    file, line, col, end_line, end_col, chain, node = data["loc"]
     fix = None
     if data["fix"] is not None:
         f = data["fix"]
         fix = Fix(f["description"], tuple(Edit(*e) for e in f["edits"]), bool(f["safe"]))
-    return Diagnostic(data["code"], data["message"], Location(file, line, col, end_line, end_col, tuple(chain)),
-                      Severity(data["severity"]), fix, data["model"], data["name"])
+    ref = NodeRef(*node) if node is not None else None
+    return Diagnostic(data["code"], data["message"], Location(file, line, col, end_line, end_col, tuple(chain), ref),
+                      Severity(data["severity"]), fix, data["model"], data["name"], data["layer"])
 
 
 class ResultCache:

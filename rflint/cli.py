@@ -8,6 +8,7 @@ check path stay fast (pre-commit runs rflint on every commit).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Sequence
 
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="lint model files and directories")
     check.add_argument("paths", nargs="*", default=[], metavar="PATH",
                        help="files or directories (default: .); - reads standard input")
+    check.add_argument("--trace", action="append", default=[], metavar="MODULE:FACTORY",
+                       help="ALSO RUNS CODE: import MODULE (from the working directory), call FACTORY() and trace "
+                            "the model with torch; findings point at the source lines the trace recorded. "
+                            "Only for models too dynamic to read statically. Needs rflint[torch]")
     check.add_argument("--output-format", choices=OUTPUT_FORMATS, default="full",
                        help="full (default), concise, json, json-lines, junit, github (Actions annotations), "
                             "gitlab (Code Quality), sarif (code scanning)")
@@ -69,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="per-layer receptive fields of one model")
     explain.add_argument("target", metavar="FILE[::MODEL]", help="e.g. nets/unet.py::UNet or nets/unet.py::UNet(depth=5)")
+    explain.add_argument("--trace", action="store_true",
+                         help="RUNS CODE: the target is MODULE:FACTORY, imported from the working directory, "
+                              "built and traced with torch (needs rflint[torch])")
     explain.add_argument("--input-size", type=_sizes, metavar="N[,N]")
     explain.add_argument("--output-format", choices=("full", "json"), default="full")
     explain.add_argument("--config", metavar="FILE")
@@ -135,7 +143,7 @@ def _check(args: argparse.Namespace) -> int:
         return _error(f"--statistics works with --output-format {', '.join(_STATISTICS_FORMATS)}, "
                       f"not {args.output_format}")
     stdin_name = _stdin_name(args)
-    args.paths = args.paths or ["."]
+    args.paths = args.paths or ([] if args.trace else ["."])
     try:
         out = _open_output(args.output_file)
     except OSError as exc:
@@ -216,7 +224,12 @@ def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | Non
         if args.fix or args.diff:
             return _fix(args, config, overrides, out)
         result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
-                                 use_cache=not args.no_cache)
+                                 use_cache=not args.no_cache) if args.paths or not args.trace else None
+        if args.trace:
+            traced = api.check_trace(args.trace, config, overrides)
+            result = traced if result is None else dataclasses.replace(
+                result, diagnostics=result.diagnostics + traced.diagnostics, files=result.files + traced.files,
+                errors=result.errors + traced.errors, sources={**result.sources, **traced.sources})
     for message in result.errors:
         print(f"rflint: error: {message}", file=sys.stderr)
     diags = sorted(result.diagnostics, key=lambda d: d.sort_key())
@@ -406,9 +419,9 @@ def _explain(args: argparse.Namespace) -> int:
         if config is None:
             from pathlib import Path
 
-            found = find_config(Path(api.split_target(args.target)[0]))
+            found = find_config(Path.cwd() if args.trace else Path(api.split_target(args.target)[0]))
             config = load_config(found) if found else default_config()
-        explanation = api.explain(args.target, config, args.input_size)
+        explanation = api.explain(args.target, config, args.input_size, trace=args.trace)
     except ConfigError as exc:
         return _error(str(exc))
     except ReaderError as exc:

@@ -17,6 +17,7 @@ for matching files regardless of selection.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import json
 import os
@@ -312,7 +313,7 @@ class Config(_Model):
     _pfi: list[tuple[re.Pattern[str], re.Pattern[str] | None, bool, tuple[str, ...]]] | None = PrivateAttr(
         default=None
     )
-    _pfi_cache: dict[str, tuple[tuple[str, ...], ...]] = PrivateAttr(default_factory=dict)
+    _pfi_cache: dict[tuple[str, str | None], tuple[tuple[str, ...], ...]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, __context: Any) -> None:
         # Snapshot the working directory now, so that a later chdir does not move the root.
@@ -375,7 +376,7 @@ class Config(_Model):
         self._selected[key] = enabled
         return enabled
 
-    def _compiled_per_file_ignores(self) -> list[tuple[re.Pattern[str], re.Pattern[str] | None, bool, tuple[str, ...]]]:
+    def _compiled_per_file_ignores(self) -> list[tuple[re.Pattern[str], re.Pattern[str] | None, bool, tuple[str, ...], re.Pattern[str] | None]]:
         if self._pfi is None:
             from .discovery import compile_glob
 
@@ -383,40 +384,47 @@ class Config(_Model):
             for pattern, codes in self.per_file_ignores.items():
                 negated = pattern.startswith("!")
                 body = pattern[1:] if negated else pattern
-                body = body.removeprefix("./")
+                body, _, node = body.removeprefix("./").partition("::")
                 full = compile_glob(body)
                 # A pattern without a slash also matches the bare file name anywhere (ruff).
                 base = compile_glob(body) if "/" not in body else None
-                compiled.append((full, base, negated, tuple(codes)))
+                nodes = re.compile(fnmatch.translate(node)) if node else None
+                compiled.append((full, base, negated, tuple(codes), nodes))
             self._pfi = compiled
         return self._pfi
 
-    def ignored_for(self, path: str | os.PathLike[str]) -> tuple[tuple[str, ...], ...]:
-        """The per-file-ignores selector lists that apply to ``path``."""
-        key = os.fspath(path)
+    def ignored_for(self, path: str | os.PathLike[str], node: str | None = None) -> tuple[tuple[str, ...], ...]:
+        """The per-file-ignores selector lists that apply to ``path`` (and, for a finding
+        on a node of an exported model, to that node: ``"model.onnx::/head/*"``; a
+        pattern with a node part never applies to a finding without a node)."""
+        key = (os.fspath(path), node)
         hit = self._pfi_cache.get(key)
         if hit is not None:
             return hit
-        rel = self.relative(key)
+        rel = self.relative(key[0])
         name = rel.rsplit("/", 1)[-1]
         found = []
-        for full, base, negated, codes in self._compiled_per_file_ignores():
+        for full, base, negated, codes, nodes in self._compiled_per_file_ignores():
             matched = bool(full.fullmatch(rel)) or bool(base is not None and base.fullmatch(name))
+            if nodes is not None:
+                matched = matched and node is not None and bool(nodes.fullmatch(node))
             if matched != negated:
                 found.append(codes)
         result = tuple(found)
         self._pfi_cache[key] = result
         return result
 
-    def is_enabled(self, code: str, path: str | os.PathLike[str] | None, default_enabled: bool) -> bool:
+    def is_enabled(self, code: str, path: str | os.PathLike[str] | None, default_enabled: bool,
+                   node: str | None = None) -> bool:
         """Whether ``code`` is reported for ``path``: selection (ruff's precedence), then
         per-file-ignores. ``default_enabled`` is the rule's own default, which applies
-        when no selector says otherwise. ``path=None`` asks about selection only."""
+        when no selector says otherwise. ``path=None`` asks about selection only.
+        ``node`` names the exported-model node a finding is on (ONNX, ``.pt2``)."""
         if not self._selected_by_flags(code, default_enabled):
             return False
         if path is None or not self.per_file_ignores:
             return True
-        return not any(_codes_match(codes, code) for codes in self.ignored_for(path))
+        return not any(_codes_match(codes, code) for codes in self.ignored_for(path, node))
 
     def relative(self, path: str | os.PathLike[str]) -> str:
         """``path`` relative to :attr:`root` with ``/`` separators, or absolute when outside it."""

@@ -53,13 +53,17 @@ class Diagnostic:
     fix: Fix | None = None
     model: str = ""
     name: str = field(default="", compare=False)
+    # The layer's key across readers (source, ONNX, trace): ``rflint.layer_key``.
+    layer: str = field(default="", compare=False)
 
     @property
     def file(self) -> str:
         return self.loc.file
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.loc.file, self.loc.line, self.loc.col, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        """File, line, column (for exported models, the node's index), code."""
+        node = self.loc.node.index if self.loc.node is not None else -1
+        return (self.loc.file, self.loc.line, self.loc.col, node, self.code)
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

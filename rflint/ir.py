@@ -21,11 +21,26 @@ Pads = tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
+class NodeRef:
+    """A node of an exported graph (ONNX, torch.export): where a finding is in a file
+    that has no source lines. ``index`` is the node's position in the file's graph."""
+
+    name: str
+    op_type: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.op_type} #{self.index} {self.name!r}" if self.name else f"{self.op_type} #{self.index}"
+
+
+@dataclass(frozen=True)
 class Location:
     """Where a node was written. Lines and columns are 1-based, as editors show them.
 
     ``chain`` lists the call sites that led to ``line`` when the line is a
     shared helper (``conv3x3``): outermost first, each as ``file:line name``.
+    ``node`` is set for exported models (ONNX, ``.pt2``), whose files have no lines:
+    ``line`` and ``col`` are then 1 and the node is the place.
     """
 
     file: str
@@ -34,8 +49,11 @@ class Location:
     end_line: int | None = None
     end_col: int | None = None
     chain: tuple[str, ...] = ()
+    node: NodeRef | None = None
 
     def __str__(self) -> str:
+        if self.node is not None:
+            return f"{self.file}::{self.node}"
         return f"{self.file}:{self.line}:{self.col}"
 
 

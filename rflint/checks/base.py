@@ -13,6 +13,7 @@ from typing import ClassVar, Iterable, Iterator
 from ..analysis import Analysis, NodeInfo
 from ..diagnostics import Diagnostic, Fix, Severity
 from ..ir import Graph, Location, Node
+from ..layer_key import layer_keys
 from ..settings import ModelSettings
 
 
@@ -27,6 +28,11 @@ class ModelContext:
     @cached_property
     def consumers(self) -> dict[int, list[int]]:
         return self.graph.consumers()
+
+    @cached_property
+    def layer_keys(self) -> tuple[str, ...]:
+        """Per node, the key that matches it across readers (``rflint.layer_key``)."""
+        return layer_keys(self.graph)
 
     def info(self, node: Node) -> NodeInfo:
         return self.analysis.info(node.id)
@@ -68,9 +74,10 @@ class Rule:
             loc = ctx.graph.loc
         if loc is None:
             return None
+        node = where if isinstance(where, Node) else None
         return Diagnostic(
             self.code, message, loc, severity or self.severity, fix, ctx.graph.name,
-            where.name if isinstance(where, Node) else "",
+            node.name if node is not None else "", ctx.layer_keys[node.id] if node is not None else "",
         )
 
 

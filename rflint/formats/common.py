@@ -100,7 +100,10 @@ def fingerprints(diags: Iterable[Diagnostic], sources: Mapping[str, str] | None 
     for d in diags:
         text = lines.line(d.loc.file, d.loc.line)
         # Without the source, the line number is the best identity left.
-        where = normalise_line(text) if text is not None else f"line {d.loc.line}"
+        if d.loc.node is not None:  # an exported model: the node is the place
+            where = f"node {d.loc.node.name or d.loc.node.index} {d.loc.node.op_type}"
+        else:
+            where = normalise_line(text) if text is not None else f"line {d.loc.line}"
         parts = (d.code, relative_path(d.loc.file, base), where, d.name)
         digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
         seen[digest] = seen.get(digest, 0) + 1

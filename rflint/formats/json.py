@@ -51,6 +51,14 @@ class JsonFix(_Strict):
     edits: list[JsonEdit]
 
 
+class JsonNode(_Strict):
+    """A node of an exported model's graph: its name, operator type and index in the file."""
+
+    name: str
+    op_type: str
+    index: int
+
+
 class JsonDiagnostic(_Strict):
     """One finding. ``model`` is the model it was computed in (null for layer-level findings)."""
 
@@ -62,6 +70,11 @@ class JsonDiagnostic(_Strict):
     end_location: JsonLocation
     fix: JsonFix | None
     model: str | None
+    layer: str | None = None
+    """The layer's key across readers (``rflint.layer_key``), to match findings between
+    a model's source, its ONNX export and a trace."""
+    node: JsonNode | None = None
+    """For an exported model (ONNX, ``.pt2``), the node the finding is on."""
 
 
 JsonReport = TypeAdapter(list[JsonDiagnostic])
@@ -106,6 +119,8 @@ def to_json(d: Diagnostic) -> JsonDiagnostic:
         end_location=JsonLocation(row=end_row, column=end_col),
         fix=_fix(d.fix),
         model=d.model or None,
+        layer=d.layer or None,
+        node=JsonNode(name=loc.node.name, op_type=loc.node.op_type, index=loc.node.index) if loc.node else None,
     )
 
 

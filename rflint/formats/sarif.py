@@ -128,6 +128,12 @@ def _region(line: int, col: int, end_line: int | None, end_col: int | None) -> d
 
 
 def _logical(d: Diagnostic) -> list[dict]:
+    node = d.loc.node
+    if node is not None:  # an exported model's node: its name, op type and index in the graph
+        qualified = f"{d.model}/{node.name}" if d.model and node.name else node.name or f"{node.op_type}#{node.index}"
+        return [{"name": node.name or f"{node.op_type}#{node.index}", "fullyQualifiedName": qualified,
+                 "kind": "function",
+                 "properties": {"opType": node.op_type, "nodeIndex": node.index}}]
     if d.model and d.name:
         return [{"name": d.name, "fullyQualifiedName": f"{d.model}.{d.name}", "kind": "member"}]
     if d.model:

@@ -43,8 +43,11 @@ def _sorted(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def _header(d: Diagnostic, shown: str) -> str:
+    """``path:line:col: CODE [*] message``; a finding on an exported model's node (whose
+    file has no lines: line 1, column 1) ends with the node, ``[node Conv #12 '/conv1/Conv']``."""
     marker = " [*]" if d.fix is not None else ""
-    return f"{shown}:{d.loc.line}:{d.loc.col}: {d.code}{marker} {d.message}"
+    node = f" [node {d.loc.node}]" if d.loc.node is not None else ""
+    return f"{shown}:{d.loc.line}:{d.loc.col}: {d.code}{marker} {d.message}{node}"
 
 
 def render_concise(diags: Iterable[Diagnostic]) -> str:
@@ -118,7 +121,7 @@ def _snippet(d: Diagnostic, source_lines: Sequence[str] | None) -> list[str]:
     line_no = d.loc.line
     gutter = " " * len(str(line_no))
     out: list[str] = []
-    if source_lines is not None and 1 <= line_no <= len(source_lines):
+    if source_lines is not None and 1 <= line_no <= len(source_lines) and d.loc.node is None:
         text = source_lines[line_no - 1].rstrip("\r\n")
         out += [
             f"{gutter} |",
