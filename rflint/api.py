@@ -348,9 +348,6 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
             targets.setdefault(os.path.abspath(file), []).append(entry)
     root_config = config_for(plain[0] if plain else Path.cwd())
     files, errors = iter_files(plain, root_config)
-    from .readers.python.reader import ReaderSession
-
-    session = ReaderSession(root_config.source_roots())
     results: list[list[Diagnostic]] = [[] for _ in files]
     sources: dict[str, str] = {}
     todo: list[tuple[int, str, str, "Config", str]] = []
@@ -375,6 +372,11 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
                 results[i] = hit
                 continue
         todo.append((i, path, text, file_config, k, entries))
+    session = None
+    if any(isinstance(job[2], str) for job in todo):  # a warm run never loads the Python reader
+        from .readers.python.reader import ReaderSession
+
+        session = ReaderSession(root_config.source_roots())
     for job, (diags, deps) in zip(todo, _check_many(todo, show_unresolved, jobs, session)):
         i, _, _, file_config, k, _ = job
         results[i] = diags
