@@ -94,10 +94,12 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 def all_rules() -> dict[str, type[Rule]]:
     """Every registered rule by code, in code order."""
-    from . import __name__ as _pkg  # noqa: F401  (importing the package registers the rules)
     import importlib
 
-    importlib.import_module("rflint.checks")
+    from . import FAMILIES
+
+    for family in FAMILIES:
+        importlib.import_module(f"{__package__}.{family}")  # registers the family's rules
     return dict(sorted(_REGISTRY.items()))
 
 
