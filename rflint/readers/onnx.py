@@ -27,6 +27,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Severity
 from ..ir import (
     EndSpatial,
+    Global,
     GraphBuilder,
     Location,
     Op,
@@ -36,7 +37,7 @@ from ..ir import (
 )
 from .base import PARSE_ERROR, UNRESOLVED, ReadModel, ReadResult
 from .onnx_fold import FoldError, fold
-from .onnx_graph import DEFAULT_DOMAINS, BadModel, Loaded, OnnxNode, load
+from .onnx_graph import DEFAULT_DOMAINS, BadModel, Loaded, OnnxNode, captured, load
 from .onnx_ops import Const, Feat, Other, Value, constant_attr_value
 from .onnx_tensor import HANDLERS
 
@@ -94,11 +95,12 @@ class _Mapper:
         return Location(self.path, 1, 1, node=n.ref)
 
     def feat(self, n: OnnxNode, op: Op, inputs: list[Feat], axes: tuple[int, ...],
-             attrs: dict[str, Any] | None = None, flat: Any = None) -> Feat:
+             attrs: dict[str, Any] | None = None, flat: Any = None, split: Any = None) -> Feat:
         name = n.ref.name if n.inlined else n.name
         nid = self.builder.add(op, [f.node for f in inputs], n.op_type, name, self.loc(n), attrs or {})
         self.producer[nid] = n
-        return Feat(nid, axes, flat)
+        ended = isinstance(op, (Global, EndSpatial)) or (bool(inputs) and all(f.ended for f in inputs))
+        return Feat(nid, axes, flat, split, ended)
 
     def pointwise(self, n: OnnxNode, x: Feat, axes: tuple[int, ...], flat: Any = None,
                   attrs: dict[str, Any] | None = None) -> Feat:
@@ -110,7 +112,7 @@ class _Mapper:
     def opaque(self, n: OnnxNode, feats: list[Feat], reason: str) -> Feat:
         self.builder.unresolved.append(Unresolved(f"{n}: {reason}", self.loc(n)))
         keep = feats[0].axes if feats and self.rank(n.outputs[0]) == self.rank(self.name_of(n, feats[0])) else ()
-        return self.feat(n, Opaque(reason), feats, keep if not feats[0].flat else ())
+        return self.feat(n, Opaque(reason), feats, keep if not (feats[0].flat or feats[0].split) else ())
 
     def other(self, reason: str) -> Other:
         return Other(reason)
@@ -166,6 +168,9 @@ class _Mapper:
 
     def node(self, n: OnnxNode) -> None:
         values = [self.value(v) for v in n.inputs]
+        if n.proto is not None and n.op_type in ("If", "Loop", "Scan"):  # outer values the bodies read
+            values += [self.value(v) for key in ("then_branch", "else_branch", "body")
+                       if key in n.attrs for v in captured(n.attrs[key])]
         feats = [v for v in values if isinstance(v, Feat)]
         default = n.domain in DEFAULT_DOMAINS
         if default and n.op_type == "Constant":
@@ -174,6 +179,8 @@ class _Mapper:
             result = self.shape_of(n)
         elif not feats:
             result = self.fold(n, values)
+        elif any(f.split for f in feats) and not (default and n.op_type in ("Reshape", "Transpose")):
+            result = self.opaque(n, feats, f"{n.op_type} of a tensor whose spatial axes were split by a reshape")
         elif default and n.op_type in HANDLERS:
             try:
                 result = HANDLERS[n.op_type](self, n, feats)

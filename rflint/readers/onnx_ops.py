@@ -59,10 +59,16 @@ class Feat:
     node: int
     axes: tuple[int, ...]
     flat: tuple[tuple[int | None, ...], tuple[int, ...]] | None = None
+    split: tuple[int, tuple[int, ...], tuple[int, ...]] | None = None
+    """(factor, coarse positions, fine positions): each spatial axis reshaped into
+    (n/factor, factor), the first half of PixelUnshuffle as exporters write it."""
+    ended: bool = False
+    """Computed only from globally pooled or flattened values (an SE gate): its axes are
+    kept so that the 1x1 convs of a gate map, but it has no local frame."""
 
     @property
     def local(self) -> bool:
-        return bool(self.axes) or self.flat is not None
+        return not self.ended and (bool(self.axes) or self.flat is not None or self.split is not None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..ir import Global, Merge
+from ..ir import Global, Merge, PixelUnshuffle, Pointwise
 from .onnx_graph import OnnxNode
 from .onnx_ops import (
     Const,
@@ -69,6 +69,40 @@ def map_axes(src: Shape, axes: Sequence[int], dst: Shape) -> tuple[int, ...] | N
 # --------------------------------------------------------------------------- layout
 
 
+def space_split(src: Shape, axes: Sequence[int], dst: Shape) -> tuple[int, tuple[int, ...], tuple[int, ...]] | None:
+    """(f, coarse, fine) when ``dst`` is ``src`` with each spatial axis of size n
+    replaced by (n/f, f), one f for all: how exporters begin a PixelUnshuffle."""
+    if len(dst) != len(src) + len(axes):
+        return None
+    k, factor, coarse, fine = 0, None, [], []
+    for i, d in enumerate(src):
+        if i in axes:
+            c, f = dst[k], dst[k + 1]
+            if d is None or c is None or f is None or c * f != d or f < 2 or factor not in (None, f):
+                return None
+            factor = f
+            coarse.append(k)
+            fine.append(k + 1)
+            k += 2
+        else:
+            if dst[k] != d:
+                return None
+            k += 1
+    return (factor, tuple(coarse), tuple(fine)) if factor else None
+
+
+def _unshuffle(cx: _Mapper, n: OnnxNode, x: Feat, src: Shape | None, dst: Shape | None) -> Result:
+    """The reshape that ends a PixelUnshuffle: the fine factors merged into the channels
+    (in any order: DCR and CRD differ only in channel order), the coarse axes last."""
+    factor, coarse, fine = x.split  # type: ignore[misc]
+    nd = len(coarse)
+    ok = (src is not None and dst is not None and len(dst) == len(src) - nd and coarse == tuple(range(2 + nd, 2 + 2 * nd))
+          and 0 not in fine and dst[0] == src[0] and dst[1] == _prod(src[1:2 + nd]) and tuple(dst[2:]) == tuple(src[2 + nd:]))
+    if not ok or nd != cx.ndim:
+        return cx.opaque(n, [x], "a reshape of a tensor whose spatial axes were split, not a PixelUnshuffle")
+    return cx.feat(n, PixelUnshuffle(factor, nd), [x], tuple(range(2, 2 + nd)))
+
+
 def reshape(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
     """Reshape, Flatten, Squeeze, Unsqueeze: keep, merge (flat) or restore the spatial axes."""
     x = cx.value(n.inputs[0])
@@ -76,13 +110,18 @@ def reshape(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
         return cx.opaque(n, feats, f"a {n.op_type} whose target shape comes from the model input")
     if not x.local:
         return cx.pointwise(n, x, ())
-    src, axes = x.flat if x.flat is not None else (cx.shape(n.inputs[0]), x.axes)
     dst = cx.shape(n.outputs[0])
+    if x.split is not None:
+        return _unshuffle(cx, n, x, cx.shape(n.inputs[0]), dst)
+    src, axes = x.flat if x.flat is not None else (cx.shape(n.inputs[0]), x.axes)
     if src is None or dst is None:
         return cx.opaque(n, feats, f"{n.op_type} of a tensor whose shape shape inference could not give")
     mapped = map_axes(src, axes, dst) if n.op_type != "Flatten" else None
     if mapped is not None:
         return cx.pointwise(n, x, mapped)
+    split = space_split(src, axes, dst) if x.flat is None and n.op_type == "Reshape" else None
+    if split is not None:
+        return cx.feat(n, Pointwise(), [x], (), split=split)
     return cx.pointwise(n, x, (), flat=(tuple(src), tuple(axes)))
 
 
@@ -92,6 +131,12 @@ def transpose(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
         return cx.end(n, feats)
     rank = cx.rank(n.inputs[0])
     perm = n.attrs.get("perm")
+    if x.split is not None and perm is not None:
+        p = [int(v) for v in perm]
+        f, coarse, fine = x.split
+        if sorted(p) == list(range(len(p))) and max(coarse + fine) < len(p):
+            return cx.feat(n, Pointwise(), [x], (), split=(f, tuple(p.index(a) for a in coarse),
+                                                           tuple(p.index(a) for a in fine)))
     if perm is None:
         if rank is None:
             return cx.opaque(n, feats, "Transpose without perm of a tensor of unknown rank")
