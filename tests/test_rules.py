@@ -123,13 +123,14 @@ def test_is_blur():
     assert not is_blur(n[narrow]) and not is_blur(n[one]) and not is_blur(n[plain])
 
 
-def test_direct_inputs_steps_over_pointwise_only():
+def test_direct_inputs_steps_over_pointwise_and_pads_only():
     b = GraphBuilder()
     x = b.input()
     blur = b.add(conv(3, 1), [x], "BlurPool", attrs={"blur": True})
     bn = b.add(Pointwise(), [blur], "BatchNorm2d")
     act = b.add(Pointwise(), [bn], "ReLU")
-    c1 = b.add(conv(3, 2), [act], "Conv2d")
+    pad = b.add(conv(1, p=1, kind="pad"), [act], "ReflectionPad2d")  # a border, no mixing
+    c1 = b.add(conv(3, 2), [pad], "Conv2d")
     other = b.add(conv(3, 1), [x], "Conv2d")
     add = b.add(Merge("add"), [blur, other], "add")
     c2 = b.add(conv(3, 2), [add], "Conv2d")

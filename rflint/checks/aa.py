@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, Severity
-from ..ir import Node, Pointwise, Window
+from ..ir import Node, Window
 from .base import ModelContext, Rule, register
 from .layers import (
     comes_straight_from_blur,
@@ -28,6 +28,7 @@ from .layers import (
     is_max_pool,
     is_strided,
     is_strided_conv,
+    keeps_positions,
 )
 
 
@@ -65,8 +66,20 @@ class AliasedStridedConv(Rule):
                 f"{describe(node)} subsamples by {stride} without a low-pass filter in front: "
                 f"patterns with a period under {_nyquist(op)} of its input samples alias, so the output "
                 f"changes when the input shifts by one pixel. Use Conv{nd}d(stride=1) + activation + BlurPool(stride={stride}), or "
-                f"BlurPool(stride={stride}) before a stride-1 conv (antialiased-cnns).",
+                f"BlurPool(stride={stride}) before a stride-1 conv (antialiased-cnns).{_unfit_blurs(ctx, node)}",
             )
+
+
+def _unfit_blurs(ctx: ModelContext, node: Node) -> str:
+    """Why a fixed kernel (a user's blur, perhaps) at or in front of a layer is not a blur:
+    the reader records it in ``attrs['not_blur']`` (unnormalised, negative, channel-mixing)."""
+    notes = []
+    for where in [node, *direct_inputs(ctx, node)]:
+        reason = where.attrs.get("not_blur")
+        if reason:
+            who = "It has" if where is node else f"The {describe(where)} {_line(where)} in front has"
+            notes.append(f" {who} a fixed kernel that is not a blur: {reason}.")
+    return "".join(notes)
 
 
 def _nyquist(op: Window) -> str:
@@ -136,8 +149,8 @@ def _stride_one_blur(ctx: ModelContext, node: Node) -> bool:
 
 
 def direct_consumers(ctx: ModelContext, node: Node) -> list[Node]:
-    """The layers that read a node's output, stepping forward over ``Pointwise`` nodes
-    (the mirror of ``layers.direct_inputs``)."""
+    """The layers that read a node's output, stepping forward over ``Pointwise`` nodes and
+    pads (the mirror of ``layers.direct_inputs``)."""
     found: list[Node] = []
     seen: set[int] = set()
     stack = list(reversed(ctx.consumers.get(node.id, [])))
@@ -147,7 +160,7 @@ def direct_consumers(ctx: ModelContext, node: Node) -> list[Node]:
             continue
         seen.add(nid)
         cur = ctx.graph.nodes[nid]
-        if isinstance(cur.op, Pointwise):
+        if keeps_positions(cur):
             stack.extend(reversed(ctx.consumers.get(nid, [])))
         else:
             found.append(cur)

@@ -9,7 +9,9 @@ to be fixed low-pass filters (antialiased_cnns ``BlurPool``, timm
 "Straight from" (``direct_inputs``): walking back from a layer, nodes whose
 operator is ``Pointwise`` (norms, activations, dropout, channel shuffles,
 ``.contiguous()``) are stepped over, because they keep every position where
-it is and do not subsample. A ``Blur -> ReLU -> Conv(stride=2)`` therefore
+it is and do not subsample; so are pads (``F.pad``, ``ReflectionPad2d``),
+which only add a border: a user-written blur pads its input right before
+its ``F.conv2d``, and the layer it protects may pad in front of itself. A ``Blur -> ReLU -> Conv(stride=2)`` therefore
 counts as blurred. Strictly, a nonlinearity between the blur and the
 subsampling brings some high frequencies back (Zhang 2019 puts the blur
 right before the subsampling, after the ReLU), but the signal it acts on is
@@ -85,8 +87,19 @@ def is_blur(node: Node) -> bool:
     return is_known_blur(node) or is_box_blur(node)
 
 
+def is_pad(node: Node) -> bool:
+    """Padding (or cropping) alone: ``F.pad``, ``nn.ReflectionPad2d`` ..."""
+    w = window(node)
+    return w is not None and w.kind == "pad"
+
+
+def keeps_positions(node: Node) -> bool:
+    """A node the "straight from" walks step over: pointwise, or a pad."""
+    return isinstance(node.op, Pointwise) or is_pad(node)
+
+
 def direct_inputs(ctx: ModelContext, node: Node) -> list[Node]:
-    """The producers of a node's input, stepping back over ``Pointwise`` nodes.
+    """The producers of a node's input, stepping back over ``Pointwise`` nodes and pads.
 
     The model input (a node with no inputs) is returned as a producer, not
     stepped over. A node the reader gave no inputs returns ``[]``. Each
@@ -101,7 +114,7 @@ def direct_inputs(ctx: ModelContext, node: Node) -> list[Node]:
             continue
         seen.add(nid)
         cur = ctx.graph.nodes[nid]
-        if isinstance(cur.op, Pointwise) and cur.inputs:
+        if keeps_positions(cur) and cur.inputs:
             stack.extend(reversed(cur.inputs))
         else:
             found.append(cur)

@@ -1,10 +1,18 @@
-"""Small constant tensors computed from configuration numbers (RegNet's widths).
+"""Small constant tensors computed from literals and configuration numbers.
 
-``torch.arange(depth) * w_a + w_0`` and friends, evaluated exactly as torch
-would: 1-D, elementwise, with torch's dtype rules for the two dtypes that
-matter here (int64, and float32 as the default float dtype). float32 results
-are rounded to float32 after every operation, since a width quantised with
-``round`` can differ between float32 and float64.
+Two uses: RegNet's widths (``torch.arange(depth) * w_a + w_0``, rounded and
+quantised) and the fixed kernels of user-written blur layers
+(``a = torch.tensor([1., 2., 1.]); k = a[:, None] * a[None, :]; k / k.sum()``,
+held in a buffer and applied with ``F.conv2d``), whose values decide whether
+the layer is a low-pass filter. Both are evaluated exactly as torch (or
+numpy) would: n-D, row-major, with broadcasting and basic indexing, and
+torch's dtype rules for the dtypes that matter (int64; float32, the default
+float dtype, rounded after every operation, since a width quantised with
+``round`` can differ between float32 and float64; numpy's float64).
+
+A 0-d result (``k.sum()``, ``a[0]``) is a plain Python number, so that the
+model code's own arithmetic on it (``int(w[0])``) works. Tensors larger than
+``MAX_ELEMENTS`` are not materialised: the caller gets None and says so.
 """
 
 from __future__ import annotations
@@ -12,36 +20,233 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable
+from itertools import product
+from typing import Any, Callable, Sequence
+
+from .values import Builtin, ExternalRef, ParamValue, Unknown, first_unknown
+
+MAX_ELEMENTS = 1 << 16  # a 5x5 blur buffer over 2,621 channels; larger constants are not kernels
+
+Shape = tuple[int, ...]
+Number = float | int
+DTYPES = ("int64", "float32", "float64")  # in promotion order
 
 
 def f32(x: float) -> float:
     """Round a Python float to the nearest float32, as torch stores it."""
-    return struct.unpack("f", struct.pack("f", x))[0]
+    try:
+        return struct.unpack("f", struct.pack("f", x))[0]
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _cast(v: Number, dtype: str) -> Number:
+    if dtype == "int64":
+        return int(v)
+    return f32(float(v)) if dtype == "float32" else float(v)
 
 
 @dataclass(frozen=True)
 class ConstTensor:
-    values: tuple[float | int, ...]
-    dtype: str  # "int64" or "float32"
+    """A constant tensor: row-major ``values`` of ``shape`` (``()`` is never built: 0-d
+    results are Python numbers)."""
 
-    def _cast(self, v: float | int) -> float | int:
-        return int(v) if self.dtype == "int64" else f32(float(v))
+    values: tuple[Number, ...]
+    dtype: str  # "int64", "float32" or "float64"
+    shape: Shape
 
     @staticmethod
-    def of(values: list[Any] | tuple[Any, ...]) -> "ConstTensor":
-        is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-        dtype = "int64" if is_int else "float32"
-        return ConstTensor(tuple(int(v) if is_int else f32(float(v)) for v in values), dtype)
+    def of(data: Any, dtype: str | None = None) -> "ConstTensor":
+        """From (nested) lists or tuples of numbers (or a constant tensor); raises
+        ValueError for ragged data, TypeError for non-numeric data. Without ``dtype``:
+        the tensor's own, else int64 when every value is an int, else float32."""
+        shape, flat = _flatten(data)
+        if dtype is None and isinstance(data, ConstTensor):
+            dtype = data.dtype
+        if dtype is None:
+            dtype = "int64" if all(isinstance(v, int) for v in flat) else "float32"
+        return ConstTensor(tuple(_cast(v, dtype) for v in flat), dtype, shape)
 
-    def tolist(self) -> list[float | int]:
-        return list(self.values)
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
 
-    def as_int(self) -> "ConstTensor":
-        return ConstTensor(tuple(int(v) for v in self.values), "int64")  # truncation, as .int() does
+    def cast(self, dtype: str) -> "ConstTensor":
+        """``.float()``, ``.int()`` (truncation, as torch does), ``.double()``."""
+        return ConstTensor(tuple(_cast(v, dtype) for v in self.values), dtype, self.shape)
+
+    def tolist(self) -> Any:
+        return _nest(list(self.values), self.shape)
+
+    def rows(self) -> list[Any]:
+        """Iteration over the first axis, as ``for row in t`` does."""
+        return [index(self, i) for i in range(self.shape[0])] if self.shape else []
+
+    def slices(self, axis: int = 0) -> list[tuple[Number, ...]]:
+        """The values of each index along ``axis`` (``axis=0`` of a conv weight: one
+        output channel's kernel each), in row-major order."""
+        moved = permute(self, [axis, *(a for a in range(self.ndim) if a != axis)])
+        size = math.prod(self.shape[:axis] + self.shape[axis + 1:])
+        return [moved.values[i * size:(i + 1) * size] for i in range(self.shape[axis])]
+
+    def __iter__(self) -> Any:
+        return iter(self.rows())
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __float__(self) -> float:
+        if len(self.values) != 1:
+            raise TypeError("only one-element tensors can be converted to Python scalars")
+        return float(self.values[0])
+
+    def __int__(self) -> int:
+        return int(float(self))
 
 
-def _result_dtype(a: Any, b: Any, op: str) -> str:
+def _flatten(data: Any) -> tuple[Shape, list[Number]]:
+    if isinstance(data, ConstTensor):
+        return data.shape, list(data.values)
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        return (), [data]
+    if not isinstance(data, (list, tuple)):
+        raise TypeError(f"not numeric data: {type(data).__name__}")
+    parts = [_flatten(item) for item in data]
+    if len({s for s, _ in parts}) > 1:
+        raise ValueError("ragged nested sequence")
+    inner = parts[0][0] if parts else ()
+    return (len(data), *inner), [v for _, vals in parts for v in vals]
+
+
+def _nest(flat: list[Number], shape: Shape) -> Any:
+    if len(shape) <= 1:
+        return flat if shape else flat[0]
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _strides(shape: Shape) -> list[int]:
+    out, acc = [], 1
+    for n in reversed(shape):
+        out.append(acc)
+        acc *= n
+    return out[::-1]
+
+
+def _result(t: ConstTensor) -> ConstTensor | Number:
+    return t.values[0] if t.shape == () else t
+
+
+def _gather(t: ConstTensor, shape: Shape, source: Callable[[tuple[int, ...]], Sequence[int]]) -> ConstTensor | None:
+    """A tensor of ``shape`` whose element at each index is ``t``'s at ``source(index)``:
+    the one loop behind broadcasting, repeat, expand, indexing and permute."""
+    if math.prod(shape) > MAX_ELEMENTS:
+        return None
+    strides = _strides(t.shape)
+    values = tuple(t.values[sum(i * s for i, s in zip(source(idx), strides))] for idx in product(*map(range, shape)))
+    return ConstTensor(values, t.dtype, shape)
+
+
+# --------------------------------------------------------------------------- shapes
+#
+# Shape arithmetic alone, shared with parameters whose values are not known
+# (``nn.Parameter(torch.randn(c, 1, 3, 3)).repeat(...)``: a conv's kernel size).
+
+
+def broadcast_shapes(a: Shape, b: Shape) -> Shape | None:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(a, b))
+
+
+def sizes_arg(args: Sequence[Any]) -> list[Any]:
+    """``f(2, 3)`` or ``f((2, 3))``: the sizes a shape method was given."""
+    return list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+
+
+def reshape_shape(shape: Shape, new: Sequence[Any]) -> Shape | None:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in new) or list(new).count(-1) > 1:
+        return None
+    known = math.prod(v for v in new if v != -1)
+    total = math.prod(shape)
+    if -1 in new:
+        if known == 0 or total % known:
+            return None
+        new = [total // known if v == -1 else v for v in new]
+    return tuple(new) if math.prod(new) == total and all(v >= 0 for v in new) else None
+
+
+def repeat_shape(shape: Shape, reps: Sequence[Any]) -> Shape | None:
+    if len(reps) < len(shape) or not all(isinstance(r, int) and r >= 0 for r in reps):
+        return None
+    padded = (1,) * (len(reps) - len(shape)) + shape
+    return tuple(s * r for s, r in zip(padded, reps))
+
+
+def expand_shape(shape: Shape, sizes: Sequence[Any]) -> Shape | None:
+    if len(sizes) < len(shape) or not all(isinstance(v, int) for v in sizes):
+        return None
+    padded = (1,) * (len(sizes) - len(shape)) + shape
+    out = []
+    for i, (s, v) in enumerate(zip(padded, sizes)):
+        if v == -1 and i >= len(sizes) - len(shape):
+            out.append(s)
+        elif s in (1, v) and v >= 0:
+            out.append(v)
+        else:
+            return None
+    return tuple(out)
+
+
+IndexPlan = tuple[list[tuple[int | None, list[int]]], dict[int, int]]
+
+
+def index_plan(shape: Shape, key: Any) -> IndexPlan | None:
+    """Basic indexing (ints, slices, None, Ellipsis): per output axis, the source axis
+    (None for a new one) and the indices it takes; and the source axes an int fixes."""
+    keys = list(key) if isinstance(key, tuple) else [key]
+    if any(isinstance(k, bool) or not (k is None or k is Ellipsis or isinstance(k, (int, slice))) for k in keys):
+        return None
+    consumed = sum(1 for k in keys if k is not None and k is not Ellipsis)
+    if keys.count(Ellipsis) > 1 or consumed > len(shape):
+        return None
+    rest = [slice(None)] * (len(shape) - consumed)
+    if Ellipsis in keys:
+        at = keys.index(Ellipsis)
+        keys[at:at + 1] = rest
+    else:
+        keys += rest
+    out: list[tuple[int | None, list[int]]] = []
+    fixed: dict[int, int] = {}
+    axis = 0
+    for k in keys:
+        if k is None:
+            out.append((None, [0]))
+            continue
+        n = shape[axis]
+        if isinstance(k, int):
+            if not -n <= k < n:
+                return None
+            fixed[axis] = k % n
+        else:
+            out.append((axis, list(range(*k.indices(n)))))
+        axis += 1
+    return out, fixed
+
+
+def index_shape(shape: Shape, key: Any) -> Shape | None:
+    plan = index_plan(shape, key)
+    return None if plan is None else tuple(len(ix) for _, ix in plan[0])
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def promote(a: Any, b: Any, op: str) -> str:
     kinds = []
     for x in (a, b):
         if isinstance(x, ConstTensor):
@@ -50,31 +255,337 @@ def _result_dtype(a: Any, b: Any, op: str) -> str:
             kinds.append("float32")  # a Python float scalar promotes an int tensor to the default float dtype
         else:
             kinds.append("int64")
-    if op == "truediv" or "float32" in kinds:
-        return "float32"
-    return "int64"
+    tensors = [x.dtype for x in (a, b) if isinstance(x, ConstTensor)]
+    best = max(kinds, key=DTYPES.index)
+    if best == "float32" and "float64" in tensors:
+        best = "float64"
+    if op == "truediv" and best == "int64":
+        best = "float32"
+    return best
 
 
-def elementwise(op: str, a: Any, b: Any) -> ConstTensor:
-    fns: dict[str, Callable[[Any, Any], Any]] = {
-        "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
-        "truediv": lambda x, y: x / y, "floordiv": lambda x, y: x // y, "pow": lambda x, y: x**y,
-    }
-    fn = fns[op]
-    n = max(len(x.values) if isinstance(x, ConstTensor) else 1 for x in (a, b))
-    xs = a.values if isinstance(a, ConstTensor) else (a,) * n
-    ys = b.values if isinstance(b, ConstTensor) else (b,) * n
-    dtype = _result_dtype(a, b, op)
-    out = ConstTensor((), dtype)
-    return ConstTensor(tuple(out._cast(fn(x, y)) for x, y in zip(xs, ys)), dtype)
+def _broadcast_to(t: ConstTensor | Number, shape: Shape) -> ConstTensor | None:
+    if not isinstance(t, ConstTensor):
+        return ConstTensor((t,) * math.prod(shape), "float32" if isinstance(t, float) else "int64", shape)
+    lead = len(shape) - t.ndim
+    return _gather(t, shape, lambda idx: [0 if n == 1 else i for i, n in zip(idx[lead:], t.shape)])
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+    "truediv": lambda x, y: x / y, "floordiv": lambda x, y: x // y, "pow": lambda x, y: x**y,
+}
+
+
+def elementwise(op: str, a: Any, b: Any) -> ConstTensor | Number | Unknown:
+    """``a op b`` with broadcasting; at least one of them a ConstTensor, the other one or a number."""
+    shapes = [x.shape if isinstance(x, ConstTensor) else () for x in (a, b)]
+    shape = broadcast_shapes(*shapes)
+    if shape is None:
+        return Unknown(f"shapes {shapes[0]} and {shapes[1]} do not broadcast")
+    xs, ys = _broadcast_to(a, shape), _broadcast_to(b, shape)
+    if xs is None or ys is None:
+        return Unknown(f"a constant tensor of shape {shape} is too large to evaluate")
+    dtype = promote(a, b, op)
+    try:
+        values = tuple(_cast(_BINARY[op](x, y), dtype) for x, y in zip(xs.values, ys.values))
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        return Unknown(f"{type(exc).__name__} in constant-tensor arithmetic")
+    return _result(ConstTensor(values, dtype, shape))
+
+
+def matmul(a: Any, b: Any) -> ConstTensor | Number | Unknown:
+    """``a @ b`` for 1-D and 2-D operands (``a[:, None] @ a[None, :]``, an outer product)."""
+    if not (isinstance(a, ConstTensor) and isinstance(b, ConstTensor)) or not {a.ndim, b.ndim} <= {1, 2}:
+        return Unknown("matmul of operands that are not 1-D or 2-D constant tensors")
+    left = a.tolist() if a.ndim == 2 else [a.tolist()]
+    right = b.tolist() if b.ndim == 2 else [[v] for v in b.tolist()]
+    if len(left[0]) != len(right):
+        return Unknown("matmul of mismatched shapes")
+    rows = [[sum(x * right[k][j] for k, x in enumerate(row)) for j in range(len(right[0]))] for row in left]
+    dtype = promote(a, b, "mul")
+    if a.ndim == 1 and b.ndim == 1:
+        return _cast(rows[0][0], dtype)
+    data = rows[0] if a.ndim == 1 else [r[0] for r in rows] if b.ndim == 1 else rows
+    return ConstTensor.of(data, dtype)
+
+
+def index(t: ConstTensor, key: Any) -> ConstTensor | Number | Unknown:
+    plan = index_plan(t.shape, key)
+    if plan is None:
+        return Unknown(f"index {key!r} of a constant tensor of shape {t.shape}")
+    out, fixed = plan
+
+    def source(idx: tuple[int, ...]) -> list[int]:
+        src = [fixed.get(a, 0) for a in range(t.ndim)]
+        for (axis, taken), i in zip(out, idx):
+            if axis is not None:
+                src[axis] = taken[i]
+        return src
+
+    result = _gather(t, tuple(len(ix) for _, ix in out), source)
+    return _result(result) if result is not None else Unknown("indexing result too large to evaluate")
+
+
+def permute(t: ConstTensor, order: Sequence[int]) -> ConstTensor:
+    inverse = [order.index(a) for a in range(t.ndim)]
+    result = _gather(t, tuple(t.shape[a] for a in order), lambda idx: [idx[inverse[a]] for a in range(t.ndim)])
+    assert result is not None  # the same number of elements
+    return result
+
+
+def reduce_sum(t: ConstTensor, dim: Any = None, keepdim: bool = False) -> ConstTensor | Number | Unknown:
+    """``t.sum()`` (a number) or ``t.sum(dim, keepdim)``."""
+    if dim is None:
+        dims = list(range(t.ndim))
+    else:
+        dims = [d % t.ndim for d in (dim if isinstance(dim, (list, tuple)) else [dim]) if isinstance(d, int)]
+        if len(dims) != (len(dim) if isinstance(dim, (list, tuple)) else 1):
+            return Unknown("sum over dimensions that are not known")
+    kept = [a for a in range(t.ndim) if a not in dims]
+    totals: dict[tuple[int, ...], Number] = {}
+    for idx, v in zip(product(*map(range, t.shape)), t.values):
+        key = tuple(idx[a] for a in kept)
+        totals[key] = totals.get(key, 0) + v
+    shape = tuple(t.shape[a] if a in kept else 1 for a in range(t.ndim)) if keepdim else tuple(t.shape[a] for a in kept)
+    values = tuple(_cast(totals[k], t.dtype) for k in product(*(range(t.shape[a]) for a in kept)))
+    return _result(ConstTensor(values, t.dtype, shape))
+
+
+_UNARY: dict[str, Callable[[Number], Number]] = {
+    "log": lambda v: math.log(v) if v > 0 else -math.inf, "exp": math.exp, "sqrt": math.sqrt,
+    "abs": abs, "neg": lambda v: -v,
+}
 
 
 def unary(fn: str, a: ConstTensor) -> ConstTensor:
     if fn == "round":
-        return ConstTensor(tuple(float(round(v)) if a.dtype == "float32" else v for v in a.values), a.dtype)  # half to even, as torch
-    if fn == "log":
-        return ConstTensor(tuple(f32(math.log(v)) if v > 0 else float("-inf") for v in a.values), "float32")
+        return ConstTensor(tuple(float(round(v)) if a.dtype != "int64" else v for v in a.values), a.dtype, a.shape)  # half to even, as torch
     if fn == "diff":
         vals = a.values
-        return ConstTensor(tuple(a._cast(vals[i + 1] - vals[i]) for i in range(len(vals) - 1)), a.dtype)
-    raise ValueError(fn)
+        return ConstTensor(tuple(_cast(vals[i + 1] - vals[i], a.dtype) for i in range(len(vals) - 1)), a.dtype, (len(vals) - 1,))
+    dtype = a.dtype if fn in ("abs", "neg") else ("float64" if a.dtype == "float64" else "float32")
+    return ConstTensor(tuple(_cast(_UNARY[fn](v), dtype) for v in a.values), dtype, a.shape)
+
+
+def _reshaped(t: ConstTensor, shape: Shape | None) -> ConstTensor | Unknown:
+    return ConstTensor(t.values, t.dtype, shape) if shape is not None else Unknown(f"cannot reshape a tensor of shape {t.shape}")
+
+
+def _repeat(t: ConstTensor, reps: list[Any]) -> ConstTensor | Unknown:
+    shape = repeat_shape(t.shape, reps)
+    if shape is None:
+        return Unknown(f"repeat{tuple(reps)!r} of a constant tensor of shape {t.shape}")
+    lead = len(shape) - t.ndim
+    out = _gather(t, shape, lambda idx: [i % n for i, n in zip(idx[lead:], t.shape)])
+    return out if out is not None else Unknown(f"a constant tensor of shape {shape} is too large to evaluate")
+
+
+def _expand(t: ConstTensor, sizes: list[Any]) -> ConstTensor | Unknown:
+    shape = expand_shape(t.shape, sizes)
+    out = _broadcast_to(t, shape) if shape is not None else None
+    return out if out is not None else Unknown(f"expand{tuple(sizes)!r} of a constant tensor of shape {t.shape}")
+
+
+def _unsqueeze(t: ConstTensor, dim: int) -> ConstTensor:
+    dim = dim % (t.ndim + 1)
+    return ConstTensor(t.values, t.dtype, t.shape[:dim] + (1,) + t.shape[dim:])
+
+
+def _squeeze(t: ConstTensor, dim: int | None = None) -> ConstTensor | Number:
+    if dim is None:
+        shape = tuple(n for n in t.shape if n != 1)
+    else:
+        dim %= max(t.ndim, 1)
+        shape = t.shape[:dim] + t.shape[dim + 1:] if t.shape[dim] == 1 else t.shape
+    return _result(ConstTensor(t.values, t.dtype, shape))
+
+
+def _size(t: ConstTensor, dim: int | None = None) -> Any:
+    return t.shape if dim is None else t.shape[dim]
+
+
+Method = Callable[..., Any]
+_SAME = ("clone", "detach", "contiguous", "cpu", "cuda", "requires_grad_", "to", "type", "numpy", "copy")
+_METHODS: dict[str, Method] = {
+    **{name: (lambda t, *a, **k: t) for name in _SAME},
+    "float": lambda t: t.cast("float32"), "double": lambda t: t.cast("float64"), "half": lambda t: t.cast("float32"),
+    "int": lambda t: t.cast("int64"), "long": lambda t: t.cast("int64"), "astype": lambda t, *a, **k: t,
+    "tolist": lambda t: t.tolist(), "item": lambda t: float(t) if t.dtype != "int64" else int(t),
+    "size": _size, "dim": lambda t: t.ndim, "numel": lambda t: len(t.values),
+    "sum": reduce_sum, "view": lambda t, *s: _reshaped(t, reshape_shape(t.shape, sizes_arg(s))),
+    "reshape": lambda t, *s: _reshaped(t, reshape_shape(t.shape, sizes_arg(s))),
+    "flatten": lambda t: ConstTensor(t.values, t.dtype, (len(t.values),)),
+    "repeat": lambda t, *r: _repeat(t, sizes_arg(r)), "expand": lambda t, *s: _expand(t, sizes_arg(s)),
+    "unsqueeze": _unsqueeze, "squeeze": _squeeze, "outer": lambda t, o: outer(t, o), "ger": lambda t, o: outer(t, o),
+    "permute": lambda t, *d: permute(t, [a % t.ndim for a in sizes_arg(d)]),
+    **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff")},
+    **{name: (lambda t, o, _op=op: elementwise(_op, t, o)) for name, op in (
+        ("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv"), ("true_divide", "truediv"),
+        ("pow", "pow"), ("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("div_", "truediv"))},
+}
+
+
+def attribute(t: ConstTensor, name: str) -> Any:
+    """``t.name``: a value (``shape``, ``ndim``, ``T``) or a Builtin for a method; None when
+    the attribute is not modelled."""
+    if name == "shape":
+        return t.shape
+    if name == "ndim":
+        return t.ndim
+    if name == "T" and t.ndim <= 2:
+        return permute(t, list(range(t.ndim))[::-1])
+    method = _METHODS.get(name)
+    if method is None:
+        return None
+
+    def impl(ev: Any, args: list[Any], kwargs: dict[str, Any], node: Any) -> Any:
+        u = first_unknown(*args, *kwargs.values())
+        return u if u is not None else method(t, *args, **kwargs)
+
+    return Builtin(f"Tensor.{name}", impl)
+
+
+def outer(a: Any, b: Any) -> ConstTensor | Number | Unknown:
+    if not (isinstance(a, ConstTensor) and isinstance(b, ConstTensor) and a.ndim == b.ndim == 1):
+        return Unknown("outer product of values that are not 1-D constant tensors")
+    return elementwise("mul", index(a, (slice(None), None)), index(b, (None, slice(None))))
+
+
+# --------------------------------------------------------------------------- torch and numpy functions
+
+
+def dtype_of(value: Any) -> str | None:
+    """``torch.float32``, ``np.float64``, ``float``, ``"int64"`` ... as one of DTYPES; None if not known."""
+    name = value.path.rsplit(".", 1)[-1] if isinstance(value, ExternalRef) else getattr(value, "name", value)
+    if not isinstance(name, str):
+        return None
+    if name in ("float64", "double"):
+        return "float64"
+    if name.startswith(("float", "half", "bfloat")):
+        return "float32"
+    if name.startswith(("int", "long", "uint")):
+        return "int64"
+    return None
+
+
+def _data(args: list[Any], kwargs: dict[str, Any], default_dtype: str | None) -> ConstTensor | Number | None:
+    """``torch.tensor(data, dtype=...)`` and friends."""
+    data = args[0] if args else kwargs.get("data")
+    dtype = dtype_of(kwargs["dtype"]) if kwargs.get("dtype") is not None else default_dtype
+    try:
+        return _result(ConstTensor.of(data, dtype))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _filled(args: list[Any], kwargs: dict[str, Any], fill: Callable[[tuple[int, ...]], Number]) -> ConstTensor | None:
+    """``torch.ones(3, 3)``, ``torch.eye(3)``: only with sizes given as ints, and small."""
+    sizes = sizes_arg(args)
+    if not sizes or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in sizes):
+        return None
+    shape = tuple(sizes)
+    if math.prod(shape) > MAX_ELEMENTS:
+        return None
+    dtype = dtype_of(kwargs["dtype"]) if kwargs.get("dtype") is not None else "float32"
+    return ConstTensor(tuple(_cast(fill(idx), dtype or "float32") for idx in product(*map(range, shape))), dtype or "float32", shape)
+
+
+def _full(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
+    value = args[1] if len(args) > 1 else kwargs.get("fill_value")
+    if not isinstance(value, (int, float)) or not args:
+        return None
+    return _filled([args[0]], kwargs, lambda idx: value)
+
+
+def _arange(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
+    if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args) and len(args) <= 3:
+        values = list(range(*args))
+        return ConstTensor.of(values, "int64") if values and len(values) <= MAX_ELEMENTS else None
+    return None
+
+
+_CONSTRUCTORS: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {
+    "torch.tensor": lambda a, k: _data(a, k, None), "torch.as_tensor": lambda a, k: _data(a, k, None),
+    "torch.from_numpy": lambda a, k: _data(a, k, None),
+    "torch.Tensor": lambda a, k: _data(a, k, "float32") if a and isinstance(a[0], (list, tuple, ConstTensor)) else None,
+    "torch.FloatTensor": lambda a, k: _data(a, k, "float32") if a and isinstance(a[0], (list, tuple, ConstTensor)) else None,
+    "torch.DoubleTensor": lambda a, k: _data(a, k, "float64") if a and isinstance(a[0], (list, tuple, ConstTensor)) else None,
+    "numpy.array": lambda a, k: _data(a, k, None if not a or _all_ints(a[0]) else "float64"),
+    "numpy.asarray": lambda a, k: _data(a, k, None if not a or _all_ints(a[0]) else "float64"),
+    "torch.arange": _arange, "numpy.arange": _arange,
+    "torch.ones": lambda a, k: _filled(a, k, lambda idx: 1), "numpy.ones": lambda a, k: _filled(a, k, lambda idx: 1),
+    "torch.zeros": lambda a, k: _filled(a, k, lambda idx: 0),
+    "torch.eye": lambda a, k: _filled(a * 2 if len(a) == 1 else a, k, lambda idx: int(idx[0] == idx[1])),
+    "torch.full": _full,
+}
+
+
+def _all_ints(data: Any) -> bool:
+    try:
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in _flatten(data)[1])
+    except (TypeError, ValueError):
+        return False
+
+
+_ON_TENSORS: dict[str, Callable[..., Any]] = {
+    "outer": outer, "ger": outer, "matmul": matmul, "sum": reduce_sum,
+    **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff")},
+    **{name: (lambda x, y, _op=op: elementwise(_op, x, y)) for name, op in (
+        ("divide", "truediv"), ("div", "truediv"), ("true_divide", "truediv"), ("pow", "pow"), ("power", "pow"),
+        ("mul", "mul"), ("multiply", "mul"), ("add", "add"), ("sub", "sub"), ("subtract", "sub"))},
+}
+
+
+def call(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """A torch or numpy function on constant data; None when the call is not one
+    (the caller then models it otherwise, e.g. on symbolic tensors)."""
+    if first_unknown(*args, *kwargs.values()) is not None:
+        return None
+    make = _CONSTRUCTORS.get(path)
+    if make is not None:
+        return make(args, kwargs)
+    module, _, name = path.rpartition(".")
+    if module not in ("torch", "numpy") or name not in _ON_TENSORS:
+        return None
+    if not any(isinstance(a, ConstTensor) for a in args):
+        return None
+    if not all(isinstance(a, (ConstTensor, int, float)) and not isinstance(a, bool) for a in args):
+        return None
+    try:
+        return _ON_TENSORS[name](*args, **kwargs)
+    except TypeError:
+        return Unknown(f"{path} with arguments rflint does not model")
+
+
+def shape_of(value: Any) -> Shape | None:
+    """The shape of a constant tensor or of a parameter whose shape is known."""
+    if isinstance(value, ConstTensor):
+        return value.shape
+    if isinstance(value, ParamValue):
+        return value.shape
+    return None
+
+
+# --------------------------------------------------------------------------- fixed low-pass kernels
+
+SUM_TOLERANCE = 1e-5  # float32 keeps ~7 digits; 1/3 + 1/3 + 1/3 is 1 + 3e-8
+
+
+def blur_kernel_verdict(weight: ConstTensor) -> str | None:
+    """Why a fixed conv weight of shape (out, in/groups, *kernel) is not a blur, or None
+    when it is one: each output channel reads one input channel (depthwise:
+    ``in/groups == 1``), through a non-negative kernel of more than one tap that sums
+    to 1 (a normalised low-pass filter, as antialiased-cnns' BlurPool holds)."""
+    if weight.ndim < 3:
+        return f"a weight of rank {weight.ndim} is not a conv kernel"
+    if weight.shape[1] != 1:
+        return f"each output channel mixes {weight.shape[1]} input channels (not depthwise)"
+    if math.prod(weight.shape[2:]) <= 1:
+        return "a single-tap kernel does not filter"
+    if any(v < 0 for v in weight.values):
+        return "the kernel has negative entries (not a low-pass filter)"
+    for taps in weight.slices(0):
+        if abs(sum(taps) - 1) > SUM_TOLERANCE:
+            return f"the kernel sums to {sum(taps):g}, not 1 (not normalised)"
+    return None

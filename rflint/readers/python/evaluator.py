@@ -17,7 +17,8 @@ from typing import Any, Iterator
 from ...diagnostics import source_lines
 from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Pointwise, Unresolved
 from . import tensor_ops
-from .consttensor import ConstTensor, elementwise, unary
+from . import consttensor
+from .consttensor import ConstTensor, elementwise, matmul, unary
 from .library import BUILTINS, SILENT_CALLS
 from .library import MATH as _MATH
 from .library import PLAIN as _PLAIN
@@ -660,7 +661,7 @@ class Evaluator:
         if isinstance(value, dict):
             return list(value.keys())
         if isinstance(value, ConstTensor):
-            return list(value.values)
+            return value.rows()
         if isinstance(value, ContainerValue):
             return list(value.children) if value.kind == "ModuleDict" else list(value.children.values())
         if isinstance(value, ModuleInstance) and value.children:
@@ -777,18 +778,13 @@ class Evaluator:
         return self.binop(node.op, self.eval(node.left, scope), self.eval(node.right, scope), node)
 
     def binop(self, op: ast.operator, a: Any, b: Any, node: ast.AST) -> Any:
-        if isinstance(a, ConstTensor) or isinstance(b, ConstTensor):
-            name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
-                    ast.Pow: "pow"}.get(type(op))
-            u = first_unknown(a, b)
-            if u or name is None or not all(isinstance(x, (ConstTensor, int, float)) for x in (a, b)):
-                return u or Unknown("operation on a constant tensor that is not modelled")
-            return elementwise(name, a, b)
-        if isinstance(a, (SymDim, SymShape)) or isinstance(b, (SymDim, SymShape)):
-            return Unknown("arithmetic on symbolic tensor sizes")
         if isinstance(a, TensorValue) or isinstance(b, TensorValue):
             kind = "add" if isinstance(op, (ast.Add, ast.Sub)) else "mul"
             return self.binary_tensor_op(kind, a, b, node, type(op).__name__.lower())
+        if isinstance(a, ConstTensor) or isinstance(b, ConstTensor):
+            return _const_binop(op, a, b)
+        if isinstance(a, (SymDim, SymShape)) or isinstance(b, (SymDim, SymShape)):
+            return Unknown("arithmetic on symbolic tensor sizes")
         u = first_unknown(a, b)
         if u:
             return u
@@ -809,6 +805,8 @@ class Evaluator:
             return t if isinstance(t, Unknown) else not t
         if isinstance(v, TensorValue):
             return v
+        if isinstance(v, ConstTensor) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return unary("neg", v) if isinstance(node.op, ast.USub) else v
         if isinstance(v, Unknown) or not isinstance(v, (int, float, complex)):
             return v if isinstance(v, Unknown) else Unknown("unary operator on a non-number")
         return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}[type(node.op)](v)
@@ -879,10 +877,10 @@ class Evaluator:
                 return tuple(SymDim(obj.node, a) for a in range(key.start, 0))
             return Unknown("a slice of a symbolic shape")
         if isinstance(obj, ConstTensor):
-            try:
-                return obj.values[key]
-            except (IndexError, TypeError):
-                return self.unknown(f"index {key!r} of a constant tensor", node)
+            return consttensor.index(obj, key)
+        if isinstance(obj, ParamValue):
+            shape = consttensor.index_shape(obj.shape, key) if obj.shape is not None else None
+            return ParamValue(obj.what, shape)
         if isinstance(obj, ContainerValue):
             if obj.kind == "ModuleDict":
                 return obj.children[str(key)] if str(key) in obj.children else self.unknown(f"no module '{key}'", node)
@@ -996,14 +994,10 @@ class Evaluator:
                 return BoundMethod(func, obj) if _decorated(fn, "classmethod") else func
             return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
         if isinstance(obj, ConstTensor):
-            methods = {"int": obj.as_int, "long": obj.as_int, "tolist": obj.tolist,
-                       "float": lambda: ConstTensor(tuple(float(v) for v in obj.values), "float32")}
-            if name in methods:
-                fn = methods[name]
-                return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: fn())
-            return self.unknown(f"constant-tensor method '{name}' is not modelled", node)
+            value = consttensor.attribute(obj, name)
+            return value if value is not None else self.unknown(f"constant-tensor method '{name}' is not modelled", node)
         if isinstance(obj, ParamValue):
-            return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: obj) if name != "shape" else Unknown("shape of a parameter")
+            return tensor_ops.param_attribute(obj, name)
         if name.startswith("__") and name.endswith("__"):
             if name == "__name__" and isinstance(obj, (FunctionValue, ClassValue)):
                 return obj.name
@@ -1059,11 +1053,21 @@ class Evaluator:
         if name in ("add_module", "register_module"):
             return Builtin("add_module", lambda ev, args, kwargs, n: ev.set_attr(obj, str(args[0]), args[1]))
         if name in ("register_buffer", "register_parameter"):
-            return Builtin(name, lambda ev, args, kwargs, n: None)
+            return Builtin(name, lambda ev, args, kwargs, n: ev._register(obj, args, kwargs))
         kind = self.container_kind(obj.cls)
         if kind is not None and name in _CONTAINER_METHODS:
             return self._container_attr(ContainerValue(kind, obj.children, obj.loc, obj.path), name, node)
         return self.unknown(f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
+
+    def _register(self, obj: ModuleInstance, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """``register_buffer(name, tensor)`` / ``register_parameter(name, param)``: the tensor
+        becomes an attribute, as ``nn.Module`` makes it one (a fixed blur kernel lives there)."""
+        bound = dict(zip(("name", "tensor"), args))
+        bound.update(kwargs)
+        name = bound.get("name")
+        value = bound.get("tensor", bound.get("param"))
+        if isinstance(name, str):
+            obj.attrs[name] = value
 
     def _super_attr(self, proxy: SuperProxy, name: str, node: ast.AST) -> Any:
         mro = proxy.self_obj.cls.mro() if isinstance(proxy.self_obj, ModuleInstance) else []
@@ -1220,7 +1224,7 @@ class Evaluator:
         known = external_layer(path)
         if known is not None:
             return self.construct_layer(known, args, kwargs, node)
-        const = self._const_tensor_call(path, args, kwargs)
+        const = consttensor.call(path, args, kwargs)
         if const is not None:
             return const
         handler = tensor_ops.FUNCTIONS.get(path)
@@ -1257,26 +1261,6 @@ class Evaluator:
             if fn is not None and callable(fn):
                 return self.call(_builtin(path, fn), args, kwargs, node)
         return self.unknown(f"call to {path} is not modelled", node)
-
-    def _const_tensor_call(self, path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """torch functions on constant numbers (RegNet's width formula); None when not one."""
-        if first_unknown(*args) is not None:
-            return None
-        if path == "torch.arange" and args and all(isinstance(a, int) for a in args):
-            return ConstTensor.of(list(range(*args)))
-        if path in ("torch.tensor", "torch.as_tensor") and args and isinstance(args[0], (list, tuple)):
-            if all(isinstance(v, (int, float)) for v in args[0]):
-                return ConstTensor.of(list(args[0]))
-            return None
-        if not any(isinstance(a, ConstTensor) for a in args):
-            return None
-        if path in ("torch.round", "torch.log", "torch.diff") and len(args) == 1:
-            return unary(path[6:], args[0])
-        binary = {"torch.divide": "truediv", "torch.div": "truediv", "torch.true_divide": "truediv", "torch.pow": "pow",
-                  "torch.mul": "mul", "torch.add": "add", "torch.sub": "sub"}
-        if path in binary and len(args) == 2 and all(isinstance(a, (ConstTensor, int, float)) for a in args):
-            return elementwise(binary[path], args[0], args[1])
-        return None
 
     def construct_layer(self, spec: LayerSpec, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
         name = spec.name
@@ -1566,3 +1550,19 @@ def _normalise(path: str) -> str:
         return "torch." + path.rsplit(".", 1)[-1]
     return path
 
+
+_CONST_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+                 ast.Pow: "pow"}
+
+
+def _const_binop(op: ast.operator, a: Any, b: Any) -> Any:
+    """Arithmetic with a constant tensor (a width formula, a blur kernel)."""
+    u = first_unknown(a, b)
+    if u:
+        return u
+    if not all(isinstance(x, (ConstTensor, int, float)) and not isinstance(x, bool) for x in (a, b)):
+        return Unknown("operation on a constant tensor that is not modelled")
+    if isinstance(op, ast.MatMult):
+        return matmul(a, b)
+    name = _CONST_BINOPS.get(type(op))
+    return elementwise(name, a, b) if name is not None else Unknown("operation on a constant tensor that is not modelled")

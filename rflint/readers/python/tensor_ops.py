@@ -12,8 +12,10 @@ import ast
 from typing import TYPE_CHECKING, Any, Callable
 
 from ...ir import EndSpatial, Global, Merge, Opaque, PixelShuffle, PixelUnshuffle, Resample, Window
-from .torch_nn import LAYERS, BadArgument, LayerSpec, pad_spec, resample
-from .values import ParamValue, SymDim, SymShape, TensorValue, Unknown
+from . import consttensor
+from .consttensor import ConstTensor
+from .torch_nn import LAYERS, BadArgument, LayerSpec, conv_padding, ntuple, pad_spec, resample
+from .values import Builtin, ParamValue, SymDim, SymShape, TensorValue, Unknown
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -98,6 +100,59 @@ for _name in _POINTWISE_FUNCTIONS:
     FUNCTIONS[f"torch.{_name}"] = _same
 for _name in _SAME_TENSOR_METHODS:
     METHODS[_name] = _same
+
+
+def conv_window(weight: Any, bound: dict[str, Any], n: int) -> tuple[Window, dict[str, Any]]:
+    """The Window of ``F.conv{n}d(x, weight, bias, stride, padding, dilation, groups)``: the
+    kernel size from the weight's shape, the rest from the call. A fixed weight (a
+    constant or a buffer) that is a normalised non-negative depthwise kernel marks the
+    layer a blur (RULES.md); a learnable one never is. Raises BadArgument."""
+    shape = consttensor.shape_of(weight)
+    if shape is None:
+        why = f" ({weight.reason})" if isinstance(weight, Unknown) else ""
+        raise BadArgument(f"the weight's shape is not known{why}")
+    if len(shape) != n + 2:
+        raise BadArgument(f"a weight of shape {shape} for a {n}-D convolution")
+    kernel = shape[2:]
+    stride = ntuple(bound.get("stride", 1), n, "stride")
+    dilation = ntuple(bound.get("dilation", 1), n, "dilation")
+    window = Window("conv", kernel, stride, dilation, conv_padding(bound.get("padding", 0), kernel, stride, dilation))
+    attrs: dict[str, Any] = {"out_channels": shape[0]}
+    groups = bound.get("groups", 1)
+    if isinstance(groups, int) and not isinstance(groups, bool):
+        attrs.update(groups=groups, in_channels=groups * shape[1])
+    if isinstance(weight, ConstTensor):
+        verdict = consttensor.blur_kernel_verdict(weight)
+        if verdict is None:
+            attrs["blur"] = True
+        else:
+            attrs["not_blur"] = verdict  # a fixed kernel meant as a blur, perhaps: the AA messages say why not
+    return window, attrs
+
+
+def _functional_conv(n: int) -> Handler:
+    name = f"F.conv{n}d"
+
+    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        bound = dict(zip(("input", "weight", "bias", "stride", "padding", "dilation", "groups"), args))
+        bound.update(kwargs)
+        x = _tensor(ev, bound.get("input"), node)
+        if isinstance(x, Unknown):
+            return x
+        try:
+            op, attrs = conv_window(bound.get("weight"), bound, n)
+        except BadArgument as exc:
+            reason = f"{name}: {exc}"
+            ev.unknown(reason, node)
+            return ev.add_node(Opaque(reason), [x.node], name, node)
+        return ev.add_node(op, [x.node], name, node, attrs)
+
+    return handler
+
+
+for _n in (1, 2, 3):
+    FUNCTIONS[f"torch.nn.functional.conv{_n}d"] = _functional_conv(_n)
+    FUNCTIONS[f"torch.conv{_n}d"] = FUNCTIONS[f"torch.nn.functional.conv{_n}d"]
 
 
 def _interpolate(default_mode: str | None = None, default_align: bool | None = None) -> Handler:
@@ -336,13 +391,64 @@ METHODS["swapaxes"] = METHODS["transpose"]
 
 
 def _param(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    return ParamValue("a constant tensor")
+    """``torch.randn(64, 3, 7, 7)``: a tensor whose values are not known, with its shape when
+    the sizes are (constant ones, ``torch.ones(3, 3)``, are ``ConstTensor``s before this)."""
+    sizes = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+    known = sizes and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes)
+    return ParamValue("a tensor", tuple(sizes) if known else None)
 
 
 for _name in ("ones", "zeros", "randn", "rand", "empty", "full", "ones_like", "zeros_like", "eye", "linspace"):
     FUNCTIONS[f"torch.{_name}"] = _param
-FUNCTIONS["torch.nn.Parameter"] = lambda ev, args, kwargs, node: ParamValue("a parameter")
-FUNCTIONS["torch.nn.parameter.Parameter"] = FUNCTIONS["torch.nn.Parameter"]
+FUNCTIONS["torch.full"] = lambda ev, args, kwargs, node: _param(ev, list(args[:1]), kwargs, node)
+
+
+def _parameter(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``nn.Parameter(data, requires_grad=True)``. A learnable parameter keeps only its
+    shape: its values change in training. With ``requires_grad=False`` it is the fixed
+    tensor itself (a blur kernel held as a frozen parameter)."""
+    bound = dict(zip(("data", "requires_grad"), args))
+    bound.update(kwargs)
+    data = bound.get("data")
+    if bound.get("requires_grad", True) is False and isinstance(data, (ConstTensor, ParamValue)):
+        return data
+    return ParamValue("a parameter", consttensor.shape_of(data))
+
+
+FUNCTIONS["torch.nn.Parameter"] = _parameter
+FUNCTIONS["torch.nn.parameter.Parameter"] = _parameter
+
+_SHAPE_METHODS: dict[str, Callable[[tuple[int, ...], list[Any]], tuple[int, ...] | None]] = {
+    "view": lambda shape, a: consttensor.reshape_shape(shape, consttensor.sizes_arg(a)),
+    "reshape": lambda shape, a: consttensor.reshape_shape(shape, consttensor.sizes_arg(a)),
+    "repeat": lambda shape, a: consttensor.repeat_shape(shape, consttensor.sizes_arg(a)),
+    "expand": lambda shape, a: consttensor.expand_shape(shape, consttensor.sizes_arg(a)),
+    "unsqueeze": lambda shape, a: shape[: a[0] % (len(shape) + 1)] + (1,) + shape[a[0] % (len(shape) + 1):]
+    if a and isinstance(a[0], int) else None,
+}
+
+
+def param_attribute(p: ParamValue, name: str) -> Any:
+    """``weight.shape``, ``weight.size(0)``, ``weight.repeat(c, 1, 1, 1)`` ... of a tensor whose
+    values are not known: its shape where that is known, else the same tensor (combining
+    it with a feature map keeps every position where it is)."""
+    if name == "shape":
+        return p.shape if p.shape is not None else Unknown("shape of a parameter")
+    if name == "size":
+        return Builtin("Tensor.size", lambda ev, args, kwargs, n: _param_size(p, args))
+    reshape = _SHAPE_METHODS.get(name)
+    if reshape is not None:
+        def impl(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
+            return ParamValue(p.what, reshape(p.shape, list(args)) if p.shape is not None else None)
+
+        return Builtin(f"Tensor.{name}", impl)
+    return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: p)
+
+
+def _param_size(p: ParamValue, args: list[Any]) -> Any:
+    if p.shape is None:
+        return Unknown("shape of a parameter")
+    return p.shape[args[0]] if args and isinstance(args[0], int) else p.shape
 
 
 METHODS["view"] = _reshape

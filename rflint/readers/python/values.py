@@ -230,10 +230,13 @@ class SymShape:
 
 @dataclass(frozen=True)
 class ParamValue:
-    """A parameter or constant tensor (``nn.Parameter``, ``torch.ones``): combining it
-    with a feature map keeps every position where it is."""
+    """A parameter or a tensor whose values are not known (``nn.Parameter``,
+    ``torch.randn``): combining it with a feature map keeps every position where it
+    is. ``shape`` when known: a conv weight's gives ``F.conv2d`` its kernel size.
+    Constant tensors whose values are known are ``consttensor.ConstTensor``."""
 
     what: str
+    shape: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
