@@ -79,7 +79,10 @@ def read_program(path: str, data: bytes) -> ReadResult:
         models: list[ReadModel] = []
         notes: list[Diagnostic] = []
         for program, note in found:
-            models.append(ReadModel(convert(program, _node_locator(path))))
+            graph = convert(program, _node_locator(path))
+            graph = Graph(graph.name, graph.nodes, graph.outputs, graph.ndim, Location(path, 1, 1), graph.complete,
+                          graph.unresolved)
+            models.append(ReadModel(graph, _size_of(program)))
             if note:
                 notes.append(Diagnostic(UNRESOLVED, f"{path}: {note}", Location(path, 1, 1), Severity.INFO))
         return ReadResult(models=tuple(models), diagnostics=tuple(notes))
@@ -89,6 +92,14 @@ def read_program(path: str, data: bytes) -> ReadResult:
         return _error(path, "not a readable torch.export program: nested too deeply")
     except Exception as exc:  # noqa: BLE001  (the reliability contract: report, never raise)
         return _error(path, f"internal error reading the torch.export program: {type(exc).__name__}: {exc}")
+
+
+def _size_of(program: Program) -> dict[str, Any]:
+    """The exported input's spatial size, as ``input-size``: the program was traced at it."""
+    shape = next((program.input_shapes.get(n) for n in program.inputs if len(program.input_shapes.get(n) or ()) >= 3), None)
+    if shape is None or not all(isinstance(d, int) for d in shape[2:]):
+        return {}
+    return {"input_size": tuple(shape[2:])}
 
 
 def _error(path: str, message: str) -> ReadResult:
