@@ -324,14 +324,15 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
     from .discovery import iter_files
 
     configs: dict[Path, "Config"] = {}
+    found_in: dict[Path, Path | None] = {}  # directory -> its configuration file, for this run
 
     def config_for(target: Path) -> "Config":
         if config is not None:
             return config
-        found = find_config(target) if discover_config else None
+        found = find_config(target, found_in) if discover_config else None
         cache_key = found or Path("<defaults>")
         if cache_key not in configs:
-            loaded = load_config(found) if found else default_config()
+            loaded = load_config(found, cache=use_cache) if found else default_config()
             loaded = loaded.with_overrides(**(overrides or {})) if overrides else loaded
             _check_codes(loaded)
             configs[cache_key] = loaded

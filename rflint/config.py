@@ -1,6 +1,6 @@
 """Configuration: ``[tool.rflint]`` in pyproject.toml, or a standalone ``rflint.toml``.
 
-The models are strict pydantic v2 models with ruff's hyphenated key names, so
+The schema is strict pydantic v2 models with ruff's hyphenated key names, so
 a misspelt or misplaced key is an error that names the file and the key, not
 something silently ignored. Everything the rules read leaves this module as
 plain frozen data (:class:`rflint.settings.ModelSettings`), so the rules and
@@ -12,6 +12,12 @@ Rule selection follows ruff: ``select`` replaces the default set,
 a code is matched by both a selector and an ignore, the more specific one
 wins (on a tie, ``ignore`` wins). ``per-file-ignores`` then removes codes
 for matching files regardless of selection.
+
+Validation lives in :mod:`rflint.config_schema` (pydantic), imported only when
+a configuration file's validated form is not cached yet, or when command-line
+values need checking. This module is plain Python: a run served from the result
+cache imports no pydantic. The validated form of a file is cached under
+``.rflint_cache`` keyed by the file's bytes and rflint's code, like results.
 """
 
 from __future__ import annotations
@@ -23,21 +29,9 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Sequence
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-)
-from pydantic_core import PydanticCustomError
+from typing import Any, Mapping, Sequence
 
 from .settings import ModelSettings
 
@@ -57,7 +51,7 @@ CONFIG_FILENAMES = ("rflint.toml", "pyproject.toml")
 FAMILIES = ("RF", "AA", "CB", "PD", "DL", "ST", "NM", "CC", "RL")
 """Rule families. A selector with another prefix is a mistake (often a ruff code pasted in)."""
 
-Task = Literal["classification", "detection", "segmentation", "dense", "keypoints", "regression"]
+TASKS = ("classification", "detection", "segmentation", "dense", "keypoints", "regression")
 
 _SELECTOR_RE = re.compile(r"^(?:ALL|[A-Z]{2}[0-9]{0,3})$")
 _CODE_RE = re.compile(r"^[A-Z]{2}[0-9]{3}$")
@@ -78,145 +72,45 @@ class ConfigError(Exception):
         self.problems: tuple[str, ...] = tuple(problems) or (message,)
 
 
-# --------------------------------------------------------------------------- value checks
+# --------------------------------------------------------------------------- selectors
 
 
-def _check_selector(value: str) -> str:
-    """A rule selector as ruff spells them: ``ALL``, ``CB``, ``CB1``, ``CB102``."""
+def selector_problem(value: object) -> str | None:
+    """What is wrong with a rule selector (ruff's spellings: ``ALL``, ``CB``, ``CB1``,
+    ``CB102``), or None. Shared by the schema and the command-line flags."""
     if not isinstance(value, str):
-        raise PydanticCustomError("rule_selector", "Input should be a string such as 'CB102'")
+        return "Input should be a string such as 'CB102'"
     if not _SELECTOR_RE.match(value) and re.fullmatch(r"[A-Z]+[0-9]*", value):
-        raise PydanticCustomError(
-            "rule_selector",
-            "'{value}' is not an rflint rule selector: families are {families}",
-            {"value": value, "families": ", ".join(FAMILIES)},
-        )
+        return f"'{value}' is not an rflint rule selector: families are {', '.join(FAMILIES)}"
     if not _SELECTOR_RE.match(value):
-        hint = ""
-        if _SELECTOR_RE.match(value.upper()):
-            hint = f" (did you mean '{value.upper()}'?)"
-        raise PydanticCustomError(
-            "rule_selector",
-            "'{value}' is not a rule selector: expected ALL, a family such as 'CB', "
-            "a prefix such as 'CB1' or a code such as 'CB102'{hint}",
-            {"value": value, "hint": hint},
-        )
+        hint = f" (did you mean '{value.upper()}'?)" if _SELECTOR_RE.match(value.upper()) else ""
+        return (f"'{value}' is not a rule selector: expected ALL, a family such as 'CB', "
+                f"a prefix such as 'CB1' or a code such as 'CB102'{hint}")
     if value != "ALL" and value[:2] not in FAMILIES:
-        raise PydanticCustomError(
-            "rule_selector",
-            "'{value}' is not an rflint rule selector: families are {families}",
-            {"value": value, "families": ", ".join(FAMILIES)},
-        )
-    return value
+        return f"'{value}' is not an rflint rule selector: families are {', '.join(FAMILIES)}"
+    return None
 
 
-def _check_code(value: str) -> str:
-    """A full rule code (``AA101``): per-rule option tables name one rule, not a prefix."""
+def code_problem(value: str) -> str | None:
+    """What is wrong with a full rule code (``AA101``: per-rule option tables name one
+    rule, not a prefix), or None."""
     if not _CODE_RE.match(value):
         hint = f" (did you mean '{value.upper()}'?)" if _CODE_RE.match(value.upper()) else ""
-        raise PydanticCustomError(
-            "rule_code",
-            "'{value}' is not a rule code such as 'AA101'{hint}",
-            {"value": value, "hint": hint},
-        )
+        return f"'{value}' is not a rule code such as 'AA101'{hint}"
     if value[:2] not in FAMILIES:
-        raise PydanticCustomError(
-            "rule_code",
-            "'{value}' is not an rflint rule code: families are {families}",
-            {"value": value, "families": ", ".join(FAMILIES)},
-        )
-    return value
-
-
-def _is_int(value: object) -> bool:
-    # TOML booleans are Python bools, and bool is an int subclass: `input-size = true` is a mistake.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _input_size(value: object) -> tuple[int, ...]:
-    """``512`` (every axis) or ``[512, 768]`` (one per spatial axis) -> a tuple."""
-    if _is_int(value):
-        items: list[object] = [value]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-        if not 1 <= len(items) <= _MAX_SPATIAL_AXES:
-            raise PydanticCustomError(
-                "input_size",
-                "expected 1 to {n} spatial sizes (such as [512, 512]), got {got}; "
-                "leave out the batch and channel dimensions",
-                {"n": _MAX_SPATIAL_AXES, "got": len(items)},
-            )
-    else:
-        raise PydanticCustomError(
-            "input_size",
-            "Input should be a valid integer or a list of integers, got {value}",
-            {"value": repr(value)},
-        )
-    for i, item in enumerate(items):
-        if not _is_int(item):
-            raise PydanticCustomError(
-                "input_size", "item {i}: Input should be a valid integer, got {value}", {"i": i, "value": repr(item)}
-            )
-        if item <= 0:
-            raise PydanticCustomError(
-                "input_size", "sizes should be positive, got {value}", {"value": item}
-            )
-    return tuple(items)  # type: ignore[arg-type]
-
-
-def _object_size(value: object) -> tuple[int, int]:
-    """``[16, 320]`` (min, max), ``320`` (max only) or ``"16..320"`` (the pragma's spelling)."""
-    if _is_int(value):
-        lo, hi = 1, value
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*\.\.\s*\d+\s*", value):
-        lo, hi = (int(v) for v in value.split(".."))
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value):
-        lo, hi = value
-    else:
-        raise PydanticCustomError(
-            "object_size",
-            "Input should be [min, max] (two integers) or a single integer (the max), got {value}",
-            {"value": repr(value)},
-        )
-    if lo <= 0 or hi <= 0:  # type: ignore[operator]
-        raise PydanticCustomError("object_size", "sizes should be positive, got {value}", {"value": repr(value)})
-    if lo > hi:  # type: ignore[operator]
-        raise PydanticCustomError(
-            "object_size", "min should be at most max, got [{lo}, {hi}]", {"lo": lo, "hi": hi}
-        )
-    return (lo, hi)  # type: ignore[return-value]
-
-
-Selector = Annotated[str, AfterValidator(_check_selector)]
-RuleCode = Annotated[str, AfterValidator(_check_code)]
-InputSize = Annotated[tuple[int, ...], BeforeValidator(_input_size)]
-ObjectSize = Annotated[tuple[int, int], BeforeValidator(_object_size)]
-PositiveInt = Annotated[int, Field(gt=0)]
+        return f"'{value}' is not an rflint rule code: families are {', '.join(FAMILIES)}"
+    return None
 
 
 def _hyphenate(name: str) -> str:
     return name.replace("_", "-")
 
 
-class _Model(BaseModel):
-    """Strict (TOML is typed: ``"3"`` is not 3), closed (unknown keys are errors), immutable."""
-
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, alias_generator=_hyphenate, populate_by_name=False, defer_build=True
-    )
+# --------------------------------------------------------------------------- the validated configuration
 
 
-class _ModelKeys(_Model):
-    """The per-model keys, shared by the top level and each ``[[tool.rflint.models]]``."""
-
-    input_size: InputSize | None = None
-    object_size: ObjectSize | None = None
-    output_object_size: dict[str, ObjectSize] = Field(default_factory=dict)
-    task: Task | None = None
-    batch_size: PositiveInt | None = None
-
-
-class ModelEntry(_ModelKeys):
+@dataclass(frozen=True)
+class ModelEntry:
     """A model the configuration names: ``entry = "nets/unet.py::UNet(depth=5)"`` and its settings.
 
     ``file`` is relative to the configuration's directory; ``args`` (with the
@@ -224,17 +118,20 @@ class ModelEntry(_ModelKeys):
     """
 
     entry: str
+    input_size: tuple[int, ...] | None = None
+    object_size: tuple[int, int] | None = None
+    output_object_size: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    task: str | None = None
+    batch_size: int | None = None
 
-    @field_validator("entry")
     @classmethod
-    def _entry_shape(cls, value: str) -> str:
-        if not _ENTRY_RE.match(value.strip()):
-            raise PydanticCustomError(
-                "model_entry",
-                "expected 'path/to/file.py::Name' or 'path/to/file.py::Factory(args)', got {value}",
-                {"value": repr(value)},
-            )
-        return value.strip()
+    def parse(cls, data: Mapping[str, Any]) -> "ModelEntry":
+        """From validated (or cached, JSON-shaped) data."""
+        return cls(
+            entry=data["entry"], input_size=_tuple(data.get("input_size")), object_size=_tuple(data.get("object_size")),
+            output_object_size={k: _tuple(v) for k, v in (data.get("output_object_size") or {}).items()},
+            task=data.get("task"), batch_size=data.get("batch_size"),
+        )
 
     @property
     def file(self) -> str:
@@ -248,12 +145,35 @@ class ModelEntry(_ModelKeys):
     def args(self) -> str:
         return _ENTRY_RE.match(self.entry).group("args") or ""  # type: ignore[union-attr]
 
+    def table(self) -> dict[str, Any]:
+        """As written in TOML (hyphenated keys, lists), without the keys left unset."""
+        out: dict[str, Any] = {"entry": self.entry}
+        for key in ("input_size", "object_size", "task", "batch_size"):
+            value = getattr(self, key)
+            if value is not None:
+                out[_hyphenate(key)] = list(value) if isinstance(value, tuple) else value
+        if self.output_object_size:
+            out["output-object-size"] = {k: list(v) for k, v in self.output_object_size.items()}
+        return out
+
     def settings(self, base: ModelSettings) -> ModelSettings:
         """The project settings with this model's own keys on top."""
         return base.merged(
             input_size=self.input_size, object_size=self.object_size, task=self.task, batch_size=self.batch_size,
             output_object_size=self.output_object_size or None,
         )
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+_DEFAULTS: dict[str, Any] = {
+    "select": None, "extend_select": [], "ignore": [], "per_file_ignores": {}, "exclude": [], "extend_exclude": [],
+    "respect_gitignore": True, "src": [], "input_size": None, "object_size": None, "output_object_size": {},
+    "task": None, "batch_size": None, "models": [], "rules": {}, "fail_on": "info",
+}
+"""Every key's default, by field name (the schema in config_schema.py has the same)."""
 
 
 @dataclass(frozen=True)
@@ -282,43 +202,66 @@ def _codes_match(selectors: Sequence[str], code: str) -> bool:
     return any(sel == "ALL" or code.startswith(sel) for sel in selectors)
 
 
-class Config(_Model):
-    """The whole ``[tool.rflint]`` table (or ``rflint.toml``), validated.
+class Config:
+    """The whole ``[tool.rflint]`` table (or ``rflint.toml``), validated; plain data.
 
     ``root`` is the directory of the file it came from (or the working
     directory when there is none); paths and globs in it are relative to that.
+    Build one with :func:`load_config` or :func:`default_config` (``Config()`` is
+    the defaults), never from unvalidated data.
     """
 
-    select: list[Selector] | None = None
-    extend_select: list[Selector] = Field(default_factory=list)
-    ignore: list[Selector] = Field(default_factory=list)
-    per_file_ignores: dict[str, list[Selector]] = Field(default_factory=dict)
-    exclude: list[str] = Field(default_factory=list)
-    extend_exclude: list[str] = Field(default_factory=list)
-    respect_gitignore: bool = True
-    src: list[str] = Field(default_factory=list)  # extra source roots imports are looked up in (ruff's ``src``)
-    input_size: InputSize | None = None
-    object_size: ObjectSize | None = None
-    output_object_size: dict[str, ObjectSize] = Field(default_factory=dict)  # per output: detector heads
-    task: Task | None = None
-    batch_size: PositiveInt | None = None
-    models: list[ModelEntry] = Field(default_factory=list)
-    rules: dict[RuleCode, dict[str, Any]] = Field(default_factory=dict)
-    fail_on: Literal["info", "warning", "error"] = "info"  # the least severe finding that fails the run
+    select: list[str] | None
+    extend_select: list[str]
+    ignore: list[str]
+    per_file_ignores: dict[str, list[str]]
+    exclude: list[str]
+    extend_exclude: list[str]
+    respect_gitignore: bool
+    src: list[str]  # extra source roots imports are looked up in (ruff's ``src``)
+    input_size: tuple[int, ...] | None
+    object_size: tuple[int, int] | None
+    output_object_size: dict[str, tuple[int, int]]  # per output: detector heads
+    task: str | None
+    batch_size: int | None
+    models: list[ModelEntry]
+    rules: dict[str, dict[str, Any]]
+    fail_on: str  # the least severe finding that fails the run
 
-    _path: Path | None = PrivateAttr(default=None)
-    _root: Path | None = PrivateAttr(default=None)
-    _cli: tuple[_Layer, ...] = PrivateAttr(default=())
-    _selected: dict[str, bool] = PrivateAttr(default_factory=dict)
-    _pfi: list[tuple[re.Pattern[str], re.Pattern[str] | None, bool, tuple[str, ...]]] | None = PrivateAttr(
-        default=None
-    )
-    _pfi_cache: dict[tuple[str, str | None], tuple[tuple[str, ...], ...]] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, __context: Any) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None, *, path: Path | None = None, root: Path | None = None,
+                 cli: tuple[_Layer, ...] = ()) -> None:
+        values = {k: v.copy() if isinstance(v, (list, dict)) else v for k, v in _DEFAULTS.items()} | dict(data or {})
+        self._data = values
+        for key in _DEFAULTS:
+            setattr(self, key, values[key])
+        self.input_size = _tuple(values["input_size"])
+        self.object_size = _tuple(values["object_size"])
+        self.output_object_size = {k: _tuple(v) for k, v in values["output_object_size"].items()}
+        self.models = [m if isinstance(m, ModelEntry) else ModelEntry.parse(m) for m in values["models"]]
+        self._path = path
         # Snapshot the working directory now, so that a later chdir does not move the root.
-        if self._root is None:
-            self._root = Path.cwd()
+        self._root = root if root is not None else Path.cwd()
+        self._cli = cli
+        self._selected: dict[str, bool] = {}
+        self._pfi: list[tuple[re.Pattern[str], re.Pattern[str] | None, bool, tuple[str, ...], re.Pattern[str] | None]] | None = None
+        self._pfi_cache: dict[tuple[str, str | None], tuple[tuple[str, ...], ...]] = {}
+
+    def table(self, defaults: bool = False) -> dict[str, Any]:
+        """The configuration as TOML would hold it (hyphenated keys, lists); without the
+        keys left at their defaults unless ``defaults``."""
+        out: dict[str, Any] = {}
+        for key, default in _DEFAULTS.items():
+            value = getattr(self, key)
+            if value == default and not defaults:
+                continue
+            if key == "models":
+                value = [m.table() for m in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif key == "output_object_size":
+                value = {k: list(v) for k, v in value.items()}
+            out[_hyphenate(key)] = value
+        return out
 
     # ----------------------------------------------------------------- where it came from
 
@@ -334,7 +277,6 @@ class Config(_Model):
     @property
     def root(self) -> Path:
         """The directory globs, ``exclude`` and model entries are relative to."""
-        assert self._root is not None
         return self._root
 
     # ----------------------------------------------------------------- what the rules read
@@ -457,28 +399,22 @@ class Config(_Model):
         problems: list[str] = []
         for flag, values in (("--select", select or ()), ("--extend-select", extend_select), ("--ignore", ignore)):
             for value in values:
-                try:
-                    _check_selector(value)
-                except PydanticCustomError as exc:
-                    problems.append(f"{flag}: {exc.message()}")
-        update: dict[str, Any] = {}
+                problem = selector_problem(value)
+                if problem is not None:
+                    problems.append(f"{flag}: {problem}")
+        data = self._data
         if keys:
-            data = self.model_dump(by_alias=True, exclude_unset=True)
-            data.update({_hyphenate(k): v for k, v in keys.items() if v is not None})
-            try:
-                update = dict(type(self).model_validate(data))
-            except ValidationError as exc:
-                problems.extend(
-                    f"--{'.'.join(str(p) for p in err['loc'])}: {_error_text(err)}" for err in exc.errors()
-                )
+            from .config_schema import validate_overrides
+
+            table = self.table()
+            table.update({_hyphenate(k): v for k, v in keys.items() if v is not None})
+            data, more = validate_overrides(table)
+            problems.extend(more)
         if problems:
             raise ConfigError("\n".join(problems), problems)
-        clone = self.model_copy(update=update)
-        clone._path, clone._root = self._path, self._root
         layer = _Layer(tuple(select) if select is not None else None, tuple(extend_select), tuple(ignore))
-        clone._cli = (*self._cli, layer) if (select is not None or extend_select or ignore) else self._cli
-        clone._selected, clone._pfi, clone._pfi_cache = {}, None, {}
-        return clone
+        cli = (*self._cli, layer) if (select is not None or extend_select or ignore) else self._cli
+        return Config(data, path=self._path, root=self._root, cli=cli)
 
     def unknown_codes(self, known: Sequence[str]) -> list[str]:
         """Messages for selectors that match no registered rule (``CB999``), naming the key.
@@ -519,7 +455,7 @@ class Config(_Model):
     def fingerprint(self) -> str:
         """A stable hash of everything that can change results, for the result cache."""
         payload = {
-            "config": self.model_dump(mode="json", by_alias=True),
+            "config": self.table(defaults=True),
             "root": str(self.root),
             "cli": [[l.select, l.extend_select, l.ignore] for l in self._cli],
         }
@@ -527,19 +463,9 @@ class Config(_Model):
         return hashlib.sha256(blob).hexdigest()
 
 
+
+
 # --------------------------------------------------------------------------- finding and loading
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{_display(path)}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{_display(path)}: not UTF-8 text: {exc.reason}") from None
-    except OSError as exc:
-        raise ConfigError(f"{_display(path)}: cannot read: {exc.strerror or exc}") from None
 
 
 def _pyproject_has_table(path: Path) -> bool:
@@ -560,33 +486,69 @@ def _pyproject_has_table(path: Path) -> bool:
     return isinstance(tool, dict) and "rflint" in tool
 
 
-def find_config(start: Path) -> Path | None:
+def find_config(start: Path, memo: dict[Path, Path | None] | None = None) -> Path | None:
     """The configuration that applies to ``start`` (a file or directory): walking up,
     the first directory with an ``rflint.toml``, or a ``pyproject.toml`` that has a
-    ``[tool.rflint]`` table, wins ("nearest file wins", as in ruff)."""
+    ``[tool.rflint]`` table, wins ("nearest file wins", as in ruff). ``memo`` keeps
+    the answer per directory across the calls of one run (one walk per directory,
+    not per file)."""
     here = Path(os.path.abspath(start))
     if not here.is_dir():
         here = here.parent
+    visited: list[Path] = []
+    found: Path | None = None
     for directory in (here, *here.parents):
+        if memo is not None and directory in memo:
+            found = memo[directory]
+            break
+        visited.append(directory)
         candidate = directory / "rflint.toml"
         if candidate.is_file():
-            return candidate
+            found = candidate
+            break
         candidate = directory / "pyproject.toml"
         if candidate.is_file() and _pyproject_has_table(candidate):
-            return candidate
-    return None
+            found = candidate
+            break
+    if memo is not None:
+        memo.update(dict.fromkeys(visited, found))
+    return found
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: Path, cache: bool = True) -> Config:
     """Read and validate one configuration file.
 
     Raises :class:`ConfigError` (never a pydantic error) for a TOML syntax
     error, an unknown key (with a did-you-mean suggestion) or a bad value,
-    naming the file and the key path of each problem.
+    naming the file and the key path of each problem. With ``cache``, the
+    validated form is kept beside the result cache, keyed by the file's bytes
+    and rflint's code, so that an unchanged file is not validated again.
     """
     path = Path(path)
-    data = _read_toml(path)
+    root = Path(os.path.abspath(path)).parent
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{_display(path)}: cannot read: {exc.strerror or exc}") from None
+    store = _ValidatedStore(root, path, raw) if cache else None
+    data = store.get() if store is not None else None
+    if data is None:
+        data = _validate_file(path, raw)
+        if store is not None:
+            store.put(data)
+    return Config(data, path=path, root=root)
+
+
+def _validate_file(path: Path, raw: bytes) -> dict[str, Any]:
+    from .config_schema import validate_table
+
     display = _display(path)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{display}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{display}: not UTF-8 text: {exc.reason}") from None
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("rflint", {}) if isinstance(tool, dict) else {}
@@ -595,25 +557,47 @@ def load_config(path: Path) -> Config:
         prefix = "[tool.rflint] "
     else:
         table, prefix = data, ""
-    try:
-        config = Config.model_validate(table)
-    except ValidationError as exc:
-        problems = [f"{display}: {prefix}{_describe(err, table)}" for err in exc.errors()]
-        raise ConfigError("\n".join(problems), problems) from None
-    config._path = path
-    config._root = Path(os.path.abspath(path)).parent
-    return config
+    return validate_table(table, f"{display}: {prefix}")
+
+
+class _ValidatedStore:
+    """A validated configuration as JSON under ``.rflint_cache``; any failure is a miss.
+    JSON, like the result cache: a repository could ship a crafted cache directory."""
+
+    def __init__(self, root: Path, path: Path, raw: bytes) -> None:
+        from . import __version__
+        from .cache import CACHE_DIR, code_fingerprint
+
+        digest = hashlib.sha256(b"\0".join([code_fingerprint().encode(), os.fsencode(path.name), raw])).hexdigest()
+        self.file = root / CACHE_DIR / __version__ / "config" / f"{digest}.json"
+
+    def get(self) -> dict[str, Any] | None:
+        try:
+            with open(self.file, encoding="utf-8") as fh:
+                data = json.load(fh)
+            return data if isinstance(data, dict) and set(data) == set(_DEFAULTS) else None
+        except (OSError, ValueError):
+            return None
+
+    def put(self, data: dict[str, Any]) -> None:
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.file.parents[2] / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Created by rflint automatically.\n*\n")
+            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, self.file)
+        except (OSError, TypeError, ValueError):
+            pass
 
 
 def default_config(root: Path | None = None) -> Config:
     """The configuration used when no file is found: every default, rooted at ``root`` (cwd)."""
-    config = Config()
-    if root is not None:
-        config._root = Path(os.path.abspath(root))
-    return config
+    return Config(root=Path(os.path.abspath(root)) if root is not None else None)
 
 
-# --------------------------------------------------------------------------- error messages
+# --------------------------------------------------------------------------- paths and keys
 
 
 def _display(path: Path) -> str:
@@ -636,44 +620,9 @@ def _toml_key(key: object) -> str:
     return json.dumps(text)
 
 
-def _key_path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + _toml_key(part)
-    return out
-
-
-def _error_text(err: Mapping[str, Any]) -> str:
-    # Custom errors carry our full sentence; pydantic's own start with a capital already.
-    return str(err["msg"])
-
-
-def _known_keys(root: dict[str, Any], loc: Sequence[int | str]) -> list[str]:
-    """The keys a table at ``loc`` accepts, for did-you-mean suggestions."""
-    model: type[BaseModel] = Config
-    for part in loc:
-        if part == "models":
-            model = ModelEntry
-        elif isinstance(part, int):
-            continue
-        else:
-            return []
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _describe(err: Mapping[str, Any], table: dict[str, Any]) -> str:
-    """One pydantic error as ``key.path: message``, the way a TOML user reads it."""
-    loc = tuple(err["loc"])
-    # dict[...] keys validated by a key validator show up as `[key, '[key]']`; drop the marker
-    loc = tuple(p for p in loc if not (isinstance(p, str) and p == "[key]"))
-    if err["type"] == "extra_forbidden":
-        parent, key = loc[:-1], loc[-1]
-        known = _known_keys(table, parent)
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        where = f"{_key_path(parent)}: " if parent else ""
-        return f"{where}unknown key '{key}'{hint}"
-    return f"{_key_path(loc)}: {_error_text(err)}"
+def _toml_key(key: object) -> str:
+    """A key as it would be written in TOML: bare when it can be, quoted otherwise."""
+    text = str(key)
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return text
+    return json.dumps(text)

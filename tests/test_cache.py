@@ -57,3 +57,65 @@ def test_a_corrupt_or_hostile_cache_entry_is_a_miss(tmp_path: Path, monkeypatch)
     entry.write_bytes(b"\x80\x04cos\nsystem\n.")  # a pickle: never loaded as one
     result = api.check_paths(["m.py"], config)
     assert [d.code for d in result.diagnostics] == ["CB102"]
+
+
+# ----------------------------------------------------------------------------- the warm path
+
+
+def _run_check(cwd: Path) -> tuple[int, list[str]]:
+    """`rflint check .` in a fresh interpreter; which heavy modules it imported."""
+    import subprocess
+    import sys
+
+    heavy = ("pydantic", "rflint.config_schema", "rflint.readers.python.reader", "rflint.checks.pd")
+    script = (
+        "import sys\nfrom rflint.cli import main\ncode = main(['check', '.'])\n"
+        f"print(code, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, check=True)
+    code, loaded = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    return int(code), json.loads(loaded.replace("'", '"'))
+
+
+def test_a_warm_run_imports_no_pydantic_no_rule_and_no_reader(tmp_path: Path) -> None:
+    """A run served from the cache only hashes files: the configuration's validated form
+    and the findings are cached, so neither pydantic, the rules nor the reader load."""
+    (tmp_path / "pyproject.toml").write_text("[tool.rflint]\ninput-size = 64\nignore = ['RF']\n")
+    (tmp_path / "m.py").write_text(SRC)
+    cold_code, cold = _run_check(tmp_path)
+    assert cold_code == 1 and "pydantic" in cold and "rflint.checks.pd" in cold  # the test can tell
+    warm_code, warm = _run_check(tmp_path)
+    assert (warm_code, warm) == (1, [])
+
+
+def test_the_validated_configuration_follows_the_file(tmp_path: Path) -> None:
+    from rflint.config import ConfigError, load_config
+
+    path = tmp_path / "rflint.toml"
+    path.write_text("input-size = 64\n")
+    fresh = load_config(path, cache=False)
+    assert load_config(path).input_size == (64,)  # stores
+    cached = load_config(path)  # served from the store
+    assert cached.fingerprint() == fresh.fingerprint() and cached.input_size == (64,)
+    assert list((tmp_path / CACHE_DIR).rglob("config/*.json"))
+    path.write_text("input-size = [32, 48]\nobject-size = [8, 16]\n")
+    assert (load_config(path).input_size, load_config(path).object_size) == ((32, 48), (8, 16))
+    path.write_text("input-size = 'big'\n")
+    for _ in range(2):  # an invalid file is never stored: it is reported every time
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            assert "input-size" in str(exc)
+        else:
+            raise AssertionError("invalid configuration accepted")
+
+
+def test_a_crafted_config_store_entry_is_a_miss_not_a_crash(tmp_path: Path) -> None:
+    from rflint.config import load_config
+
+    path = tmp_path / "rflint.toml"
+    path.write_text("input-size = 64\n")
+    load_config(path)
+    (entry,) = (tmp_path / CACHE_DIR).rglob("config/*.json")
+    entry.write_text('{"input_size": "not validated"}')
+    assert load_config(path).input_size == (64,)

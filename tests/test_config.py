@@ -355,7 +355,20 @@ def test_per_file_ignores_do_not_enable(tmp_path: Path) -> None:
 
 
 def test_model_entry_forms() -> None:
-    entry = ModelEntry.model_validate({"entry": "a/b.py::resnet50"})
+    entry = ModelEntry("a/b.py::resnet50")
     assert (entry.file, entry.name, entry.args) == ("a/b.py", "resnet50", "")
-    entry = ModelEntry.model_validate({"entry": "b.py::Net(cfg={'a': (1, 2)})"})
+    entry = ModelEntry("b.py::Net(cfg={'a': (1, 2)})")
     assert entry.args == "(cfg={'a': (1, 2)})"
+
+
+def test_find_config_with_a_run_memo_answers_like_a_fresh_walk(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "rflint.toml").write_text("")
+    (tmp_path / "a" / "b" / "pyproject.toml").write_text("[tool.rflint]\n")
+    (tmp_path / "a" / "pyproject.toml").write_text("[tool.black]\n")  # not ours
+    memo: dict[Path, Path | None] = {}
+    for start in ("a/b/c/m.py", "a/m.py", "a/b/m.py", "x/m.py", "a/b/c", "m.py"):
+        assert find_config(tmp_path / start, memo) == find_config(tmp_path / start), start
+    assert memo[tmp_path / "a"] == tmp_path / "rflint.toml"
+    assert memo[tmp_path / "a" / "b" / "c"] == tmp_path / "a" / "b" / "pyproject.toml"

@@ -70,7 +70,7 @@ def render(config: "Config", file: str) -> str:
     lines.append(f"object-size = {_value(config.object_size)}")
     lines.append(f"task = {_value(config.task)}")
     lines.append(f"batch-size = {_value(config.batch_size)}")
-    lines.append(f"models = {_value([m.model_dump(mode='json', by_alias=True, exclude_none=True) for m in config.models])}")
+    lines.append(f"models = {_value([m.table() for m in config.models])}")
     for code, options in sorted(config.rules.items()):
         lines.append(f"rules.{code} = {_value(options)}")
     lines += ["", "# Files"]
