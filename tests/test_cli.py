@@ -196,6 +196,9 @@ def test_explain_table_and_json(tmp_path: Path) -> None:
     assert "layer" in table.stdout.splitlines()[0] and "ERF" in table.stdout.splitlines()[0]
     result = run("explain", "tiny.py::Tiny", "--input-size", "32", "--output-format", "json", cwd=tmp_path)
     data = json.loads(result.stdout)
+    from rflint.formats.explain_schema import ExplainJson
+
+    ExplainJson.model_validate(data)  # the documented schema (extra keys forbidden)
     # By hand: conv 3/1/1 gives r=3, j=1, P=1; conv 3/2/1 on it: r = 3 + 2*1 = 5, j = 2, P = 1 + 1*1 = 2;
     # sizes 32 -> 32 -> floor((32 + 2 - 3)/2) + 1 = 16.
     (out,) = data["outputs"]
@@ -279,3 +282,15 @@ def test_unsafe_fix_keeps_output_size_and_clears_the_finding(tmp_path: Path) -> 
         return [tuple(net(torch.zeros(1, 1, n, n + 3)).shape) for n in (8, 9, 16, 31)]
 
     assert shapes(TINY, "before") == shapes(fixed, "after")
+
+
+def test_explain_imports_no_pydantic_and_no_rule(tmp_path: Path) -> None:
+    """`explain` is the quick question (one model's receptive field): the JSON is written
+    with plain dicts and no rule is needed, so neither pydantic nor the rules load."""
+    write(tmp_path, "tiny.py", TINY)
+    script = ("import sys\nfrom rflint.cli import main\n"
+              "code = main(['explain', 'tiny.py::Tiny', '--output-format', 'json'])\n"
+              "print(code, 'pydantic' in sys.modules, 'rflint.checks.pd' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stderr.split() == ["0", "False", "False"]
+    json.loads(out.stdout)

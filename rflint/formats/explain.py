@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any, Sequence
 
-from pydantic import BaseModel
+import json
 
 from ..analysis import Analysis, NodeInfo
 from ..ir import Node, PixelShuffle, PixelUnshuffle, Resample, TransposedConv, Window
@@ -100,60 +100,11 @@ def _summary_lines(analysis: Analysis) -> list[str]:
 # ---------------------------------------------------------------------- JSON
 
 
-class FrameJson(BaseModel):
-    axis: int
-    r: int
-    r_min: int
-    j: float
-    q: int
-    effective_padding: float
-    centre: float
-    alpha: list[float | None]
-    beta: list[float | None]
-    exact: dict[str, Any]
-    erf_width: float | None = None
-
-
-class LayerJson(BaseModel):
-    index: int
-    name: str
-    type: str
-    inputs: list[int]
-    filename: str | None
-    row: int | None
-    column: int | None
-    geometry: dict[str, list[Any]]
-    output_size: list[int | None] | None
-    status: str
-    reason: str = ""
-    is_global: bool
-    frames: list[FrameJson] | None
-
-
-class OutputJson(BaseModel):
-    name: str
-    node: int
-    r: list[int]
-    j: list[float]
-    effective_padding: list[float]
-    is_global: bool
-
-
-class ExplainJson(BaseModel):
-    model: str
-    filename: str | None
-    input_size: list[int] | None
-    complete: bool
-    layers: list[LayerJson]
-    outputs: list[OutputJson]
-    unresolved: list[dict[str, Any]]
-
-
-def _frame_json(axis: int, f: AxisFrame, width: float | None) -> FrameJson:
+def _frame_json(axis: int, f: AxisFrame, width: float | None) -> dict[str, Any]:
     def opt(v: Fraction | None) -> float | None:
         return None if v is None else _num(v)
 
-    return FrameJson(
+    return dict(
         axis=axis, r=f.r, r_min=f.r_min, j=_num(f.j), q=f.q, effective_padding=_num(f.padding), centre=_num(f.centre),
         alpha=[opt(a) for a in f.alpha], beta=[opt(b) for b in f.beta],
         exact={"j": str(f.j), "alpha": [None if a is None else str(a) for a in f.alpha],
@@ -163,6 +114,9 @@ def _frame_json(axis: int, f: AxisFrame, width: float | None) -> FrameJson:
 
 
 def render_json(analysis: Analysis) -> str:
+    """The analysis as JSON; ``explain_schema.ExplainJson`` is its schema (the tests validate
+    the output against it). Plain dicts here: a script calling ``rflint explain`` should
+    not wait for pydantic to import."""
     graph = analysis.graph
     layers = []
     for node in graph.nodes:
@@ -171,7 +125,7 @@ def render_json(analysis: Analysis) -> str:
         if info.frames is not None:
             widths = [m.width for m in info.moments] if info.moments else [None] * len(info.frames)
             frames = [_frame_json(a, f, w) for a, (f, w) in enumerate(zip(info.frames, widths))]
-        layers.append(LayerJson(
+        layers.append(dict(
             index=node.id, name=node.name, type=node.type_name, inputs=list(node.inputs),
             filename=node.loc.file if node.loc else None, row=node.loc.line if node.loc else None,
             column=node.loc.col if node.loc else None,
@@ -183,15 +137,15 @@ def render_json(analysis: Analysis) -> str:
     for name, nid in analysis.spatial_outputs():
         info = analysis.info(nid)
         assert info.frames is not None
-        outputs.append(OutputJson(
+        outputs.append(dict(
             name=name, node=nid, r=[f.r for f in info.frames], j=[_num(f.j) for f in info.frames],
             effective_padding=[_num(f.padding) for f in info.frames], is_global=info.is_global,
         ))
-    doc = ExplainJson(
+    doc = dict(
         model=graph.name, filename=graph.loc.file if graph.loc else None,
         input_size=list(analysis.input_size) if analysis.input_size else None, complete=graph.complete,
         layers=layers, outputs=outputs,
         unresolved=[{"reason": u.reason, "filename": u.loc.file if u.loc else None, "row": u.loc.line if u.loc else None}
                     for u in graph.unresolved],
     )
-    return doc.model_dump_json(indent=2)
+    return json.dumps(doc, indent=2)
