@@ -23,12 +23,12 @@ import pytest
 onnx = pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from oracle import Stack, measure  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper
+from oracle import Stack, measure
 
-from rflint import api, ir  # noqa: E402
-from rflint.analysis import analyse  # noqa: E402
-from rflint.readers.onnx import read_onnx  # noqa: E402
+from rflint import api, ir
+from rflint.analysis import analyse
+from rflint.readers.onnx import read_onnx
 
 F = TensorProto.FLOAT
 
@@ -36,7 +36,7 @@ F = TensorProto.FLOAT
 # --------------------------------------------------------------------------- helpers
 
 
-def export(module: "torch.nn.Module", x: "torch.Tensor", path: Path, opset: int = 17) -> bytes:
+def export(module: torch.nn.Module, x: torch.Tensor, path: Path, opset: int = 17) -> bytes:
     """``torch.onnx.export`` with the TorchScript exporter (see the module docstring)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -59,19 +59,19 @@ def out_info(data: bytes, sizes=None, output: int = 0):
     return model.graph, an.info(model.graph.outputs[output][1])
 
 
-def vi(name: str, shape) -> "onnx.ValueInfoProto":
+def vi(name: str, shape) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, F, shape)
 
 
-def weight(name: str, shape) -> "onnx.TensorProto":
+def weight(name: str, shape) -> onnx.TensorProto:
     return numpy_helper.from_array(np.ones(shape, np.float32), name)
 
 
-def ints(name: str, values) -> "onnx.TensorProto":
+def ints(name: str, values) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(values, np.int64), name)
 
 
-def floats(name: str, values) -> "onnx.TensorProto":
+def floats(name: str, values) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(values, np.float32), name)
 
 
@@ -221,7 +221,7 @@ def test_strided_slice_matches_measurement(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- hand-built graphs
 
 
-def _conv(x: str, y: str, name: str = "c", **attrs) -> "onnx.NodeProto":
+def _conv(x: str, y: str, name: str = "c", **attrs) -> onnx.NodeProto:
     return helper.make_node("Conv", [x, "w"], [y], name=name, **attrs)
 
 
@@ -653,7 +653,7 @@ SOURCE_ONLY: dict[str, dict[tuple[str, str], tuple[int, str]]] = {
 }
 
 
-def _example_model(name: str) -> "torch.nn.Module":
+def _example_model(name: str) -> torch.nn.Module:
     import importlib.util
 
     path = Path(__file__).parent.parent / "examples" / f"{name}.py"
@@ -664,15 +664,17 @@ def _example_model(name: str) -> "torch.nn.Module":
 
 
 def _both(name: str, tmp_path: Path):
+    import json
     from collections import Counter
 
-    from rflint.config import Config
+    from rflint.config import load_config
 
     _, size, channels, keys = EXAMPLES[name]
+    (tmp_path / "rflint.toml").write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items()))
     source_path = Path(__file__).parent.parent / "examples" / f"{name}.py"
     source = api.check_text(str(source_path), source_path.read_text())
     data = export(_example_model(name), torch.zeros(1, channels, size, size), tmp_path / f"{name}.onnx")
-    exported = api.check_data(str(tmp_path / f"{name}.onnx"), data, Config.model_validate(keys))
+    exported = api.check_data(str(tmp_path / f"{name}.onnx"), data, load_config(tmp_path / "rflint.toml"))
     assert not [d for d in exported if d.code in ("RL001", "RL000")]
     return Counter((d.code, d.layer) for d in source), Counter((d.code, d.layer) for d in exported)
 

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -39,19 +39,28 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 pytest.importorskip("onnx")
 
-from measure import last_spatial_map  # noqa: E402
-from test_torchvision import DILATED, Case, _backbone_out, _classifier, _fmt, _measured, _segmentation, _static  # noqa: E402
+from measure import last_spatial_map
+from test_torchvision import (
+    DILATED,
+    Case,
+    _backbone_out,
+    _classifier,
+    _fmt,
+    _measured,
+    _segmentation,
+    _static,
+)
 
-from rflint.analysis import analyse  # noqa: E402
-from rflint.readers.onnx import read_onnx  # noqa: E402
-from rflint.rf import AxisFrame  # noqa: E402
+from rflint.analysis import analyse
+from rflint.readers.onnx import read_onnx
+from rflint.rf import AxisFrame
 
 SIZE = 64
 OPSET = 17
 
 
 class _Features(torch.nn.Module):
-    def __init__(self, model: "torch.nn.Module") -> None:
+    def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.features = model.features
 
@@ -60,7 +69,7 @@ class _Features(torch.nn.Module):
 
 
 class _BackboneOut(torch.nn.Module):
-    def __init__(self, model: "torch.nn.Module") -> None:
+    def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.backbone = model.backbone
 
@@ -72,7 +81,7 @@ class _BackboneOut(torch.nn.Module):
 class Diff:
     case: Case
     measured: bool  # measured here; else the static read's measurement is test_torchvision's
-    wrap: Callable[["torch.nn.Module"], "torch.nn.Module"] = lambda m: m
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] = lambda m: m
 
 
 def _cls(file: str, name: str, measured: bool, wrap=lambda m: m) -> Diff:

@@ -200,6 +200,8 @@ def _kernel(cx: _Mapper, n: OnnxNode, weight: tuple[int | None, ...] | None) -> 
         if count < 1:
             raise cx.bad(n, "attribute 'kernel_shape' is empty")
         return _ints(cx, n, "kernel_shape", count, None, 1)
+    if n.op_type not in ("Conv", "ConvTranspose"):
+        raise cx.bad(n, "missing required attribute 'kernel_shape'")
     if weight is not None and len(weight) >= 3 and all(isinstance(v, int) for v in weight[2:]):
         for v in weight[2:]:
             if not 1 <= v <= MAX_EXTENT:  # type: ignore[operator]
