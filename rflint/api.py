@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from .analysis import Analysis, analyse
 from .checks.base import ModelContext, Rule, all_rules, run_rules
 from .diagnostics import Diagnostic, Severity, source_lines
-from .ir import Location
+from .ir import Graph, Location
 from .readers.base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from .settings import ModelSettings
 
@@ -174,8 +175,7 @@ def check_result(path: str, result: ReadResult, text: str | None, config: "Confi
     found: list[Diagnostic] = [d for d in result.diagnostics if d.code != UNRESOLVED or show_unresolved]
     for model in result.models:
         settings = base.merged(**model.overrides).merged(**entry_settings.get(model.graph.name, {}))
-        ctx = ModelContext(model.graph, analyse(model.graph, settings.input_size), settings)
-        diags, errors = run_rules(ctx, rules)
+        diags, errors = _model_findings(model.graph, settings, rules)
         found.extend(diags)
         for code, exc in errors:
             found.append(Diagnostic(
@@ -190,6 +190,35 @@ def check_result(path: str, result: ReadResult, text: str | None, config: "Confi
     kept = _filter([_place(d, path) for d in found], text, config, path,
                    unused_noqa=text is not None and any(r.code == UNUSED_NOQA for r in rules))
     return sorted(kept, key=Diagnostic.sort_key)
+
+
+_MODEL_MEMO: "OrderedDict[bytes, tuple[list[Diagnostic], list[tuple[str, Exception]]]]" = OrderedDict()
+_MODEL_MEMO_SIZE = 512
+
+
+def _model_findings(graph: Graph, settings: ModelSettings,
+                    rules: list[Rule]) -> tuple[list[Diagnostic], list[tuple[str, Exception]]]:
+    """The rules' findings on one model, remembered by the model's whole content.
+
+    An editor re-lints a file on every keystroke, and most of its models come out of
+    the reader unchanged: same operators, attributes, places and settings, hence the
+    same findings. The key is a digest of the graph's ``repr`` (which, unlike its hash,
+    includes every node's attributes and location), the settings' and the rule codes.
+    """
+    key = hashlib.blake2b(
+        "\0".join((repr(graph), repr(settings), ",".join(r.code for r in rules))).encode("utf-8", "surrogatepass"),
+        digest_size=20,
+    ).digest()
+    hit = _MODEL_MEMO.get(key)
+    if hit is not None:
+        _MODEL_MEMO.move_to_end(key)
+        return hit
+    ctx = ModelContext(graph, analyse(graph, settings.input_size), settings)
+    found = run_rules(ctx, rules)
+    _MODEL_MEMO[key] = found
+    if len(_MODEL_MEMO) > _MODEL_MEMO_SIZE:
+        _MODEL_MEMO.popitem(last=False)
+    return found
 
 
 def _is_library(file: str) -> bool:

@@ -119,3 +119,36 @@ def test_a_crafted_config_store_entry_is_a_miss_not_a_crash(tmp_path: Path) -> N
     (entry,) = (tmp_path / CACHE_DIR).rglob("config/*.json")
     entry.write_text('{"input_size": "not validated"}')
     assert load_config(path).input_size == (64,)
+
+
+# ----------------------------------------------------------------------------- the in-process model memo
+
+PADDED = """\
+import torch.nn as nn
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, kernel_size=3, padding=1{mode})
+
+    def forward(self, x):
+        return self.conv(x)
+"""
+
+
+def test_the_model_memo_never_serves_a_stale_finding(tmp_path: Path) -> None:
+    """An edit that changes only a layer's attributes (padding_mode), not its geometry,
+    must change the findings: the memo's key covers attributes, not only the hash."""
+    (tmp_path / "rflint.toml").write_text("input-size = 8\nselect = ['PD103']\n")
+    path = str(tmp_path / "m.py")
+    api._MODEL_MEMO.clear()
+    zeros = api.check_buffer(path, PADDED.format(mode=""))
+    assert [d.code for d in zeros.diagnostics] == ["PD103"]
+    assert len(api._MODEL_MEMO) == 1
+    again = api.check_buffer(path, PADDED.format(mode=""))
+    assert again.diagnostics == zeros.diagnostics and len(api._MODEL_MEMO) == 1  # served
+    reflect = api.check_buffer(path, PADDED.format(mode=", padding_mode='reflect'"))
+    assert reflect.diagnostics == ()
+    moved = api.check_buffer(path, "\n" + PADDED.format(mode=""))  # a line above: the finding moves
+    assert [d.loc.line for d in moved.diagnostics] == [zeros.diagnostics[0].loc.line + 1]
