@@ -133,14 +133,6 @@ def _onnx_frame(data: bytes, name: str) -> tuple[AxisFrame, str, tuple[str, ...]
     return an.info(nid).frames[-1], graph.nodes[nid].name, tuple(u.reason for u in graph.unresolved)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _two_threads():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(saved)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("diff", CASES, ids=[d.case.id for d in CASES])
 def test_onnx_export_matches_source_and_measurement(diff: Diff, onnx_dir: Path) -> None:

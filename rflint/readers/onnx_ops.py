@@ -213,45 +213,63 @@ def _kernel(cx: _Mapper, n: OnnxNode, weight: tuple[int | None, ...] | None) -> 
 # --------------------------------------------------------------------------- windows
 
 
-def conv(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
+@dataclass(frozen=True)
+class _ConvParts:
+    """What Conv and ConvTranspose read alike: data, weight shape and the geometry."""
+
+    x: Feat
+    weight: tuple[int | None, ...] | None
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    group: int
+
+
+def _conv_parts(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> _ConvParts | Feat:
+    """The parts, or the Opaque node when the data is not a feature map in N, C, spatial layout."""
     x = cx.value(n.inputs[0])
     if not isinstance(x, Feat):
-        return cx.opaque(n, feats, "a Conv whose weights, not its data, come from the model input")
+        return cx.opaque(n, feats, f"a {n.op_type} whose weights, not its data, come from the model input")
     w = cx.shape(n.inputs[1]) if len(n.inputs) > 1 and n.inputs[1] else None
     k = _kernel(cx, n, w)
-    nd = len(k)
-    s = _ints(cx, n, "strides", nd, 1, 1)
-    d = _ints(cx, n, "dilations", nd, 1, 1)
-    group = _int(cx, n, "group", 1, 1)
-    why = _standard(cx, n, x, nd)
-    if why:
-        return cx.opaque(n, feats, why)
-    pads = _pads(cx, n, x, k, s, d)
+    parts = _ConvParts(x, w, k, _ints(cx, n, "strides", len(k), 1, 1), _ints(cx, n, "dilations", len(k), 1, 1),
+                       _int(cx, n, "group", 1, 1))
+    why = _standard(cx, n, x, len(k))
+    return cx.opaque(n, feats, why) if why else parts
+
+
+def _channels(n: OnnxNode, parts: _ConvParts, c_in: int, c_out: int) -> dict[str, Any]:
+    """groups, bias and the channels from the weight's dims ``c_in`` and ``c_out`` (per group)."""
+    w, g = parts.weight, parts.group
+    attrs: dict[str, Any] = {"groups": g, "bias": len(n.inputs) > 2 and bool(n.inputs[2])}
+    if w and len(w) > max(c_in, c_out):
+        if isinstance(w[c_out], int):
+            attrs["out_channels"] = w[c_out] * (g if c_out == 1 else 1)
+        if isinstance(w[c_in], int):
+            attrs["in_channels"] = w[c_in] * (g if c_in == 1 else 1)
+    return attrs
+
+
+def conv(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
+    parts = _conv_parts(cx, n, feats)
+    if isinstance(parts, Feat):
+        return parts
+    x = parts.x
+    pads = _pads(cx, n, x, parts.kernel, parts.stride, parts.dilation)
     if isinstance(pads, str):
         return cx.opaque(n, feats, pads)
-    attrs: dict[str, Any] = {"groups": group, "padding_mode": "zeros",
-                             "bias": len(n.inputs) > 2 and bool(n.inputs[2])}
-    if w and isinstance(w[0], int):
-        attrs["out_channels"] = w[0]
-    if w and len(w) > 1 and isinstance(w[1], int):
-        attrs["in_channels"] = w[1] * group
-    return cx.feat(n, Window("conv", k, s, d, pads), [x] + [f for f in feats if f is not x], x.axes, attrs)
+    attrs = {**_channels(n, parts, 1, 0), "padding_mode": "zeros"}  # weight: (C_out, C_in / group, k...)
+    op = Window("conv", parts.kernel, parts.stride, parts.dilation, pads)
+    return cx.feat(n, op, [x] + [f for f in feats if f is not x], x.axes, attrs)
 
 
 def conv_transpose(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
-    x = cx.value(n.inputs[0])
-    if not isinstance(x, Feat):
-        return cx.opaque(n, feats, "a ConvTranspose whose weights, not its data, come from the model input")
-    w = cx.shape(n.inputs[1]) if len(n.inputs) > 1 and n.inputs[1] else None
-    k = _kernel(cx, n, w)
+    parts = _conv_parts(cx, n, feats)
+    if isinstance(parts, Feat):
+        return parts
+    x, k, s, d = parts.x, parts.kernel, parts.stride, parts.dilation
     nd = len(k)
-    s = _ints(cx, n, "strides", nd, 1, 1)
-    d = _ints(cx, n, "dilations", nd, 1, 1)
     op = _ints(cx, n, "output_padding", nd, 0, 0)
-    group = _int(cx, n, "group", 1, 1)
-    why = _standard(cx, n, x, nd)
-    if why:
-        return cx.opaque(n, feats, why)
     auto = _mode(cx, n, "auto_pad", "NOTSET")
     spans = [d[a] * (k[a] - 1) + 1 for a in range(nd)]
     if "output_shape" in n.attrs:
@@ -273,11 +291,7 @@ def conv_transpose(cx: _Mapper, n: OnnxNode, feats: list[Feat]) -> Result:
         pairs = [(t // 2, t - t // 2) if upper else (t - t // 2, t // 2) for t in totals]
     # The IR pads both sides by p; asymmetric pads move the far side into output_padding.
     ir = TransposedConv(k, s, d, tuple(b for b, _ in pairs), tuple(op[a] + pairs[a][0] - pairs[a][1] for a in range(nd)))
-    attrs: dict[str, Any] = {"groups": group, "bias": len(n.inputs) > 2 and bool(n.inputs[2])}
-    if w and isinstance(w[0], int):
-        attrs["in_channels"] = w[0]
-    if w and len(w) > 1 and isinstance(w[1], int):
-        attrs["out_channels"] = w[1] * group
+    attrs = _channels(n, parts, 0, 1)  # weight: (C_in, C_out / group, k...)
     return cx.feat(n, ir, [x] + [f for f in feats if f is not x], x.axes, attrs)
 
 
