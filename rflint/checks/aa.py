@@ -16,6 +16,7 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic, Severity
 from ..ir import Node, Window
+from .aa_fix import dense_max_then_box, widen_avg_pool
 from .base import ModelContext, Rule, register
 from .layers import (
     comes_straight_from_blur,
@@ -111,6 +112,7 @@ class AliasedPooling(Rule):
                     f"high frequencies that the subsampling then aliases. Use "
                     f"MaxPool{nd}d(kernel_size={kernel}, stride=1) followed by BlurPool(stride={stride}) "
                     f"(antialiased-cnns).",
+                    dense_max_then_box(ctx, node),
                 )
             elif is_avg_pool(node) and any(k < s for k, s in zip(op.kernel, op.stride)):
                 narrow = [a for a, (k, s) in enumerate(zip(op.kernel, op.stride)) if k < s]
@@ -122,6 +124,7 @@ class AliasedPooling(Rule):
                     f"{describe(node)} averages a window narrower than its stride ({why}): the box filter "
                     f"does not low-pass enough for the subsampling, which aliases. Use "
                     f"AvgPool{nd}d(kernel_size={kernel}, stride={stride}) (kernel_size >= stride).",
+                    widen_avg_pool(ctx, node),
                 )
 
 

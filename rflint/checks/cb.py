@@ -18,6 +18,7 @@ from ..diagnostics import Diagnostic, Edit, Fix, Severity
 from ..ir import Node, PixelShuffle, TransposedConv, Window
 from ..rf import AxisFrame, compose, transposed_map, transposed_out_size
 from .base import ModelContext, Rule, register
+from .edits import after_last_arg, one_geometry_per_line
 from .layers import axis_names, describe, direct_inputs, fmt_axes, fmt_frac, fmt_num, residue_counts
 
 
@@ -187,12 +188,8 @@ class TransposedConvUnevenOverlap(Rule):
         literal = node.attrs.get("literal", frozenset())
         if loc is None or not all(p in literal for p in ("kernel_size", "stride", "padding", "output_padding", "dilation") if p in spans):
             return None  # an argument that is a name or an expression (a helper's parameter): not ours to rewrite
-        # The same line built with other values elsewhere in this model (a loop over
-        # kernel sizes, a parameter): rewriting it for one of them would break the others.
-        for other in ctx.graph.nodes:
-            if other is not node and other.loc is not None and other.op != node.op:
-                if (other.loc.file, other.loc.line, other.loc.col) == (loc.file, loc.line, loc.col):
-                    return None
+        if not one_geometry_per_line(ctx, node):
+            return None
         edits: list[Edit] = []
 
         def replace(param: str, value: int) -> None:
@@ -212,11 +209,7 @@ class TransposedConvUnevenOverlap(Rule):
             else:
                 inserts.append(f"output_padding={op2}")
         if inserts:
-            # After the last argument written: robust to a trailing comma before ')'.
-            end_line, end_col = max(
-                (int(v[2]), int(v[3])) for v in spans.values() if isinstance(v, (tuple, list)) and len(v) == 4
-            )
-            edits.append(Edit(end_line, end_col, end_line, end_col, "".join(f", {t}" for t in inserts)))
+            edits.append(after_last_arg(spans, "".join(f", {t}" for t in inserts)))
         return tuple(sorted(edits, key=lambda e: (e.line, e.col)))
 
 

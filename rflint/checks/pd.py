@@ -25,7 +25,7 @@ from math import prod
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..analysis import NodeInfo, index_maps
-from ..diagnostics import Diagnostic, Edit, Fix, Severity
+from ..diagnostics import Diagnostic, Fix, Severity
 from ..ir import (
     EndSpatial,
     Global,
@@ -43,6 +43,7 @@ from ..ir import (
 from ..rf import IndexMap, far_padding_used, transposed_out_size, window_out_size
 from ..settings import ModelSettings
 from .base import ModelContext, Rule, register
+from .edits import set_arg
 from .layers import axis_names, describe, fmt_axes, fmt_num
 
 WINDOW_KINDS = ("conv", "max_pool", "avg_pool", "lp_pool")
@@ -845,14 +846,7 @@ class ZeroPaddingBorder(Rule):
                 if n is None or max(pb, pa) >= n:
                     mode = "replicate"
         text = f'"{mode}"'
-        if "padding_mode" in spans:
-            line, col, end_line, end_col = spans["padding_mode"]
-            edit = Edit(line, col, end_line, end_col, text)
-        else:
-            end_line, end_col = max(
-                (int(v[2]), int(v[3])) for v in spans.values() if isinstance(v, (tuple, list)) and len(v) == 4
-            )
-            edit = Edit(end_line, end_col, end_line, end_col, f", padding_mode={text}")
+        edit = set_arg(spans, "padding_mode", text)
         return Fix(
             f"Use padding_mode={text} (changes what the layer computes at the border)", (edit,), safe=False
         )

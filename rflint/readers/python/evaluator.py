@@ -170,8 +170,9 @@ class Evaluator:
                 spans[kw.arg] = self.span(kw.value)
                 if _is_literal(kw.value):
                     literal.add(kw.arg)
-        # "literal": the arguments written as constants here, so a fix may rewrite them.
-        return {"args": spans, "literal": frozenset(literal), "call": self.span(call)}
+        # "literal": the arguments written as constants here, so a fix may rewrite them;
+        # "func": the callee as written (``nn.MaxPool2d``), so a fix may name its siblings.
+        return {"args": spans, "literal": frozenset(literal), "call": self.span(call), "func": _dotted(call.func)}
 
     def frame(self, node: ast.AST, name: str) -> str:
         """A call-chain entry, ``path:line:col name()``, for the call at ``node``."""
@@ -1512,6 +1513,17 @@ def _is_literal(node: ast.AST) -> bool:
     if isinstance(node, (ast.Tuple, ast.List)):
         return all(_is_literal(e) for e in node.elts)
     return isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
+
+
+def _dotted(node: ast.expr) -> str:
+    """``nn.MaxPool2d`` for a callee written as a dotted name; '' for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return ""
+    return ".".join([node.id, *reversed(parts)])
 
 
 def _decorated(fn: ast.AST, name: str) -> bool:

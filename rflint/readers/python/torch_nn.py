@@ -164,7 +164,8 @@ def _pool(kind: str, n: int, has_dilation: bool) -> Callable[[dict[str, Any], in
         ceil = b.get("ceil_mode", False)
         if not isinstance(ceil, bool):
             raise BadArgument(f"ceil_mode must be a bool, got {ceil!r}")
-        return Window(kind, k, s, d, tuple((v, v) for v in p), ceil), {}  # type: ignore[arg-type]
+        attrs = {"count_include_pad": b["count_include_pad"]} if isinstance(b.get("count_include_pad"), bool) else {}
+        return Window(kind, k, s, d, tuple((v, v) for v in p), ceil), attrs  # type: ignore[arg-type]
 
     return build
 
