@@ -31,6 +31,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 import test_torchvision as tv  # noqa: E402  (its cases, static reads and measurement cache)
+from test_torchvision import _two_threads  # noqa: E402, F401  (the same autouse fixture: two threads)
 
 from rflint import api  # noqa: E402
 from rflint.analysis import analyse  # noqa: E402
@@ -50,15 +51,7 @@ TRACED = {
 SIZE = 64  # small exports; the frame does not depend on the size for these models
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _two_threads():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(saved)
-
-
-def _module(case_id: str) -> "torch.nn.Module":
+def _module(case_id: str) -> torch.nn.Module:
     """The model on the meta device: the graph does not depend on the weights' values, and
     nothing is allocated (VGG's 500 MB of weights would dominate the test's time)."""
     case = CASES[case_id]

@@ -29,12 +29,21 @@ F = torch.nn.functional
 
 from rflint import api  # noqa: E402
 from rflint.analysis import analyse  # noqa: E402
-from rflint.ir import EndSpatial, Global, Merge, Opaque, Pointwise, Resample, TransposedConv, Window  # noqa: E402
+from rflint.ir import (  # noqa: E402
+    EndSpatial,
+    Global,
+    Merge,
+    Opaque,
+    Pointwise,
+    Resample,
+    TransposedConv,
+    Window,
+)
 from rflint.readers.base import ReaderError  # noqa: E402
 from rflint.readers.torch import read_program, trace_target  # noqa: E402
 
 
-def _pt2(model: "nn.Module", shape: tuple[int, ...], **export: object) -> bytes:
+def _pt2(model: nn.Module, shape: tuple[int, ...], **export: object) -> bytes:
     with torch.no_grad():
         ep = torch.export.export(model.eval(), (torch.zeros(shape),), **export)
     buf = io.BytesIO()
@@ -42,7 +51,7 @@ def _pt2(model: "nn.Module", shape: tuple[int, ...], **export: object) -> bytes:
     return buf.getvalue()
 
 
-def _graph(model: "nn.Module", shape: tuple[int, ...] = (1, 3, 32, 32), **export: object):
+def _graph(model: nn.Module, shape: tuple[int, ...] = (1, 3, 32, 32), **export: object):
     result = read_program("model.pt2", _pt2(model, shape, **export))
     assert [d for d in result.diagnostics if d.code == "RL001"] == [], result.diagnostics
     (m,) = result.models
@@ -430,7 +439,7 @@ def test_trace_points_at_construction_lines_and_forward_calls(in_tmp: Path) -> N
     g = model.graph
     assert model.overrides == {"input_size": (64,), "object_size": (4, 8)}
     assert (g.loc.file, g.loc.line) == (str(path), lines.index("def build():") + 1)
-    a, b = [n for n in g.nodes if isinstance(n.op, Window) and n.op.kind == "conv"]
+    a, _ = [n for n in g.nodes if isinstance(n.op, Window) and n.op.kind == "conv"]
     helper = lines.index("    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)") + 1
     assert (a.loc.file, a.loc.line, a.loc.col, a.name) == (str(path), helper, 12, "a")
     # The helper's line, with the call that reached it from the factory, as the static reader says.
@@ -569,3 +578,38 @@ def test_cli_refuses_pickles_and_checks_the_rest(tmp_path: Path) -> None:
     assert any(line.startswith("traced_net.py:") and " AA101 " in line for line in out), result.stdout
     assert not (tmp_path / "ran").exists()
     assert os.listdir(tmp_path)  # (the directory is the test's own)
+
+
+def test_per_file_ignores_take_module_paths_of_a_pt2(tmp_path: Path) -> None:
+    """Nodes of a torch.nn layer are named by module path, so a glob on it suppresses."""
+    from rflint.config import load_config
+
+    data = _pt2(_Stem(), (1, 3, 32, 32))
+    found = api.check_data(str(tmp_path / "stem.pt2"), data)
+    assert {(d.code, d.loc.node.name) for d in found if d.code in ("AA101", "AA102")} == {("AA101", "conv"), ("AA102", "pool")}
+    (tmp_path / "rflint.toml").write_text('per-file-ignores = {"stem.pt2::po*" = ["AA102"]}\n')
+    config = load_config(tmp_path / "rflint.toml")
+    kept = api.check_data(str(tmp_path / "stem.pt2"), data, config)
+    assert {d.code for d in kept if d.code in ("AA101", "AA102")} == {"AA101"}
+
+
+class _Reduce(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        gate = y.mean((2, 3), keepdim=True)  # global, broadcast back: an SE-style gate
+        channels = y.sum(1, keepdim=True)  # over channels: every position stays
+        return y * gate + channels, y.max(dim=3)[0], torch.max(y)
+
+
+def test_reductions_over_space_are_global_and_over_channels_pointwise() -> None:
+    g = _graph(_Reduce())
+    assert [n.type_name for n in _ops(g, Global)] == ["torch.mean", "torch.max", "torch.max"]
+    assert [n.op.kind for n in _ops(g, Merge)] == ["mul", "add"]
+    a = analyse(g, (32, 32))
+    first = g.outputs[0][1]
+    assert a.info(first).status == "local" and a.info(first).is_global  # the gate: frame kept, marked global
+    assert len(g.outputs) == 3 and all(a.info(n).status == "ended" for _, n in g.outputs[1:])

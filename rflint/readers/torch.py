@@ -54,10 +54,12 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice, pairwise
 from types import FrameType
-from typing import Any, Iterator
+from typing import Any
 
 from ..diagnostics import Diagnostic, Severity
 from ..ir import Graph, Location, NodeRef
@@ -147,7 +149,7 @@ def trace_target(target: str, input_size: tuple[int, ...] | None) -> ReadResult:
     graph_loc = Location(file, line, col) if file else None
     try:
         program = _export(torch, model, x, _name(factory))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001  (any export failure: try torch.fx)
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         try:
             program = _fx_program(torch, model, x, _name(factory))
@@ -191,7 +193,7 @@ def _import_factory(target: str) -> Any:
             module = importlib.import_module(module_part)
     except ReaderError:
         raise
-    except (Exception, SystemExit) as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:  # noqa: BLE001  (the user's module: any failure is theirs)
         raise ReaderError(f"--trace {target}: importing {module_part} failed: {type(exc).__name__}: {exc}") from None
     obj: Any = module
     for part in attr.split("."):
@@ -216,7 +218,8 @@ def _definition(factory: Any, target: str) -> tuple[str, int, int, dict[str, Any
     if not file or not os.path.isfile(file):
         return file, 1, 1, {}, []
     try:
-        text = open(file, encoding="utf-8-sig").read()
+        with open(file, encoding="utf-8-sig") as fh:
+            text = fh.read()
         tree = ast.parse(text)
     except (OSError, SyntaxError, ValueError):
         return file, 1, 1, {}, []
@@ -413,13 +416,11 @@ def _frame_of(f: FrameType) -> _Frame:
 
 
 def _islice(it: Any, start: int) -> Iterator[Any]:
-    import itertools
-
-    return itertools.islice(it, start, None)
+    return islice(it, start, None)
 
 
 def _callee(func: str) -> str:
-    name = func[: -len(".__init__")] if func.endswith(".__init__") else func
+    name = func.removesuffix(".__init__")
     return f"{name.split('<locals>.')[-1]}()"
 
 
@@ -442,7 +443,7 @@ class _Sites:
                 try:
                     sites.locations[id(module)] = _construction(module, sys._getframe(1))
                     sites.keep.append(module)
-                except Exception:  # noqa: BLE001  (recording must never break the user's model)
+                except Exception:  # noqa: BLE001, S110  (recording must never break the user's model)
                     pass
             original(module, *args, **kwargs)
 
@@ -469,7 +470,7 @@ def _construction(module: Any, frame: FrameType | None) -> Location:
         raise ValueError("no frame")
     site = frames[0]
     chain = tuple(f"{outer.file}:{outer.line}:{outer.col} {_callee(inner.func)}"
-                  for inner, outer in zip(frames, frames[1:]))[::-1]
+                  for inner, outer in pairwise(frames))[::-1]
     return Location(site.file, site.line, site.col, chain=chain)
 
 
@@ -507,7 +508,7 @@ class _SourceLocator:
                 inner = frames[-1]
                 chain: tuple[str, ...] = ()
                 if _is_library(inner.file):
-                    chain = tuple(f"{f.file}:{f.line}:1 {_callee(g.func)}" for f, g in zip(frames, frames[1:]))
+                    chain = tuple(f"{f.file}:{f.line}:1 {_callee(g.func)}" for f, g in pairwise(frames))
                 return Location(inner.file, inner.line, _column(inner.file, inner.line, op_name(call.target)),
                                 chain=chain)
         return self.fallback

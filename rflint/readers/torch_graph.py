@@ -98,7 +98,7 @@ BLUR_CLASSES = frozenset({"BlurPool", "BlurPool2d", "BlurPool2D"})
 class _Pad:
     """A padding not emitted yet: folded into the conv that reads it, else emitted once."""
 
-    src: "Val"
+    src: Val
     pads: tuple[tuple[int, int], ...]
     mode: str
     call: Call
@@ -128,7 +128,7 @@ class Unsupported(Exception):
 class Args:
     """A call's arguments, read by schema position or name (trailing defaults omitted)."""
 
-    def __init__(self, cv: "Converter", call: Call) -> None:
+    def __init__(self, cv: Converter, call: Call) -> None:
         self.cv, self.call = cv, call
 
     def get(self, i: int, name: str, default: Any = None) -> Any:

@@ -29,9 +29,10 @@ Decisions, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from ..ir import (
     EndSpatial,
@@ -232,7 +233,7 @@ def _reduce(cv: Converter, a: Args) -> Any:
         return Val(x.node, a.out_shape(), tuple(kept.index(s) for s in x.spatial), x.pad)
     nid = cv.emit(Global(), [cv.node_of(x)], a.call, f"torch.{a.op}")
     out = Val(nid, a.out_shape(), x.spatial if keep else None)
-    return [out, out] if a.op in ("max", "min") and not isinstance(a.get(1, "dim"), (list, tuple)) and dims else out
+    return [out, out] if a.call.target.endswith(".dim") and a.op in ("max", "min") else out  # (values, indices)
 
 
 # --------------------------------------------------------------------------- resampling and shuffles
@@ -579,7 +580,7 @@ def _norm(cv: Converter, a: Args) -> Any:
         attrs["num_features"] = x.shape[1]
     default = "F.batch_norm" if "batch_norm" in a.op else f"F.{a.op}"
     nid = cv.emit(Pointwise(), [cv.node_of(x)], a.call, cv.type_name(a.call, default), attrs)
-    out = Val(nid, a.out_shape(), x.spatial if x.shape is None or a.out_shape() is None or len(a.out_shape() or ()) == len(x.shape) else None)  # noqa: E501
+    out = Val(nid, a.out_shape(), x.spatial if x.shape is None or a.out_shape() is None or len(a.out_shape() or ()) == len(x.shape) else None)
     return [out, out, out] if a.op.startswith(("native_batch_norm", "_native_batch_norm")) else out
 
 

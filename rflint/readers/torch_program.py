@@ -113,8 +113,7 @@ def _parse(doc: Any, name: str) -> tuple[Program, str]:
     calls: list[Call] = []
     for index, node in enumerate(graph["nodes"]):
         target = str(node["target"])
-        if target.startswith("torch.ops."):
-            target = target[len("torch.ops."):]
+        target = target.removeprefix("torch.ops.")
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         for item in node.get("inputs") or []:
