@@ -528,16 +528,17 @@ def _display(path: Path | str) -> str:
 
 
 def resolve_config(target: str | Path, config: "Config | None" = None, overrides: dict | None = None,
-                   discover_config: bool = True) -> "Config":
+                   discover_config: bool = True, cache: bool = False) -> "Config":
     """The configuration ``check_paths`` would use for ``target`` (a file, which need not
     exist, or a directory): ``config`` when given, else the nearest configuration file
     (or the defaults), with command-line ``overrides`` on top. Raises ConfigError, also
-    for selectors that match no rule."""
+    for selectors that match no rule. Writes nothing unless ``cache`` (buffers and
+    editors leave the project as it is); with it, uses ``load_config``'s store."""
     from .config import default_config, find_config, load_config
 
     if config is None:
         found = find_config(Path(target)) if discover_config else None
-        config = load_config(found) if found else default_config()
+        config = load_config(found, cache=cache) if found else default_config()
         if overrides:
             config = config.with_overrides(**overrides)
     _check_codes(config)

@@ -117,12 +117,12 @@ def _error(message: str) -> int:
     return EXIT_ERROR
 
 
-def _load_config(path: str | None):  # -> Config | None
+def _load_config(path: str | None, cache: bool = True):  # -> Config | None
     from pathlib import Path
 
     from .config import load_config
 
-    return load_config(Path(path)) if path else None
+    return load_config(Path(path), cache=cache) if path else None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -200,7 +200,7 @@ def _read_stdin() -> str:
 def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | None, out) -> int:  # noqa: ANN001
     from . import api
 
-    config = _load_config(args.config)
+    config = _load_config(args.config, cache=not args.no_cache and stdin_name is None)
     if config is not None and overrides:
         config = config.with_overrides(**overrides)
     if args.show_files:
@@ -252,8 +252,9 @@ def _fail_on(args: argparse.Namespace, config, overrides: dict):  # noqa: ANN001
 
     name = args.fail_on
     if name is None:
-        root = (_stdin_name(args) or (args.paths or ["."])[0]).split("::")[0]
-        name = api.resolve_config(root, config, overrides).fail_on
+        stdin_name = _stdin_name(args)
+        root = (stdin_name or (args.paths or ["."])[0]).split("::")[0]
+        name = api.resolve_config(root, config, overrides, cache=not args.no_cache and stdin_name is None).fail_on
     return {"info": Severity.INFO, "warning": Severity.WARNING, "error": Severity.ERROR}[name]
 
 

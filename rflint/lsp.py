@@ -187,7 +187,7 @@ class Configs:
             try:
                 from .api import _check_codes
 
-                config = load_config(found)
+                config = load_config(found, cache=False)  # an editor writes nothing to the project
                 _check_codes(config)
                 self._loaded[stamp] = (config, None)
             except ConfigError as exc:
