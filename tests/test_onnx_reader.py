@@ -562,19 +562,16 @@ def test_check_paths_reports_the_good_file_beside_the_bad(tmp_path: Path) -> Non
     assert "ST101" in by_file["good.onnx"]
 
 
-def test_reader_does_not_import_torch() -> None:
+def test_reader_does_not_import_torch(tmp_path: Path) -> None:
     import subprocess
     import sys
 
     code = ("import sys; from rflint.readers.onnx import read_onnx; "
             "read_onnx('m.onnx', open(sys.argv[1], 'rb').read()); "
             "assert 'torch' not in sys.modules, 'torch imported'")
-    path = Path(__file__).with_name("_tmp_good.onnx")
+    path = tmp_path / "good.onnx"
     path.write_bytes(_good())
-    try:
-        subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, timeout=60)
-    finally:
-        path.unlink()
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, timeout=60)
 
 
 # --------------------------------------------------------------------------- findings on nodes
