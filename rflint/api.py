@@ -76,31 +76,30 @@ def is_binary_model(path: str) -> bool:
     return path.lower().endswith(EXPORT_SUFFIXES + PICKLE_SUFFIXES)
 
 
-_EXTRA = {".onnx": ("onnx", "reading ONNX files", "onnx"), ".pt2": ("torch", "reading torch.export programs", "torch")}
 
 
 def read_binary(path: str, data: bytes) -> ReadResult:
     """Read an exported model (ONNX, torch.export ``.pt2``), or refuse a pickle.
-    A missing optional extra is a finding on the file that says what to install."""
+    Without the onnx package, an ONNX file is a finding that says what to install."""
     lower = path.lower()
     if lower.endswith(PICKLE_SUFFIXES):
         return _error(path, "refusing to read a pickled checkpoint: unpickling runs arbitrary code. "
                             "Export the model instead (torch.onnx.export(model, x, 'model.onnx') or "
                             "torch.export.save(torch.export.export(model, (x,)), 'model.pt2')), "
                             "or lint its source: rflint check model.py, or --trace module:factory")
-    suffix = ".onnx" if lower.endswith(".onnx") else ".pt2"
-    module, what, extra = _EXTRA[suffix]
+    if not lower.endswith(".onnx"):
+        # A .pt2 is read from its JSON graph, without torch (see readers/torch.py): a
+        # pre-commit environment without torch reads it too.
+        from .readers.torch import read_program
+
+        return read_program(path, data)
     from importlib.util import find_spec
 
-    if find_spec(module) is None:
-        return _error(path, f"{what} needs the {module} package: pip install 'rflint[{extra}]'")
-    if suffix == ".onnx":
-        from .readers.onnx import read_onnx
+    if find_spec("onnx") is None:
+        return _error(path, "reading ONNX files needs the onnx package: pip install 'rflint[onnx]'")
+    from .readers.onnx import read_onnx
 
-        return read_onnx(path, data)
-    from .readers.torch import read_program
-
-    return read_program(path, data)
+    return read_onnx(path, data)
 
 
 def _error(path: str, message: str) -> ReadResult:
@@ -256,7 +255,7 @@ def _place(d: Diagnostic, path: str) -> Diagnostic:
 def place_key(d: Diagnostic) -> tuple:
     """Where a finding is, for reporting each place once: the line and column, or the
     node of an exported model (whose findings all sit on line 1)."""
-    return (d.loc.file, d.loc.line, d.loc.col, d.loc.node.index if d.loc.node else -1, d.code)
+    return (*d.loc.place, d.code)
 
 
 def _filter(found: Iterable[Diagnostic], text: str | None, config: "Config | None", path: str,

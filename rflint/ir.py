@@ -56,6 +56,12 @@ class Location:
             return f"{self.file}::{self.node}"
         return f"{self.file}:{self.line}:{self.col}"
 
+    @property
+    def place(self) -> tuple[str, int, int, int]:
+        """What makes two locations one place for reporting: file, line and column, and the
+        node's index for exported models (whose nodes all sit at line 1, column 1)."""
+        return (self.file, self.line, self.col, self.node.index if self.node is not None else -1)
+
 
 # --------------------------------------------------------------------------- operators
 

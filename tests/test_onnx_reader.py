@@ -642,12 +642,7 @@ SOURCE_LINE_ONCE = (
 ONNX_ONLY: dict[str, dict[tuple[str, str], tuple[int, str]]] = {
     "classifier": {("AA101", "conv k1x1 s2x2"): (1, SOURCE_LINE_ONCE), ("ST101", "conv k1x1 s2x2"): (1, SOURCE_LINE_ONCE)},
 }
-SOURCE_ONLY: dict[str, dict[tuple[str, str], tuple[int, str]]] = {
-    "classifier": {("PD101", "max_pool k3x3 s2x2"): (1, (
-        "rflint/checks/pd.py groups PD101 uses by (file, line, col) (_key); every node of an exported file "
-        "sits on line 1, so only the first strided layer (the stem conv) is reported. Reported in the "
-        "session report as a fix the checks need; test_pd101_reports_every_onnx_node below fails until then"))},
-}
+SOURCE_ONLY: dict[str, dict[tuple[str, str], tuple[int, str]]] = {}
 
 
 def _example_model(name: str) -> torch.nn.Module:
@@ -696,7 +691,7 @@ def test_example_findings_match_between_source_and_onnx(name: str, tmp_path: Pat
     assert only_source == {k: v[0] for k, v in SOURCE_ONLY.get(name, {}).items()}
 
 
-@pytest.mark.xfail(strict=True, reason=SOURCE_ONLY["classifier"][("PD101", "max_pool k3x3 s2x2")][1])
 def test_pd101_reports_every_onnx_node(tmp_path: Path) -> None:
+    """Every node of an ONNX file sits on line 1: the checks tell places apart by node too."""
     source, exported = _both("classifier", tmp_path)
     assert sorted(k for c, k in exported if c == "PD101") == sorted(k for c, k in source if c == "PD101")

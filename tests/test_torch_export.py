@@ -125,14 +125,9 @@ SOURCE_LINE_ONCE = (
     "the source reports a line once however many layers it builds (DESIGN.md); BasicBlock's shortcut line "
     "builds layer2's and layer3's 1x1 stride-2 convs, and a .pt2 has a node for each, so each is reported"
 )
-PD101_GROUPS_BY_LINE = (
-    "rflint/checks/pd.py groups PD101 by (file, line, col) (_key); every node of a .pt2 sits on line 1, so "
-    "only the first strided layer (the stem) is reported: a fix the checks need (the session report says which); "
-    "test_pd101_reports_every_pt2_node fails until then"
-)
 PT2_ONLY = {"classifier": {("AA101", "conv k1x1 s2x2"): (1, SOURCE_LINE_ONCE),
                            ("ST101", "conv k1x1 s2x2"): (1, SOURCE_LINE_ONCE)}}
-SOURCE_NOT_PT2 = {"classifier": {("PD101", "max_pool k3x3 s2x2"): (1, PD101_GROUPS_BY_LINE)}}
+SOURCE_NOT_PT2: dict[str, dict[tuple[str, str], tuple[int, str]]] = {}
 
 
 def _example(name: str):
@@ -219,7 +214,7 @@ def test_example_findings_from_source_and_pt2_agree(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=PD101_GROUPS_BY_LINE)
 def test_pd101_reports_every_pt2_node() -> None:
+    """Every node of a .pt2 sits on line 1: the checks tell places apart by node too."""
     source, exported = _pt2_findings("classifier")
     assert sorted(k for c, k in exported if c == "PD101") == sorted(k for c, k in source if c == "PD101")

@@ -264,7 +264,7 @@ class DilationGridding(Rule):
             anchor = dilated[0]
             if anchor.loc is None:
                 continue
-            key = (anchor.loc.file, anchor.loc.line, anchor.loc.col)
+            key = anchor.loc.place
             texts = {_offsets_text(offsets[a]) for a in gappy}
             if len(gappy) == ndim and len(texts) == 1:
                 where = f"along each axis it reads only the offsets {next(iter(texts))} of its input"

@@ -35,8 +35,8 @@ def one_geometry_per_line(ctx: ModelContext, node: Node) -> bool:
     model (a loop over kernel sizes, a parameter): rewriting it for one would break the others."""
     if node.loc is None:
         return False
-    here = (node.loc.file, node.loc.line, node.loc.col)
+    here = node.loc.place
     return not any(
-        other.loc is not None and other.op != node.op and (other.loc.file, other.loc.line, other.loc.col) == here
+        other.loc is not None and other.op != node.op and other.loc.place == here
         for other in ctx.graph.nodes
     )

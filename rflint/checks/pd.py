@@ -62,7 +62,7 @@ def _dense(ctx: ModelContext) -> bool:
 
 def _key(node: Node) -> Key | None:
     loc = node.loc
-    return None if loc is None else (loc.file, loc.line, loc.col)
+    return None if loc is None else loc.place
 
 
 def _source_info(ctx: ModelContext, node: Node) -> NodeInfo | None:

@@ -335,7 +335,7 @@ class UnproductiveLayer(Rule):
                 if not preds or not all(p[a] >= sizes[a] for p in preds for a in range(ndim)):
                     continue
                 smallest = [min(p[a] for p in preds) for a in range(ndim)]
-                key = (node.loc.file, node.loc.line, node.loc.col) if node.loc else (node.id,)
+                key = node.loc.place if node.loc else (node.id,)
                 groups.setdefault(key, []).append((node, own, smallest))
                 total += 1
         for members in groups.values():
