@@ -248,6 +248,10 @@ def _analyse_node(node: Node, inputs: list[NodeInfo], ndim: int) -> NodeInfo:
     if isinstance(op, Merge):
         return _merge(op, inputs, ndim, channels)
     src = inputs[0]
+    axes = op.spatial_ndim if isinstance(op, (Window, TransposedConv, Resample)) else None
+    if axes is not None and axes < ndim:  # Conv1d on a map the reader took for 2-D: say so, never index past
+        return NodeInfo("unknown", is_global=is_global, channels=channels,
+                        reason=f"{node.type_name} works on {axes} spatial axes, its input has {ndim}")
     sizes_in = src.sizes or (None,) * ndim
     sizes, far = _out_sizes(node, sizes_in, ndim)
     if isinstance(op, Global):

@@ -307,3 +307,36 @@ def test_recursion_and_loops_stay_under_the_budget() -> None:
                 return self.c(x)
     """)
     assert not g.complete and g.unresolved  # said, not hung and not crashed
+
+
+def test_a_1d_conv_on_a_map_read_as_2d_is_unknown_not_a_crash() -> None:
+    """timm's CoaT and EfficientViM flatten H and W and run Conv1d over the tokens in ways
+    the reader keeps as a 2-D map; the analysis must say it cannot follow, not index past
+    the kernel's one axis (it raised IndexError, an internal error, on those files)."""
+    g = build("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(3, 8, 3, padding=1)
+                self.t = nn.Conv1d(8, 8, 3, padding=1)
+            def forward(self, x):
+                return self.t(self.c(x))
+    """)
+    a = analyse(g, (16, 16))
+    t = next(n for n in g.nodes if n.type_name == "Conv1d")
+    assert a.info(t.id).status == "unknown" and "1 spatial axes, its input has 2" in a.info(t.id).reason
+
+
+def test_interpolate_to_another_size_in_an_unmodelled_mode_is_opaque_not_a_crash() -> None:
+    """timm's NaFlexViT: F.interpolate(x, size=y.shape[-2:], mode='bicubic') crashed the
+    reader (AttributeError on the Opaque it had already made)."""
+    g = build("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+            def forward(self, x):
+                return F.interpolate(self.c(x), size=x.shape[-2:], mode="bicubic")
+    """)
+    (op,) = [n.op for n in g.nodes if n.type_name == "F.interpolate"]
+    assert isinstance(op, Opaque) and "bicubic" in op.reason

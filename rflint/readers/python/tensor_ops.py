@@ -173,8 +173,8 @@ def _interpolate(default_mode: str | None = None, default_align: bool | None = N
             bound["scale_factor"] = 1  # placeholder: the analysis takes the size from ``like``
         try:
             op = resample(bound.get("size"), bound.get("scale_factor"), mode, align, None)
-            if like is not None:
-                op = Resample(op.mode, align_corners=op.align_corners, like=like)  # type: ignore[union-attr]
+            if like is not None and isinstance(op, Resample):  # an unmodelled mode is Opaque already
+                op = Resample(op.mode, align_corners=op.align_corners, like=like)
         except BadArgument as exc:
             op = Opaque(f"interpolate: {exc}")
             ev.unknown(f"interpolate: {exc}", node)
