@@ -306,7 +306,12 @@ def test_recursion_and_loops_stay_under_the_budget() -> None:
             def forward(self, x):
                 return self.c(x)
     """)
-    assert not g.complete and g.unresolved  # said, not hung and not crashed
+    # Said, not hung and not crashed: the idle loop is stopped (k unknown), the recursion
+    # cut at the depth limit, and the conv whose kernel came from it is opaque.
+    reasons = " | ".join(u.reason for u in g.unresolved)
+    assert "built no layer" in reasons and "depth limit" in reasons
+    assert [n.op for n in g.nodes if n.type_name == "Conv2d"] and all(
+        isinstance(n.op, Opaque) for n in g.nodes if n.type_name == "Conv2d")
 
 
 def test_a_1d_conv_on_a_map_read_as_2d_is_unknown_not_a_crash() -> None:
@@ -340,3 +345,63 @@ def test_interpolate_to_another_size_in_an_unmodelled_mode_is_opaque_not_a_crash
     """)
     (op,) = [n.op for n in g.nodes if n.type_name == "F.interpolate"]
     assert isinstance(op, Opaque) and "bicubic" in op.reason
+
+
+def _findings(source: str) -> list[tuple[str, int]]:
+    from rflint.api import check_text
+
+    return [(d.code, d.loc.line) for d in check_text("m.py", textwrap.dedent(source))]
+
+
+def test_recursion_with_an_undecidable_base_case_is_cut_not_explored() -> None:
+    """timm's DLA builds its tree recursively on `levels`. Built without arguments (the
+    partial build that lets literal layers reach the layer rules), `levels == 1` cannot be
+    decided, both branches recurse, and the work doubled per level until the step budget
+    ran out, losing the whole class (2.3 s on dla.py, and its AA102 missed)."""
+    assert _findings("""
+        import torch.nn as nn
+
+        class Tree(nn.Module):
+            def __init__(self, levels, channels):
+                super().__init__()
+                if levels == 1:
+                    self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+                else:
+                    self.left = Tree(levels - 1, channels)
+                    self.right = Tree(levels - 1, channels)
+                self.down = nn.MaxPool2d(2, stride=2)
+
+            def forward(self, x):
+                return self.down(x)
+    """) == [("AA102", 12)]
+
+
+def test_a_long_loop_that_builds_no_layer_is_stopped_and_its_names_are_unknown() -> None:
+    """LeViT-style attention-bias tables: resolution**4 iterations of plain arithmetic in
+    __init__. They used to exhaust the step budget, losing the layers built after them."""
+    source = """
+        import itertools
+        import torch.nn as nn
+
+        class Attn(nn.Module):
+            def __init__(self, resolution=16):
+                super().__init__()
+                points = list(itertools.product(range(resolution), range(resolution)))
+                offsets = {}
+                idxs = []
+                for p1 in points:
+                    for p2 in points:
+                        off = (abs(p1[0] - p2[0]), abs(p1[1] - p2[1]))
+                        if off not in offsets:
+                            offsets[off] = len(offsets)
+                        idxs.append(offsets[off])
+                self.stem = nn.Conv2d(3, 8, 3 if len(idxs) else 5, stride=2, padding=1)
+
+            def forward(self, x):
+                return self.stem(x)
+    """
+    # The stem's kernel depends on the abandoned table: unknown, never a guess (3 or 5).
+    g = build_entry("m.py", textwrap.dedent(source), "Attn").graph
+    assert any("long loop" in u.reason or "builds no layer" in u.reason for u in g.unresolved)
+    assert not [n for n in g.nodes if isinstance(n.op, Window) and n.op.kind == "conv"]
+    assert _findings(source.replace("3 if len(idxs) else 5", "3")) == [("AA101", 17)]

@@ -51,6 +51,10 @@ from .values import (
 )
 
 STEP_BUDGET = 200_000
+IDLE_LOOP_STEPS = 20_000
+"""A loop that has run this many steps without building a layer or a graph node is not
+run to the end: it computes values that do not shape the model (timm's attention-bias
+index tables, resolution**4 iterations), and the names it touches become Unknown."""
 MAX_DEPTH = 60
 
 
@@ -121,6 +125,8 @@ class Evaluator:
         self.unresolved: list[Unresolved] = []
         self.steps = 0
         self.depth = 0
+        self.built = 0  # layers, module instances and graph nodes made: tells idle loops apart
+        self.active: dict[int, int] = {}  # functions being run, by their node: recursion detection
         self.chain: list[str] = []
         self.applied: set[int] = set()
 
@@ -196,6 +202,7 @@ class Evaluator:
     def add_node(self, op: Op, inputs: list[int], type_name: str, node: ast.AST | None, attrs: dict[str, Any] | None = None,
                  name: str = "", loc: Location | None = None) -> TensorValue:
         assert self.builder is not None, "tensor operation outside forward"
+        self.built += 1
         nid = self.builder.add(op, inputs, type_name, name, loc or (self.loc(node) if node is not None else None), attrs)
         return TensorValue(nid)
 
@@ -626,8 +633,11 @@ class Evaluator:
         if isinstance(items, Unknown):
             self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter)
             return
+        start = (self.steps, self.built)
         for item in items:
             self.tick()
+            if self._idle_loop(stmt, scope, start):
+                return
             self.assign(stmt.target, item, scope)
             try:
                 self.exec_body(stmt.body, scope)
@@ -637,9 +647,24 @@ class Evaluator:
                 continue
         self.exec_body(stmt.orelse, scope)
 
+    def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int]) -> bool:
+        """Stop a loop that has long built nothing (IDLE_LOOP_STEPS); every local name it
+        touches becomes Unknown, so that no partial value passes for a whole one."""
+        if self.steps - start[0] <= IDLE_LOOP_STEPS or self.built != start[1]:
+            return False
+        gone = Unknown("computed by a long loop that builds no layer, which rflint does not run to the end")
+        for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
+            if name in scope.locals:
+                scope.locals[name] = gone
+        self.unknown(f"loop stopped after {IDLE_LOOP_STEPS} steps that built no layer", stmt)
+        return True
+
     def _while(self, stmt: ast.While, scope: Scope) -> None:
+        start = (self.steps, self.built)
         while True:
             self.tick()
+            if self._idle_loop(stmt, scope, start):
+                return
             cond = self.truth(self.eval(stmt.test, scope))
             if isinstance(cond, Unknown):
                 self.unknown(f"while condition is not known ({cond.reason})", stmt.test)
@@ -1264,6 +1289,7 @@ class Evaluator:
         return self.unknown(f"call to {path} is not modelled", node)
 
     def construct_layer(self, spec: LayerSpec, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
+        self.built += 1
         name = spec.name
         attrs: dict[str, Any] = self.call_spans(node, spec.params)
         bound: dict[str, Any] = {}
@@ -1340,9 +1366,15 @@ class Evaluator:
             return bound
         if self.depth >= MAX_DEPTH:
             return self.unknown(f"call depth limit reached in {func.name}()", node)
+        key = id(func.node)
+        if self.active.get(key) and any(isinstance(v, Unknown) for v in bound.values()):
+            # Recursion whose base case cannot be decided (DLA's tree built without its
+            # `levels`): both branches would recurse again, doubling the work per level.
+            return self.unknown(f"{func.name}() calls itself with an argument that is not known", node)
         if func.owner is not None:
             bound["__class__"] = func.owner
         scope = Scope(func.env, bound)
+        self.active[key] = self.active.get(key, 0) + 1
         self.depth += 1
         pushed = self_obj is None  # a helper function: findings inside it name the call chain
         if pushed:
@@ -1359,6 +1391,7 @@ class Evaluator:
         finally:
             self.module = saved_module
             self.depth -= 1
+            self.active[key] -= 1
             if pushed:
                 self.chain.pop()
 
@@ -1377,6 +1410,7 @@ class Evaluator:
 
     def _instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None,
                      loc: Location | None) -> Any:
+        self.built += 1
         instance = ModuleInstance(cls, {}, loc)
         init = cls.lookup("__init__")
         if init is None:
