@@ -51,6 +51,9 @@ from .values import (
 )
 
 STEP_BUDGET = 200_000
+STAR_IMPORTS = "\0star-imports"
+"""The key, in a module's globals, of the modules its ``from m import *`` name: no Python
+name can collide with it."""
 IDLE_LOOP_STEPS = 20_000
 """A loop that has run this many steps without building a layer or a graph node is not
 run to the end: it computes values that do not shape the model (timm's attention-bias
@@ -326,11 +329,24 @@ class Evaluator:
             scope.locals[alias.asname or alias.name] = LazyImport(module, alias.name)
 
     def _import_star(self, module: str, scope: Scope, stmt: ast.stmt) -> None:
-        mod = self.module_value(module)
-        if isinstance(mod, SourceModule) and self.load(mod):
-            for key, value in mod.globals.items():
-                if not key.startswith("_"):
-                    scope.locals.setdefault(key, value)
+        """``from m import *``, lazily: ``m`` is read when a name this module does not
+        define is looked up. A package ``__init__.py`` that re-exports a hundred model
+        files (timm's) then costs nothing until one of its names is used."""
+        scope.locals.setdefault(STAR_IMPORTS, []).append(module)
+
+    def star_lookup(self, globals_: dict[str, Any], name: str, seen: frozenset[str] = frozenset()) -> LazyImport | None:
+        """Which star-imported module provides ``name`` (the first, as Python's last-wins
+        rebinding would only differ for a name defined twice), as a lazy import."""
+        if name.startswith("_"):
+            return None
+        for module in globals_.get(STAR_IMPORTS, ()):
+            if module in seen:
+                continue
+            mod = self.module_value(module)
+            if isinstance(mod, SourceModule) and self.load(mod) and (
+                    name in mod.globals or self.star_lookup(mod.globals, name, seen | {module}) is not None):
+                return LazyImport(module, name)
+        return None
 
     def module_value(self, name: str) -> SourceModule | ExternalRef:
         """The module an import names: source rflint reads, or an external reference."""
@@ -395,6 +411,9 @@ class Evaluator:
                     mod.globals[name] = resolved  # an Unknown (a cycle) may resolve later: not cached
                 return resolved
             return value
+        star = self.star_lookup(mod.globals, name, frozenset({mod.name}))
+        if star is not None:
+            return self.resolve(star, node)
         sub = self.module_value(f"{mod.name}.{name}")
         if isinstance(sub, SourceModule):
             return sub
@@ -731,7 +750,13 @@ class Evaluator:
                     scope.globals[node.id] = value
             return value
         except KeyError:
-            return self.unknown(f"name '{node.id}' is not defined here", node)
+            star = self.star_lookup(scope.globals, node.id)
+            if star is None:
+                return self.unknown(f"name '{node.id}' is not defined here", node)
+            value = self.resolve(star, node)
+            if not isinstance(value, Unknown):
+                scope.globals[node.id] = value
+            return value
 
     def _e_Attribute(self, node: ast.Attribute, scope: Scope) -> Any:
         return self.get_attr(self.eval(node.value, scope), node.attr, node)
