@@ -7,9 +7,9 @@ blocks, a dozen model classes, one transposed conv with a finding), then makes
 N single-character edits, one at a time, and for each measures the wall time
 from sending the change to receiving the diagnostics of that version.
 
-Printed: the median and the spread, with the server's debounce (the pause it
-waits for more typing) and with no debounce (``--debounce-ms 0``), which is
-the cost of the lint itself. DESIGN.md's target is <= 100 ms. No assertion:
+Printed: the median and the spread with the server's default (no debounce: the
+cost of the lint itself), and with ``--debounce-ms 150`` (a pause for more typing,
+for slow machines), which adds the pause. DESIGN.md's target is <= 100 ms. No assertion:
 the numbers are for the notes.
 """
 
@@ -148,7 +148,8 @@ def main() -> None:
     args = parser.parse_args()
     text = model_file(args.lines)
     print(f"model file: {text.count(chr(10))} lines, {text.count('class ')} classes; {args.edits} edits")
-    for label, debounce in (("change -> diagnostics, default debounce", None), ("change -> diagnostics, no debounce", 0)):
+    for label, debounce in (("change -> diagnostics, default (no debounce)", None),
+                            ("change -> diagnostics, --debounce-ms 150", 150)):
         times = asyncio.run(measure(text, args.edits, debounce))
         ms = sorted(t * 1000 for t in times)
         print(f"{label:<44} median {statistics.median(ms):7.1f} ms   "

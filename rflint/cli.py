@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     server = sub.add_parser("server", help="run the language server (LSP over standard input/output; needs rflint[lsp])")
     server.add_argument("--stdio", action="store_true", help="talk LSP over standard input/output (the default)")
     server.add_argument("--debounce-ms", type=int, default=None, metavar="MS",
-                        help="after a change, wait this long for more typing before linting (default: 150)")
+                        help="after a change, wait this long for more typing before linting (default: 0)")
     return parser
 
 

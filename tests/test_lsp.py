@@ -129,8 +129,34 @@ async def test_diagnostics_on_open_and_change(client: LanguageClient, tmp_path: 
     assert [d.code for d in await diagnostics_for(client, uri, 3)] == ["CB102"]
 
 
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "rflint", "server", "--debounce-ms", "150"]))
+async def debounced(lsp_client: LanguageClient, tmp_path: Path):
+    """A server with a debounce (the default lints every change at once, as ruff's does)."""
+    (tmp_path / "rflint.toml").write_text("")
+    _record_publishes(lsp_client)
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"), root_uri=tmp_path.as_uri(),
+    ))
+    yield
+    await lsp_client.shutdown_session()
+
+
 @pytest.mark.asyncio
-async def test_debounce_publishes_the_latest_version(client: LanguageClient, tmp_path: Path) -> None:
+async def test_every_change_is_linted_and_the_last_one_wins(client: LanguageClient, tmp_path: Path) -> None:
+    """Without a debounce each change may publish, but never an older version after a newer."""
+    uri = open_doc(client, tmp_path / "tiny.py", BAD)
+    await diagnostics_for(client, uri, 1)
+    for version in range(2, 8):
+        change_doc(client, uri, BAD if version % 2 else FIXED, version)
+    assert await diagnostics_for(client, uri, 7) != []
+    await asyncio.sleep(0.5)
+    versions = [p.version for p in client.published if p.uri == uri]  # type: ignore[attr-defined]
+    assert versions[-1] == 7 and versions == sorted(versions)
+
+
+@pytest.mark.asyncio
+async def test_debounce_publishes_the_latest_version(debounced: LanguageClient, tmp_path: Path) -> None:
+    client = debounced
     uri = open_doc(client, tmp_path / "tiny.py", BAD)
     await diagnostics_for(client, uri, 1)
     for version in range(2, 8):  # a burst of typing: only the last text counts

@@ -916,7 +916,11 @@ class Evaluator:
         return self.subscript(obj, key, node)
 
     def subscript(self, obj: Any, key: Any, node: ast.AST) -> Any:
-        u = first_unknown(obj, key) if not isinstance(obj, (ContainerValue, TensorValue)) else first_unknown(key)
+        if isinstance(obj, Unknown):
+            return obj
+        # Only the key: an Unknown elsewhere in a list or dict does not make this item
+        # unknown (scanning the container made each index O(len), loops over tables quadratic).
+        u = first_unknown(key)
         if u:
             return u
         if isinstance(obj, TensorValue):
