@@ -174,7 +174,8 @@ def check_result(path: str, result: ReadResult, text: str | None, config: "Confi
     found: list[Diagnostic] = [d for d in result.diagnostics if d.code != UNRESOLVED or show_unresolved]
     for model in result.models:
         settings = base.merged(**model.overrides).merged(**entry_settings.get(model.graph.name, {}))
-        diags, errors = _model_findings(model.graph, settings, rules)
+        own = [r for r in rules if not r.needs_complete_graph] if model.block else rules
+        diags, errors = _model_findings(model.graph, settings, own)
         found.extend(diags)
         for code, exc in errors:
             found.append(Diagnostic(

@@ -251,3 +251,48 @@ def test_star_imports_resolve_lazily_through_packages(tmp_path: Path, monkeypatc
 
     read = read_python(str(tmp_path / "reexport.py"), (tmp_path / "reexport.py").read_text())
     assert read.dependencies == ()  # pkg/unread.py was never read
+
+
+BLOCK_AND_MODEL = """\
+import torch.nn as nn
+
+
+class Down(nn.Module):
+    def __init__(self, c=8):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, kernel_size=3, padding=1)
+        self.pad = nn.ZeroPad2d((0, 1, 0, 1))
+        self.down = Down(8)
+        self.head = nn.Conv2d(8, 8, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        return self.head(self.down(self.pad(self.stem(x))))
+"""
+
+
+def test_a_building_block_gets_layer_rules_but_not_the_models_input_size(tmp_path: Path, monkeypatch) -> None:
+    """Down is built by Net: analysed alone it would meet the configured 224 px input and
+    report PD101 (out floor((224 + 2 - 3)/2) + 1 = 112, far side used (112 - 1)*2 + 3 - 224
+    - 1 = 0: pads (1, 0)), but in Net it meets the padded 225 px map, where the pads are
+    (1, 1); and its own 3 px field is not an output that should hold an object (RF101).
+    Only Net's findings are the model's."""
+    (tmp_path / "rflint.toml").write_text("input-size = 224\nobject-size = [8, 64]\nselect = ['PD101', 'RF101', 'AA101']\n")
+    (tmp_path / "net.py").write_text(BLOCK_AND_MODEL)
+    monkeypatch.chdir(tmp_path)
+    found = api.check_paths(["net.py"], use_cache=False)
+    # By hand, in Net: stem keeps 224, the pad makes 225, Down: floor((225 + 2 - 3)/2) + 1 = 113,
+    # far side used (113 - 1)*2 + 3 - 225 - 1 = 1: pads (1, 1), no PD101. Net's RF:
+    # 3 + 2 + 2*2 = 9 px < 64: RF101 at Net. AA101 is a layer rule: at Down's conv either way.
+    assert sorted((d.code, d.loc.line) for d in found.diagnostics) == [("AA101", 7), ("RF101", 13)]
+    (tmp_path / "net.py").write_text(BLOCK_AND_MODEL.replace("\n\nclass Down", "\n\n# rflint: input-size=224\nclass Down", 1))
+    pragma = api.check_paths(["net.py"], use_cache=False)  # a pragma makes the block a model again
+    assert ("PD101", 8) in {(d.code, d.loc.line) for d in pragma.diagnostics}

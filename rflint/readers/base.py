@@ -17,10 +17,17 @@ UNRESOLVED = "RL002"
 @dataclass(frozen=True)
 class ReadModel:
     """A model a reader built. ``overrides`` are settings written where the model is
-    (a pragma comment, the spec's ``input-size``): keys of ModelSettings."""
+    (a pragma comment, the spec's ``input-size``): keys of ModelSettings.
+
+    ``block`` marks a building block rather than a model: a class that other code of
+    the same file builds (a ResNet's Bottleneck, a UNet's DoubleConv). Its layers get the
+    layer rules, but not the model-level ones: its real input is a feature map of a size
+    the model decides, not the configured input size, and its receptive field is a part
+    of the model's, not something to hold an object."""
 
     graph: Graph
     overrides: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    block: bool = False
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
     diagnostics: list[Diagnostic] = []
     models: list[ReadModel] = []
     partial: list[ReadModel] = []
+    blocks = _used_by_other_definitions(tree)
     for name, value in list(ev.globals.items()):
         ev.steps = 0  # each candidate model has the whole step budget
         try:
@@ -79,6 +80,8 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
             overrides, errors = pragma_settings(path, ev.lines, value.node)
             diagnostics.extend(errors)
             model = _build_class(ev, value, overrides)
+            if name in blocks and not (overrides or errors):  # a pragma says it is a model
+                model = ReadModel(model.graph, model.overrides, block=True)
         elif isinstance(value, FunctionValue) and value.node in tree.body and _is_factory(value.node):
             overrides, errors = pragma_settings(path, ev.lines, value.node)
             diagnostics.extend(errors)
@@ -99,6 +102,18 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
     # complete one's finding is the one kept.
     deps = tuple(sorted(f for f in ev.read_files if f != path))
     return ReadResult(models=tuple(models + partial), diagnostics=tuple(diagnostics), dependencies=deps)
+
+
+def _used_by_other_definitions(tree: ast.Module) -> set[str]:
+    """Top-level classes that another top-level class or function of the file refers to:
+    the file's building blocks (and the model class its factories build, which the
+    factories then stand for)."""
+    defs = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
+    used: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            used.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in defs and n.id != node.name)
+    return used
 
 
 def _is_factory(node: ast.AST) -> bool:
