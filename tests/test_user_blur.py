@@ -318,3 +318,58 @@ def test_receptive_field_through_a_buffer_conv_matches_measurement(tmp_path: Pat
     assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
     # By hand: r = 1 + 2 + 2*1 + 2*2 + 2*2 + 2*4 = 21 (jumps 1, 1, 2, 2, 4), j = 4.
     assert frame.j == 4 and frame.r == 21
+
+
+# ----------------------------------------------------------------------------- blur-classes
+
+LEARNED_BLUR = """\
+import torch.nn as nn
+
+
+class MyBlur(nn.Module):
+    \"\"\"A learned depthwise low-pass: not a fixed kernel, so only the user can vouch for it.\"\"\"
+
+    def __init__(self, c=8, stride=2):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c, bias=False)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.blur = MyBlur(8, stride=1)
+        self.down = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+        self.pool_blur = MyBlur(8)
+
+    def forward(self, x):
+        return self.pool_blur(self.down(self.blur(self.stem(x))))
+"""
+
+
+def _aa(tmp_path, options: str) -> list[tuple[str, int]]:
+    from rflint.api import check_text
+    from rflint.config import load_config
+
+    (tmp_path / "rflint.toml").write_text("select = ['AA']\n" + options)
+    config = load_config(tmp_path / "rflint.toml", cache=False)
+    return sorted((d.code, d.loc.line) for d in check_text(str(tmp_path / "m.py"), LEARNED_BLUR, config))
+
+
+def test_blur_classes_names_user_blurs_the_reader_cannot_prove(tmp_path) -> None:
+    # Without the option: MyBlur's strided conv (line 9) and Net's strided conv (line 20), whose
+    # input comes from MyBlur at stride 1, are both unprotected.
+    assert _aa(tmp_path, "") == [("AA101", 9), ("AA101", 20)]
+    # Named as a blur (qualified or not, in any AA rule's table): both are protected.
+    assert _aa(tmp_path, "[rules.AA101]\nblur-classes = ['mylib.MyBlur']\n") == []
+    assert _aa(tmp_path, "[rules.AA103]\nblur-classes = ['MyBlur']\n") == []
+    # Another class named: nothing changes.
+    assert _aa(tmp_path, "[rules.AA101]\nblur-classes = ['OtherBlur']\n") == [("AA101", 9), ("AA101", 20)]
+
+
+def test_blur_classes_must_be_a_list_of_names(tmp_path) -> None:
+    found = _aa(tmp_path, "[rules.AA101]\nblur-classes = 'MyBlur'\n")
+    assert ("RL000", 1) in found  # the rule says what is wrong instead of guessing

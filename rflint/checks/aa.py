@@ -53,7 +53,7 @@ class AliasedStridedConv(Rule):
         if _pool_only(ctx):
             return
         for node in ctx.graph.nodes:
-            if not is_strided_conv(node) or is_known_blur(node):
+            if not is_strided_conv(node) or is_known_blur(node, ctx):
                 continue
             if comes_straight_from_blur(ctx, node):
                 continue
@@ -97,7 +97,7 @@ class AliasedPooling(Rule):
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
         for node in ctx.graph.nodes:
-            if is_known_blur(node) or not is_strided(node):
+            if is_known_blur(node, ctx) or not is_strided(node):
                 continue
             op = node.op
             assert isinstance(op, Window)
@@ -137,9 +137,9 @@ def _stride_one_blur(ctx: ModelContext, node: Node) -> bool:
     """A blur that does not subsample: a known blur layer with stride 1, or an AvgPool with
     stride 1 and a kernel wider than one pixel. An AvgPool as wide as its input (the
     ``AvgPool2d(7, stride=1)`` of old classifiers) is global pooling, not a blur."""
-    if is_strided(node) or not is_blur(node):
+    if is_strided(node) or not is_blur(node, ctx):
         return False
-    if is_known_blur(node):
+    if is_known_blur(node, ctx):
         return True
     op = node.op
     assert isinstance(op, Window)
@@ -177,7 +177,7 @@ def _unprotected_subsampling(ctx: ModelContext, node: Node) -> bool:
         isinstance(w, Window)
         and w.kind in SUBSAMPLING_KINDS
         and is_strided(node)
-        and not is_blur(node)
+        and not is_blur(node, ctx)
         and not comes_straight_from_blur(ctx, node)
     )
 
@@ -221,7 +221,7 @@ class MisplacedBlur(Rule):
             for producer in direct_inputs(ctx, node):
                 if not _unprotected_subsampling(ctx, producer):
                     continue
-                if not is_known_blur(node) and direct_consumers(ctx, producer) != [node]:
+                if not is_known_blur(node, ctx) and direct_consumers(ctx, producer) != [node]:
                     continue  # an AvgPool(s=1) in one of several branches (Inception's pool branch) is no anti-aliasing blur
                 op = producer.op
                 assert isinstance(op, Window)

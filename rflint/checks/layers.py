@@ -68,9 +68,54 @@ def is_transposed_conv(node: Node) -> bool:
     return isinstance(node.op, TransposedConv)
 
 
-def is_known_blur(node: Node) -> bool:
-    """A layer the reader knows to be a fixed low-pass filter (BlurPool and friends)."""
-    return bool(node.attrs.get("blur"))
+def is_known_blur(node: Node, ctx: ModelContext | None = None) -> bool:
+    """A layer the reader knows to be a fixed low-pass filter (BlurPool and friends), or,
+    given the model's context, one built inside a class the configuration names as a
+    blur (``blur-classes``, see :func:`user_blurs`)."""
+    return bool(node.attrs.get("blur")) or (ctx is not None and node.id in user_blurs(ctx))
+
+
+BLUR_CLASSES_RULES = ("AA101", "AA102", "AA103")
+"""The rules whose tables take ``blur-classes``; the option applies to the whole family."""
+
+
+def blur_classes(ctx: ModelContext) -> frozenset[str]:
+    """The class names configured as blurs (``blur-classes = ["mylib.MyBlur"]`` in any AA
+    rule's table), compared by their last dotted part as code writes them."""
+    names: set[str] = set()
+    for code in BLUR_CLASSES_RULES:
+        value = ctx.option(code, "blur-classes", ())
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{code}: blur-classes must be a list of class names, got {value!r}")
+        names.update(v.rpartition(".")[2] for v in value)
+    return frozenset(names)
+
+
+def user_blurs(ctx: ModelContext) -> frozenset[int]:
+    """Ids of the nodes built inside a configured blur class: every layer whose construction
+    passed through it (its call chain), or the whole graph when the class is the model
+    itself; and an unread external layer of that class. Computed once per model."""
+    cached = ctx.__dict__.get("_user_blurs")
+    if cached is not None:
+        return cached
+    names = blur_classes(ctx)
+    ids: frozenset[int] = frozenset()
+    if names:
+        if _class_of(ctx.graph.name) in names:
+            ids = frozenset(n.id for n in ctx.graph.nodes)
+        else:
+            ids = frozenset(
+                n.id for n in ctx.graph.nodes
+                if _class_of(n.type_name) in names
+                or (n.loc is not None and any(_class_of(step) in names for step in n.loc.chain))
+            )
+    ctx.__dict__["_user_blurs"] = ids
+    return ids
+
+
+def _class_of(text: str) -> str:
+    """``'nets.py:17:21 MyBlur()'``, ``'MyBlur(c=8)'`` or ``'blur.MyBlur'`` -> ``'MyBlur'``."""
+    return text.rsplit(" ", 1)[-1].split("(", 1)[0].rpartition(".")[2]
 
 
 def is_box_blur(node: Node) -> bool:
@@ -82,9 +127,10 @@ def is_box_blur(node: Node) -> bool:
     return all(k >= s for k, s in zip(w.kernel, w.stride)) and any(k > 1 for k in w.kernel)
 
 
-def is_blur(node: Node) -> bool:
-    """A known blur layer (``attrs['blur']``) or a box-filter AvgPool (kernel >= stride)."""
-    return is_known_blur(node) or is_box_blur(node)
+def is_blur(node: Node, ctx: ModelContext | None = None) -> bool:
+    """A known blur layer (``attrs['blur']``, or a configured blur class given ``ctx``) or a
+    box-filter AvgPool (kernel >= stride)."""
+    return is_known_blur(node, ctx) or is_box_blur(node)
 
 
 def is_pad(node: Node) -> bool:
@@ -124,7 +170,7 @@ def direct_inputs(ctx: ModelContext, node: Node) -> list[Node]:
 def comes_straight_from_blur(ctx: ModelContext, node: Node) -> bool:
     """True when every producer of the node's input (past pointwise layers) is a blur."""
     producers = direct_inputs(ctx, node)
-    return bool(producers) and all(is_blur(p) for p in producers)
+    return bool(producers) and all(is_blur(p, ctx) for p in producers)
 
 
 # --------------------------------------------------------------------------- tap arithmetic
