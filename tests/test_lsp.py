@@ -50,13 +50,17 @@ def _record_publishes(client: LanguageClient) -> None:
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = record
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "rflint", "server"]))
-async def client(lsp_client: LanguageClient, tmp_path: Path):
+async def _start(lsp_client: LanguageClient, tmp_path: Path) -> None:
     (tmp_path / "rflint.toml").write_text("")
     _record_publishes(lsp_client)
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"), root_uri=tmp_path.as_uri(),
     ))
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "rflint", "server"]))
+async def client(lsp_client: LanguageClient, tmp_path: Path):
+    await _start(lsp_client, tmp_path)
     yield
     await lsp_client.shutdown_session()
 
@@ -132,11 +136,7 @@ async def test_diagnostics_on_open_and_change(client: LanguageClient, tmp_path: 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "rflint", "server", "--debounce-ms", "150"]))
 async def debounced(lsp_client: LanguageClient, tmp_path: Path):
     """A server with a debounce (the default lints every change at once, as ruff's does)."""
-    (tmp_path / "rflint.toml").write_text("")
-    _record_publishes(lsp_client)
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"), root_uri=tmp_path.as_uri(),
-    ))
+    await _start(lsp_client, tmp_path)
     yield
     await lsp_client.shutdown_session()
 
