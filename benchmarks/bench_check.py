@@ -90,7 +90,10 @@ def main() -> None:
     import rflint as package
 
     compileall.compile_dir(Path(package.__file__).parent, quiet=1)
-    rflint = shutil.which("rflint")
+    # The console script of this interpreter's environment, as a venv or pre-commit runs
+    # it; not whatever `rflint` is first on PATH (a pyenv shim adds a shell and ~0.1 s).
+    beside = Path(sys.executable).parent / "rflint"
+    rflint = str(beside) if beside.exists() else shutil.which("rflint")
     base = [rflint] if rflint else [sys.executable, "-m", "rflint"]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {args.repeat} runs\n")
 
