@@ -2,8 +2,9 @@
 
 What it does, per open document (``.py`` files and layer specs):
 
-- publishes diagnostics on open, on save and, debounced, on change (the
-  latest version wins: a result computed for an older text is dropped), with
+- publishes diagnostics on open, on save and on every change (optionally
+  debounced; the latest version wins: a result computed for an older text is
+  dropped), with
   the configuration that applies to the document's path, as ``rflint check``
   would find it;
 - offers quick fixes for findings that carry a fix (preferred when the fix is
