@@ -159,7 +159,7 @@ class TransposedConvUnevenOverlap(Rule):
         if new is None:
             return None, ""
         k2, p2, op2 = new
-        k, s, d, p, opad = op.kernel[0], op.stride[0], op.dilation[0], op.padding[0], op.output_padding[0]
+        k, p, opad = op.kernel[0], op.padding[0], op.output_padding[0]
         shift = centre_shift(ctx, node, op, k2, p2)
         unit = "model-input px" if _input_frames(ctx, node) is not None else "px of this layer's input"
         shift_text = fmt_num(shift)
