@@ -21,6 +21,7 @@ from .base import ModelContext, Rule, register
 from .layers import (
     comes_straight_from_blur,
     describe,
+    direct_consumers,
     direct_inputs,
     fmt_axes,
     is_avg_pool,
@@ -29,7 +30,6 @@ from .layers import (
     is_max_pool,
     is_strided,
     is_strided_conv,
-    keeps_positions,
 )
 
 
@@ -149,25 +149,6 @@ def _stride_one_blur(ctx: ModelContext, node: Node) -> bool:
     ):
         return False
     return True
-
-
-def direct_consumers(ctx: ModelContext, node: Node) -> list[Node]:
-    """The layers that read a node's output, stepping forward over ``Pointwise`` nodes and
-    pads (the mirror of ``layers.direct_inputs``)."""
-    found: list[Node] = []
-    seen: set[int] = set()
-    stack = list(reversed(ctx.consumers.get(node.id, [])))
-    while stack:
-        nid = stack.pop()
-        if nid in seen:
-            continue
-        seen.add(nid)
-        cur = ctx.graph.nodes[nid]
-        if keeps_positions(cur):
-            stack.extend(reversed(ctx.consumers.get(nid, [])))
-        else:
-            found.append(cur)
-    return found
 
 
 def _unprotected_subsampling(ctx: ModelContext, node: Node) -> bool:

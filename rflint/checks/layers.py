@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import prod
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..ir import Node, Pointwise, TransposedConv, Window
 from .base import ModelContext
@@ -151,17 +151,33 @@ def direct_inputs(ctx: ModelContext, node: Node) -> list[Node]:
     stepped over. A node the reader gave no inputs returns ``[]``. Each
     producer appears once, in the order found.
     """
+    return _step_over_positions(ctx, node.inputs, lambda cur: cur.inputs, keep_ends=True)
+
+
+def direct_consumers(ctx: ModelContext, node: Node) -> list[Node]:
+    """The layers that read a node's output, stepping forward over ``Pointwise`` nodes and
+    pads (the mirror of :func:`direct_inputs`). A pointwise node nothing reads is no consumer."""
+    return _step_over_positions(ctx, ctx.consumers.get(node.id, []), lambda cur: ctx.consumers.get(cur.id, []),
+                                keep_ends=False)
+
+
+def _step_over_positions(ctx: ModelContext, first: Sequence[int], onward: Callable[[Node], Sequence[int]],
+                         keep_ends: bool) -> list[Node]:
+    """The nodes reached from ``first`` along ``onward`` (inputs or consumers), stepping over
+    nodes that keep positions; such a node with nowhere onward is kept when ``keep_ends``.
+    Each node appears once, in depth-first order."""
     found: list[Node] = []
     seen: set[int] = set()
-    stack = list(reversed(node.inputs))
+    stack = list(reversed(first))
     while stack:
         nid = stack.pop()
         if nid in seen:
             continue
         seen.add(nid)
         cur = ctx.graph.nodes[nid]
-        if keeps_positions(cur) and cur.inputs:
-            stack.extend(reversed(cur.inputs))
+        onward_ids = onward(cur)
+        if keeps_positions(cur) and (onward_ids or not keep_ends):
+            stack.extend(reversed(onward_ids))
         else:
             found.append(cur)
     return found
