@@ -1,0 +1,302 @@
+"""Calls: argument binding, user functions and methods, classes and their instances.
+
+A call to something rflint reads runs its body here; a call to a library it
+models goes to that library's model (``torch_nn``, ``tensor_ops``, the standard
+library); anything else is an Unknown that names it.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from ...ir import Location
+from . import consttensor, tensor_ops
+from .control import (
+    MAX_DEPTH,
+    Break,
+    BudgetExceeded,
+    Continue,
+    FieldSpec,
+    Return,
+    Scope,
+    normalise_path,
+)
+from .library import SILENT_CALLS
+from .library import MATH as _MATH
+from .library import PURE_LIBRARY as _PURE_LIBRARY
+from .library import builtin_function as _builtin
+from .library import copy_value as _copy
+from .torch_nn import LAYERS, BadArgument, canonical_nn_name, external_layer
+from .values import (
+    Builtin,
+    BoundMethod,
+    ClassValue,
+    ExternalRef,
+    FunctionValue,
+    ModuleInstance,
+    Partial,
+    SuperProxy,
+    Unknown,
+    is_module,
+)
+
+
+class Calls:
+    """Calling functions and instantiating classes. A part of :class:`Evaluator`."""
+
+    def _e_Call(self, node: ast.Call, scope: Scope) -> Any:
+        if isinstance(node.func, ast.Name) and node.func.id == "super" and "super" not in scope.locals:
+            self_obj = scope.locals.get("self")
+            owner = scope.locals.get("__class__")
+            if isinstance(owner, ClassValue) and self_obj is not None:
+                return SuperProxy(self_obj, owner)
+            return self.unknown("super() outside a method", node)
+        func = self.eval(node.func, scope)
+        args: list[Any] = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                items = self.iterate(self.eval(a.value, scope), a)
+                if isinstance(items, Unknown):
+                    return items
+                args.extend(items)
+            else:
+                args.append(self.eval(a, scope))
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            value = self.eval(kw.value, scope)
+            if kw.arg is None:
+                if not isinstance(value, dict):
+                    return Unknown("**kwargs that are not known")
+                kwargs.update(value)
+            else:
+                kwargs[kw.arg] = value
+        return self.call(func, args, kwargs, node)
+
+    def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        self.tick()
+        if isinstance(func, Unknown):
+            return func
+        if isinstance(func, Builtin):
+            try:
+                return func.impl(self, args, kwargs, node)
+            except (Return, Break, Continue, BudgetExceeded):
+                raise
+            except Exception as exc:  # noqa: BLE001  (the model's own arithmetic failing)
+                return self.unknown(f"{func.name}(): {type(exc).__name__}: {exc}", node)
+        if isinstance(func, ExternalRef):
+            return self.call_external(func.path, args, kwargs, node)
+        if isinstance(func, ClassValue):
+            return self.instantiate(func, args, kwargs, node)
+        if isinstance(func, FunctionValue):
+            return self.call_function(func, args, kwargs, node, None)
+        if isinstance(func, BoundMethod):
+            return self.call_function(func.func, args, kwargs, node, func.self_obj)
+        if isinstance(func, Partial):
+            return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
+        if is_module(func):
+            return self.apply_module(func, args, kwargs, node)
+        return self.unknown(f"cannot call {type(func).__name__}", node)
+
+    def call_external(self, path: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        path = normalise_path(path)
+        layer = canonical_nn_name(path)
+        if layer in ("Sequential", "ModuleList", "ModuleDict"):
+            return self._container(layer, args, kwargs, node)
+        if layer is not None and layer in LAYERS:
+            return self.construct_layer(LAYERS[layer], args, kwargs, node)
+        known = external_layer(path)
+        if known is not None:
+            return self.construct_layer(known, args, kwargs, node)
+        const = consttensor.call(path, args, kwargs)
+        if const is not None:
+            return const
+        handler = tensor_ops.FUNCTIONS.get(path)
+        if handler is not None:
+            return handler(self, args, kwargs, node)
+        if path in SILENT_CALLS:
+            return SILENT_CALLS[path]
+        if path.startswith("torch.nn.init."):
+            return None  # weight initialisation does not change the geometry
+        pure = _PURE_LIBRARY.get(path)
+        if pure is not None:
+            return self.call(_builtin(path, pure), args, kwargs, node)
+        if path == "dataclasses.field":
+            return FieldSpec(kwargs.get("default", Unknown("field without a default")), kwargs.get("default_factory"))
+        if path in ("copy.copy", "copy.deepcopy"):
+            return _copy(self, args, kwargs, node)
+        if path in ("torch.jit.annotate", "typing.cast") and len(args) == 2:
+            return args[1]
+        if path in ("collections.OrderedDict", "OrderedDict"):
+            if not args:
+                return dict(kwargs)
+            items = args[0]
+            if isinstance(items, dict):
+                return dict(items)
+            if isinstance(items, (list, tuple)) and all(isinstance(i, tuple) and len(i) == 2 for i in items):
+                return dict(items)
+            return self.unknown("OrderedDict of items that are not known", node)
+        if path == "functools.partial":
+            if not args:
+                return self.unknown("partial() without a function", node)
+            return Partial(args[0], tuple(args[1:]), kwargs)
+        if path.startswith("math."):
+            fn = _MATH.get(path[5:])
+            if fn is not None and callable(fn):
+                return self.call(_builtin(path, fn), args, kwargs, node)
+        return self.unknown(f"call to {path} is not modelled", node)
+
+    def bind_arguments(self, func: FunctionValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any] | Unknown:
+        """Bind a call to a user function's parameters as Python would."""
+        spec = func.node.args
+        positional = [a.arg for a in (*spec.posonlyargs, *spec.args)]
+        bound: dict[str, Any] = {}
+        for name, value in zip(positional, args):
+            bound[name] = value
+        extra = args[len(positional):]
+        if extra:
+            if spec.vararg is None:
+                return self.unknown(f"{func.name}() takes {len(positional)} positional arguments, got {len(args)}", node)
+            bound[spec.vararg.arg] = tuple(extra)
+        elif spec.vararg is not None:
+            bound[spec.vararg.arg] = ()
+        rest: dict[str, Any] = {}
+        keyword_names = set(positional[len(spec.posonlyargs):]) | {a.arg for a in spec.kwonlyargs}
+        for key, value in kwargs.items():
+            if key in keyword_names and key not in bound:
+                bound[key] = value
+            elif spec.kwarg is not None:
+                rest[key] = value
+            else:
+                return self.unknown(f"{func.name}() got an unexpected keyword argument '{key}'", node)
+        if spec.kwarg is not None:
+            bound[spec.kwarg.arg] = rest
+        for name in [*positional, *(a.arg for a in spec.kwonlyargs)]:
+            if name not in bound:
+                if name in func.defaults:
+                    bound[name] = func.defaults[name]
+                else:
+                    return self.unknown(f"{func.name}() missing argument '{name}'", node)
+        return bound
+
+    def call_function(self, func: FunctionValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST,
+                      self_obj: Any) -> Any:
+        if self_obj is not None:
+            args = [self_obj, *args]
+        bound = self.bind_arguments(func, args, kwargs, node)
+        if isinstance(bound, Unknown):
+            return bound
+        if self.depth >= MAX_DEPTH:
+            return self.unknown(f"call depth limit reached in {func.name}()", node)
+        key = id(func.node)
+        if self.active.get(key) and any(isinstance(v, Unknown) for v in bound.values()):
+            # Recursion whose base case cannot be decided (DLA's tree built without its
+            # `levels`): both branches would recurse again, doubling the work per level.
+            return self.unknown(f"{func.name}() calls itself with an argument that is not known", node)
+        if func.owner is not None:
+            bound["__class__"] = func.owner
+        scope = Scope(func.env, bound)
+        self.active[key] = self.active.get(key, 0) + 1
+        self.depth += 1
+        pushed = self_obj is None  # a helper function: findings inside it name the call chain
+        if pushed:
+            self.chain.append(self.frame(node, func.name))
+        saved_module = self.module
+        self.module = func.module
+        try:
+            if isinstance(func.node, ast.Lambda):
+                return self.eval(func.node.body, scope)
+            self.exec_body(func.node.body, scope)
+            return None
+        except Return as ret:
+            return ret.value
+        finally:
+            self.module = saved_module
+            self.depth -= 1
+            self.active[key] -= 1
+            if pushed:
+                self.chain.pop()
+
+    def is_module_class(self, cls: ClassValue) -> bool:
+        return any(canonical_nn_name(p) is not None for p in cls.external_bases())
+
+    def instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
+        loc = self.loc(node) if node is not None else None  # where it is built, before entering it
+        if node is not None:
+            self.chain.append(self.frame(node, cls.name))
+            try:
+                return self._instantiate(cls, args, kwargs, node, loc)
+            finally:
+                self.chain.pop()
+        return self._instantiate(cls, args, kwargs, node, loc)
+
+    def _instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None,
+                     loc: Location | None) -> Any:
+        self.built += 1
+        instance = ModuleInstance(cls, {}, loc)
+        init = cls.lookup("__init__")
+        if init is None:
+            data_cls = next((c for c in cls.mro() if c.is_dataclass()), None)
+            if data_cls is not None:
+                result = self.dataclass_init(data_cls, instance, args, kwargs, node or cls.node)
+                return result if isinstance(result, Unknown) else instance
+            self._external_init(instance, args, kwargs, node or cls.node)
+            return instance
+        owner = next(c for c in cls.mro() if init in c.node.body)
+        func = self._define_function(init, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
+        result = self.call_function(func, args, kwargs, node or cls.node, instance)
+        if isinstance(result, Unknown):
+            return result
+        return instance
+
+    def dataclass_init(self, cls: ClassValue, instance: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """The ``__init__`` that ``@dataclass`` writes: fields in order, defaults, ``__post_init__``."""
+        fields = cls.dataclass_fields()
+        if len(args) > len(fields):
+            return self.unknown(f"{cls.name}() takes {len(fields)} arguments, got {len(args)}", node)
+        bound = dict(zip(fields, args))
+        for key, value in kwargs.items():
+            if key not in fields:
+                return self.unknown(f"{cls.name}() got an unexpected keyword argument '{key}'", node)
+            bound[key] = value
+        for name in fields:
+            if name not in bound:
+                owner = next((c for c in cls.mro() if name in c.class_attrs), None)
+                if owner is None:
+                    return self.unknown(f"{cls.name}() missing argument '{name}'", node)
+                default = self.class_attr(owner, name)
+                if isinstance(default, FieldSpec):
+                    default = self.call(default.factory, [], {}, node) if default.factory is not None else default.default  # type: ignore[arg-type]
+                bound[name] = default
+        if isinstance(instance, ModuleInstance):
+            instance.attrs.update(bound)
+            post = instance.cls.lookup("__post_init__")
+            if post is not None:
+                owner = next(c for c in instance.cls.mro() if post in c.node.body)
+                self.call_function(self._define_function(post, Scope(owner.module.globals), owner), [], {}, node, instance)  # type: ignore[arg-type]
+        return None
+
+    def _external_init(self, obj: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> None:
+        """``super().__init__(...)`` into torch.nn: Sequential/ModuleList subclasses keep their children."""
+        if not isinstance(obj, ModuleInstance):
+            return None
+        bases = [canonical_nn_name(p) for p in obj.cls.external_bases()]
+        for base in bases:
+            if base in LAYERS:  # class LayerNorm2d(nn.LayerNorm): its constructor's arguments become attributes
+                try:
+                    obj.attrs.update(LAYERS[base].bind(list(args), dict(kwargs)))
+                except BadArgument:
+                    pass
+        if "ModuleDict" in bases and args and isinstance(args[0], dict):
+            for key, child in args[0].items():
+                obj.children[str(key)] = child
+                if is_module(child):
+                    self.repath(child, f"{obj.path}.{key}" if obj.path else str(key))
+        elif "Sequential" in bases or "ModuleList" in bases:
+            items = self._sequential_children(args, node)
+            if isinstance(items, dict):
+                obj.children.update(items)
+                for key, child in items.items():
+                    if is_module(child):
+                        self.repath(child, f"{obj.path}.{key}" if obj.path else key)
+        return None

@@ -1,0 +1,348 @@
+"""Expressions: names, literals, operators, subscripts and comprehensions.
+
+One method per ``ast`` expression type (``_e_BinOp`` for ``ast.BinOp``), dispatched
+by ``eval``; an expression type without one is an Unknown that says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+from . import consttensor
+from .consttensor import ConstTensor, elementwise, matmul, unary
+from .control import (
+    Deferred,
+    Scope,
+)
+from .library import PLAIN as _PLAIN
+from .values import (
+    ContainerValue,
+    LazyImport,
+    ModuleInstance,
+    ParamValue,
+    SymDim,
+    SymShape,
+    TensorValue,
+    Unknown,
+    first_unknown,
+)
+
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow, ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift, ast.BitOr: operator.or_, ast.BitAnd: operator.and_, ast.BitXor: operator.xor,
+}
+_CMPOPS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+    ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+
+
+class Expressions:
+    """Evaluating expressions to values. A part of :class:`Evaluator`."""
+
+    def eval(self, node: ast.expr, scope: Scope) -> Any:
+        self.tick()
+        method = getattr(self, f"_e_{type(node).__name__}", None)
+        if method is None:
+            return self.unknown(f"{type(node).__name__} expressions are not modelled", node)
+        return method(node, scope)
+
+    def _e_Constant(self, node: ast.Constant, scope: Scope) -> Any:
+        return node.value
+
+    def _e_Name(self, node: ast.Name, scope: Scope) -> Any:
+        try:
+            value = scope.lookup(node.id)
+            if isinstance(value, Deferred):
+                value = self.force(value, node.id, scope.globals if node.id in scope.globals else scope.locals)
+            if isinstance(value, LazyImport):
+                value = self.resolve(value, node)
+                if node.id in scope.globals and not isinstance(value, Unknown):
+                    scope.globals[node.id] = value
+            return value
+        except KeyError:
+            star = self.star_lookup(scope.globals, node.id)
+            if star is None:
+                return self.unknown(f"name '{node.id}' is not defined here", node)
+            value = self.resolve(star, node)
+            if not isinstance(value, Unknown):
+                scope.globals[node.id] = value
+            return value
+
+    def _e_Attribute(self, node: ast.Attribute, scope: Scope) -> Any:
+        return self.get_attr(self.eval(node.value, scope), node.attr, node)
+
+    def _e_Tuple(self, node: ast.Tuple, scope: Scope) -> Any:
+        return tuple(self._elements(node.elts, scope))
+
+    def _e_List(self, node: ast.List, scope: Scope) -> Any:
+        return self._elements(node.elts, scope)
+
+    def _e_Set(self, node: ast.Set, scope: Scope) -> Any:
+        items = self._elements(node.elts, scope)
+        try:
+            return set(items)
+        except TypeError:
+            return self.unknown("set of unhashable values", node)
+
+    def _elements(self, elts: list[ast.expr], scope: Scope) -> list[Any]:
+        out: list[Any] = []
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                items = self.iterate(self.eval(e.value, scope), e)
+                if isinstance(items, Unknown):
+                    out.append(items)
+                else:
+                    out.extend(items)
+            else:
+                out.append(self.eval(e, scope))
+        return out
+
+    def _e_Dict(self, node: ast.Dict, scope: Scope) -> Any:
+        out: dict[Any, Any] = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                sub = self.eval(v, scope)
+                if isinstance(sub, dict):
+                    out.update(sub)
+                continue
+            key = self.eval(k, scope)
+            try:
+                out[key] = self.eval(v, scope)
+            except TypeError:
+                return self.unknown("dict key is not hashable", k)
+        return out
+
+    def _e_JoinedStr(self, node: ast.JoinedStr, scope: Scope) -> Any:
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+                continue
+            assert isinstance(value, ast.FormattedValue)
+            v = self.eval(value.value, scope)
+            if not isinstance(v, _PLAIN) or first_unknown(v):
+                return Unknown("f-string of a value that is not known")
+            if value.conversion == ord("r"):
+                v = repr(v)
+            elif value.conversion == ord("s"):
+                v = str(v)
+            spec = self.eval(value.format_spec, scope) if value.format_spec is not None else ""
+            if isinstance(spec, Unknown):
+                return spec
+            try:
+                parts.append(format(v, spec))
+            except (ValueError, TypeError):
+                return self.unknown("bad format spec", value)
+        return "".join(parts)
+
+    def _e_BinOp(self, node: ast.BinOp, scope: Scope) -> Any:
+        return self.binop(node.op, self.eval(node.left, scope), self.eval(node.right, scope), node)
+
+    def binop(self, op: ast.operator, a: Any, b: Any, node: ast.AST) -> Any:
+        if isinstance(a, TensorValue) or isinstance(b, TensorValue):
+            kind = "add" if isinstance(op, (ast.Add, ast.Sub)) else "mul"
+            return self.binary_tensor_op(kind, a, b, node, type(op).__name__.lower())
+        if isinstance(a, ConstTensor) or isinstance(b, ConstTensor):
+            return _const_binop(op, a, b)
+        if isinstance(a, (SymDim, SymShape)) or isinstance(b, (SymDim, SymShape)):
+            return Unknown("arithmetic on symbolic tensor sizes")
+        u = first_unknown(a, b)
+        if u:
+            return u
+        fn = _BINOPS.get(type(op))
+        if fn is None or not isinstance(a, _PLAIN) or not isinstance(b, _PLAIN):
+            return Unknown(f"operator {type(op).__name__} on {type(a).__name__} and {type(b).__name__}")
+        try:
+            if isinstance(op, ast.Pow) and isinstance(b, int) and b > 64:
+                return Unknown("power too large to evaluate")
+            return fn(a, b)
+        except Exception as exc:  # noqa: BLE001  (ZeroDivisionError, TypeError... in the model's arithmetic)
+            return self.unknown(f"{type(exc).__name__}: {exc}", node)
+
+    def _e_UnaryOp(self, node: ast.UnaryOp, scope: Scope) -> Any:
+        v = self.eval(node.operand, scope)
+        if isinstance(node.op, ast.Not):
+            t = self.truth(v)
+            return t if isinstance(t, Unknown) else not t
+        if isinstance(v, TensorValue):
+            return v
+        if isinstance(v, ConstTensor) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return unary("neg", v) if isinstance(node.op, ast.USub) else v
+        if isinstance(v, Unknown) or not isinstance(v, (int, float, complex)):
+            return v if isinstance(v, Unknown) else Unknown("unary operator on a non-number")
+        return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}[type(node.op)](v)
+
+    def _e_BoolOp(self, node: ast.BoolOp, scope: Scope) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        value: Any = None
+        for expr in node.values:
+            value = self.eval(expr, scope)
+            t = self.truth(value)
+            if isinstance(t, Unknown):
+                return t
+            if is_and and not t:
+                return value
+            if not is_and and t:
+                return value
+        return value
+
+    def _e_Compare(self, node: ast.Compare, scope: Scope) -> Any:
+        left = self.eval(node.left, scope)
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.eval(comp, scope)
+            if isinstance(op, (ast.Is, ast.IsNot)):
+                if isinstance(left, Unknown) or isinstance(right, Unknown):
+                    return first_unknown(left, right)
+                result = (left is right) if isinstance(op, ast.Is) else (left is not right)
+            else:
+                u = first_unknown(left, right)
+                if u:
+                    return u
+                if not isinstance(left, _PLAIN) or not isinstance(right, _PLAIN):
+                    if isinstance(op, (ast.Eq, ast.NotEq)):
+                        result = (left is right) == isinstance(op, ast.Eq)
+                    else:
+                        return Unknown("comparison of values that are not plain data")
+                else:
+                    try:
+                        result = _CMPOPS[type(op)](left, right)
+                    except Exception as exc:  # noqa: BLE001
+                        return self.unknown(f"{type(exc).__name__}: {exc}", node)
+            if not result:
+                return False
+            left = right
+        return True
+
+    def _e_IfExp(self, node: ast.IfExp, scope: Scope) -> Any:
+        cond = self.truth(self.eval(node.test, scope))
+        if isinstance(cond, Unknown):
+            a, b = self.eval(node.body, scope), self.eval(node.orelse, scope)
+            return self.join(a, b, node, cond)
+        return self.eval(node.body if cond else node.orelse, scope)
+
+    def _e_Subscript(self, node: ast.Subscript, scope: Scope) -> Any:
+        obj = self.eval(node.value, scope)
+        key = self.eval(node.slice, scope)
+        return self.subscript(obj, key, node)
+
+    def subscript(self, obj: Any, key: Any, node: ast.AST) -> Any:
+        if isinstance(obj, Unknown):
+            return obj
+        # Only the key: an Unknown elsewhere in a list or dict does not make this item
+        # unknown (scanning the container made each index O(len), loops over tables quadratic).
+        u = first_unknown(key)
+        if u:
+            return u
+        if isinstance(obj, TensorValue):
+            return self.unknown("tensor indexing is not modelled", node)
+        if isinstance(obj, SymShape):
+            if isinstance(key, int):
+                return SymDim(obj.node, key)
+            if isinstance(key, slice) and key.step is None and (key.start or 0) < 0 and key.stop is None:
+                return tuple(SymDim(obj.node, a) for a in range(key.start, 0))
+            return Unknown("a slice of a symbolic shape")
+        if isinstance(obj, ConstTensor):
+            return consttensor.index(obj, key)
+        if isinstance(obj, ParamValue):
+            shape = consttensor.index_shape(obj.shape, key) if obj.shape is not None else None
+            return ParamValue(obj.what, shape)
+        if isinstance(obj, ContainerValue):
+            if obj.kind == "ModuleDict":
+                return obj.children[str(key)] if str(key) in obj.children else self.unknown(f"no module '{key}'", node)
+            values = list(obj.children.values())
+            if isinstance(key, slice):
+                keys = list(obj.children)[key]
+                return ContainerValue(obj.kind, {k: obj.children[k] for k in keys}, obj.loc, obj.path)
+            try:
+                return values[key]
+            except (IndexError, TypeError):
+                return self.unknown(f"index {key!r} out of range", node)
+        if isinstance(obj, ModuleInstance) and obj.children:
+            try:
+                return list(obj.children.values())[key]
+            except (IndexError, TypeError):
+                return self.unknown(f"index {key!r} out of range", node)
+        if isinstance(obj, _PLAIN):
+            try:
+                return obj[key]
+            except Exception as exc:  # noqa: BLE001
+                return self.unknown(f"{type(exc).__name__}: {exc}", node)
+        return Unknown(f"cannot index {type(obj).__name__}")
+
+    def _e_Slice(self, node: ast.Slice, scope: Scope) -> Any:
+        parts = [self.eval(p, scope) if p is not None else None for p in (node.lower, node.upper, node.step)]
+        u = first_unknown(*parts)
+        return u if u else slice(*parts)
+
+    def _e_Starred(self, node: ast.Starred, scope: Scope) -> Any:
+        return self.eval(node.value, scope)
+
+    def _e_Lambda(self, node: ast.Lambda, scope: Scope) -> Any:
+        return self._define_function(node, scope, None)
+
+    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp, scope: Scope) -> list[Any] | Unknown:
+        results: list[Any] = []
+        inner = Scope(scope.globals, dict(scope.locals) if scope.locals is not scope.globals else {})
+
+        def loop(i: int) -> Unknown | None:
+            if i == len(node.generators):
+                if isinstance(node, ast.DictComp):
+                    results.append((self.eval(node.key, inner), self.eval(node.value, inner)))
+                else:
+                    results.append(self.eval(node.elt, inner))
+                return None
+            gen = node.generators[i]
+            items = self.iterate(self.eval(gen.iter, inner), gen.iter)
+            if isinstance(items, Unknown):
+                return items
+            for item in items:
+                self.tick()
+                self.assign(gen.target, item, inner)
+                conds = [self.truth(self.eval(c, inner)) for c in gen.ifs]
+                bad = next((c for c in conds if isinstance(c, Unknown)), None)
+                if bad:
+                    return bad
+                if all(conds):
+                    u = loop(i + 1)
+                    if u:
+                        return u
+            return None
+
+        u = loop(0)
+        return u if u else results
+
+    def _e_ListComp(self, node: ast.ListComp, scope: Scope) -> Any:
+        return self._comprehension(node, scope)
+
+    def _e_GeneratorExp(self, node: ast.GeneratorExp, scope: Scope) -> Any:
+        return self._comprehension(node, scope)
+
+    def _e_SetComp(self, node: ast.SetComp, scope: Scope) -> Any:
+        r = self._comprehension(node, scope)
+        return r if isinstance(r, Unknown) else set(r)
+
+    def _e_DictComp(self, node: ast.DictComp, scope: Scope) -> Any:
+        r = self._comprehension(node, scope)
+        return r if isinstance(r, Unknown) else dict(r)
+
+
+_CONST_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+                 ast.Pow: "pow"}
+
+
+def _const_binop(op: ast.operator, a: Any, b: Any) -> Any:
+    """Arithmetic with a constant tensor (a width formula, a blur kernel)."""
+    u = first_unknown(a, b)
+    if u:
+        return u
+    if not all(isinstance(x, (ConstTensor, int, float)) and not isinstance(x, bool) for x in (a, b)):
+        return Unknown("operation on a constant tensor that is not modelled")
+    if isinstance(op, ast.MatMult):
+        return matmul(a, b)
+    name = _CONST_BINOPS.get(type(op))
+    return elementwise(name, a, b) if name is not None else Unknown("operation on a constant tensor that is not modelled")

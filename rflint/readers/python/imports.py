@@ -1,0 +1,148 @@
+"""Imports, resolved lazily to source rflint reads or to modelled libraries.
+
+``from m import n`` binds a lazy reference that is resolved on first use, so
+reading one model file does not evaluate everything its imports could reach;
+modules are shared by the files of a run and loaded once.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from ...diagnostics import source_lines
+from .control import (
+    STAR_IMPORTS,
+    STUBS_DIR,
+    Break,
+    BudgetExceeded,
+    Continue,
+    Deferred,
+    Return,
+    Scope,
+)
+from .loader import parse_file, resolve_relative
+from .values import (
+    ExternalRef,
+    LazyImport,
+    SourceModule,
+    Unknown,
+)
+
+
+class Imports:
+    """What ``import`` and ``from ... import`` bind, and reading the modules they name. A part of :class:`Evaluator`."""
+
+    def _import(self, stmt: ast.Import | ast.ImportFrom, scope: Scope) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    scope.locals[alias.asname] = self.module_value(alias.name)
+                else:
+                    top = alias.name.split(".")[0]
+                    scope.locals[top] = self.module_value(top)
+            return
+        module = resolve_relative(self.module.package, stmt.module, stmt.level)
+        if module is None:
+            self.unknown("relative import beyond the top-level package", stmt)
+            return
+        for alias in stmt.names:
+            if alias.name == "*":
+                self._import_star(module, scope, stmt)
+                continue
+            scope.locals[alias.asname or alias.name] = LazyImport(module, alias.name)
+
+    def _import_star(self, module: str, scope: Scope, stmt: ast.stmt) -> None:
+        """``from m import *``, lazily: ``m`` is read when a name this module does not
+        define is looked up. A package ``__init__.py`` that re-exports a hundred model
+        files (timm's) then costs nothing until one of its names is used."""
+        scope.locals.setdefault(STAR_IMPORTS, []).append(module)
+
+    def star_lookup(self, globals_: dict[str, Any], name: str, seen: frozenset[str] = frozenset()) -> LazyImport | None:
+        """Which star-imported module provides ``name`` (the first, as Python's last-wins
+        rebinding would only differ for a name defined twice), as a lazy import."""
+        if name.startswith("_"):
+            return None
+        for module in globals_.get(STAR_IMPORTS, ()):
+            if module in seen:
+                continue
+            mod = self.module_value(module)
+            if isinstance(mod, SourceModule) and self.load(mod) and (
+                    name in mod.globals or self.star_lookup(mod.globals, name, seen | {module}) is not None):
+                return LazyImport(module, name)
+        return None
+
+    def module_value(self, name: str) -> SourceModule | ExternalRef:
+        """The module an import names: source rflint reads, or an external reference."""
+        if name in self.modules:
+            return self.modules[name]
+        path = self.finder.find(name, self.root)
+        if path is None:
+            return ExternalRef(name)
+        is_package = path.endswith("__init__.py")
+        mod = SourceModule(name, path, [], {"__name__": name}, name if is_package else name.rpartition(".")[0], is_package)
+        self.modules[name] = mod
+        return mod
+
+    def load(self, mod: SourceModule) -> bool:
+        """Run a module's top level once (in its own context); False when it cannot be read."""
+        if mod.state != "new":
+            return mod.state != "broken"
+        mod.state = "loading"
+        parsed = parse_file(mod.path)
+        if parsed is None:
+            mod.state = "broken"
+            return False
+        tree, text = parsed
+        mod.lines = source_lines(text)
+        self.read_files.add(mod.path)
+        saved_module, saved_steps, saved_chain = self.module, self.steps, self.chain
+        self.module, self.chain = mod, []
+        try:
+            for stmt in tree.body:
+                try:
+                    self.exec_stmt(stmt, Scope(mod.globals), top=True)
+                except (Return, Break, Continue):
+                    pass
+        except BudgetExceeded:
+            self.unknown(f"step budget exhausted reading {mod.name}", None)
+        finally:
+            self.module, self.steps, self.chain = saved_module, saved_steps, saved_chain
+        mod.state = "loaded"
+        return True
+
+    def resolve(self, value: Any, node: ast.AST | None = None) -> Any:
+        """The value behind a lazy ``from m import n``."""
+        if not isinstance(value, LazyImport):
+            return value
+        mod = self.module_value(value.module)
+        if isinstance(mod, ExternalRef):
+            return ExternalRef(f"{value.module}.{value.name}")
+        return self.module_attr(mod, value.name, node)
+
+    def module_attr(self, mod: SourceModule, name: str, node: ast.AST | None) -> Any:
+        if not self.load(mod) and not mod.is_package:
+            return self.unknown(f"cannot read {mod.path}", node)
+        if name in mod.globals:
+            value = mod.globals[name]
+            if isinstance(value, Deferred):
+                value = self.force(value, name, mod.globals)
+            if isinstance(value, LazyImport):
+                if value == LazyImport(mod.name, name):
+                    return self.unknown(f"import cycle on {mod.name}.{name}", node)
+                resolved = self.resolve(value, node)
+                if not isinstance(resolved, Unknown):
+                    mod.globals[name] = resolved  # an Unknown (a cycle) may resolve later: not cached
+                return resolved
+            return value
+        star = self.star_lookup(mod.globals, name, frozenset({mod.name}))
+        if star is not None:
+            return self.resolve(star, node)
+        sub = self.module_value(f"{mod.name}.{name}")
+        if isinstance(sub, SourceModule):
+            return sub
+        if mod.state == "loading":
+            return self.unknown(f"{mod.name}.{name} is used before it is defined (import cycle)", node)
+        if mod.path.startswith(STUBS_DIR):
+            return ExternalRef(f"{mod.name}.{name}")  # a stand-in covers part of a package: the rest is external
+        return self.unknown(f"module {mod.name} has no '{name}' that rflint can see", node)

@@ -1,0 +1,140 @@
+"""``torch.nn`` at run time: building layers and containers, and applying modules
+to symbolic tensors (``forward``), which appends nodes to the graph.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterator
+
+from ...ir import Opaque, Pointwise
+from .control import (
+    Scope,
+)
+from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name
+from .values import (
+    ContainerValue,
+    LayerValue,
+    ModuleInstance,
+    TensorValue,
+    Unknown,
+)
+
+
+class Modules:
+    """Layers and containers, built and applied. A part of :class:`Evaluator`."""
+
+    def construct_layer(self, spec: LayerSpec, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> LayerValue:
+        self.built += 1
+        name = spec.name
+        attrs: dict[str, Any] = self.call_spans(node, spec.params)
+        bound: dict[str, Any] = {}
+        try:
+            bound = spec.bind(args, kwargs)
+            op, extra = spec.build(bound, spec.ndim)
+            attrs.update(extra)
+        except BadArgument as exc:
+            op = Opaque(f"{name}: {exc}")
+            self.unknown(f"{name}: {exc}", node)
+        return LayerValue(name, op, self.loc(node), attrs, bound=bound)
+
+    def _sequential_children(self, args: list[Any], node: ast.AST) -> dict[str, Any] | Unknown:
+        if len(args) == 1 and isinstance(args[0], dict):
+            return {str(k): v for k, v in args[0].items()}
+        return {str(i): a for i, a in enumerate(args)}
+
+    def _container(self, kind: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+        if kind == "Sequential":
+            children = self._sequential_children(args, node)
+        else:
+            items = args[0] if args else kwargs.get("modules", [])
+            if items is None:
+                items = []
+            if kind == "ModuleDict":
+                children = {str(k): v for k, v in items.items()} if isinstance(items, dict) else self.unknown(
+                    "ModuleDict of items that are not known", node)
+            else:
+                seq = self.iterate(items, node)
+                children = {str(i): v for i, v in enumerate(seq)} if not isinstance(seq, Unknown) else seq
+        if isinstance(children, Unknown):
+            return children
+        return ContainerValue(kind, children, self.loc(node))
+
+    def apply_module(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        if isinstance(module, LayerValue):
+            if not args:
+                return self.unknown(f"{module.type_name} called without an input", node)
+            x = self.as_tensor(args[0], node)
+            if isinstance(x, Unknown):
+                return x
+            self.applied.add(id(module))
+            op = module.op
+            if x.layout is not None and x.layout[-1] == "C" and module.type_name in ("Linear", "LazyLinear"):
+                op = Pointwise()  # a Linear over channels-last features is a 1x1 conv (ConvNeXt's MLP)
+            out = self.add_node(op, [x.node], module.type_name, None, module.attrs, module.path, module.loc)
+            if x.layout is not None and isinstance(op, Pointwise):
+                out = TensorValue(out.node, x.layout)
+            if module.bound.get("return_indices") is True:
+                return (out, Unknown("pooling indices are not modelled"))
+            return out
+        if isinstance(module, ContainerValue):
+            if module.kind != "Sequential":
+                return self.unknown(f"{module.kind} is not callable", node)
+            return self._chain(list(module.children.values()), args, node)
+        if isinstance(module, ModuleInstance):
+            forward = module.cls.lookup("forward")
+            if forward is None:
+                if module.children:
+                    return self._chain(list(module.children.values()), args, node)
+                layer = self._as_layer(module)
+                if layer is not None:  # class Conv3DSimple(nn.Conv3d) with only an __init__
+                    return self.apply_module(layer, args, kwargs, node)
+                return self.unknown(f"{module.cls.name} has no forward that rflint can see", node)
+            owner = next(c for c in module.cls.mro() if forward in c.node.body)
+            func = self._define_function(forward, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
+            return self.call_function(func, args, kwargs, node, module)
+        return self.unknown("not a module", node)
+
+    def _as_layer(self, module: ModuleInstance) -> LayerValue | None:
+        """A user subclass of a modelled layer that keeps the layer's forward: the layer,
+        built from the arguments its ``super().__init__`` received."""
+        for base in module.cls.external_bases():
+            name = canonical_nn_name(base)
+            if name in LAYERS:
+                spec = LAYERS[name]
+                bound = {p: module.attrs[p] for p in spec.params if p in module.attrs}
+                try:
+                    op, attrs = spec.build(bound, spec.ndim)
+                except (BadArgument, KeyError) as exc:
+                    op, attrs = Opaque(f"{module.cls.name}: {exc}"), {}
+                layer = LayerValue(module.cls.name, op, module.loc, attrs, module.path, bound)
+                return layer
+        return None
+
+    def _chain(self, modules: list[Any], args: list[Any], node: ast.AST) -> Any:
+        x: Any = args[0] if args else self.unknown("Sequential called without an input", node)
+        for m in modules:
+            x = self.call(m, [x], {}, node)  # type: ignore[arg-type]
+        return x
+
+    def iter_layers(self, value: Any, seen: set[int] | None = None) -> Iterator[tuple[LayerValue, ContainerValue | None]]:
+        """Every layer below a module, with the Sequential that holds it (if any)."""
+        seen = seen if seen is not None else set()
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, LayerValue):
+            yield value, None
+        elif isinstance(value, ContainerValue):
+            for child in value.children.values():
+                for layer, parent in self.iter_layers(child, seen):
+                    yield layer, parent if parent is not None or value.kind != "Sequential" else value
+        elif isinstance(value, ModuleInstance):
+            for child in [*value.attrs.values(), *value.children.values()]:
+                yield from self.iter_layers(child, seen)
+        elif isinstance(value, (list, tuple)):
+            for child in value:
+                yield from self.iter_layers(child, seen)
+        elif isinstance(value, dict):
+            for child in value.values():
+                yield from self.iter_layers(child, seen)

@@ -1,0 +1,344 @@
+"""Statements: assignment, control flow, and the definitions of classes and functions.
+
+Undecidable conditions run both branches and join what they leave; loops run
+under the step budget, and a long loop that builds nothing is stopped.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from ...ir import Merge
+from .consttensor import ConstTensor
+from .control import (
+    IDLE_LOOP_STEPS,
+    NO_RETURN,
+    Break,
+    ClassNamespace,
+    Continue,
+    Deferred,
+    Return,
+    Scope,
+    safe_eq,
+)
+from .library import PLAIN as _PLAIN
+from .values import (
+    BoundMethod,
+    ClassValue,
+    ContainerValue,
+    ExternalRef,
+    FunctionValue,
+    ModuleInstance,
+    SymDim,
+    SymShape,
+    TensorValue,
+    Unknown,
+    first_unknown,
+    is_module,
+)
+
+
+class Statements:
+    """Executing statements in a scope. A part of :class:`Evaluator`."""
+
+    def exec_body(self, body: list[ast.stmt], scope: Scope) -> None:
+        for stmt in body:
+            self.exec_stmt(stmt, scope)
+
+    def exec_stmt(self, stmt: ast.stmt, scope: Scope, top: bool = False) -> None:
+        self.tick()
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self._import(stmt, scope)
+        elif isinstance(stmt, ast.ClassDef):
+            self._define_class(stmt, scope)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scope.locals[stmt.name] = self._define_function(stmt, scope, None)
+        elif isinstance(stmt, ast.Assign):
+            if top and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id not in scope.locals:
+                # Module constants are evaluated when first read (see Deferred).
+                scope.locals[stmt.targets[0].id] = Deferred(stmt.value, self.module)
+                return
+            value = self.eval(stmt.value, scope)
+            for target in stmt.targets:
+                self.assign(target, value, scope)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value, scope), scope)
+        elif isinstance(stmt, ast.AugAssign):
+            current = self.eval(stmt.target, scope)  # the target, read
+            self.assign(stmt.target, self.binop(stmt.op, current, self.eval(stmt.value, scope), stmt), scope)
+        elif isinstance(stmt, ast.Expr):
+            if not top:
+                self.eval(stmt.value, scope)
+        elif isinstance(stmt, ast.Return):
+            raise Return(self.eval(stmt.value, scope) if stmt.value is not None else None)
+        elif isinstance(stmt, ast.If):
+            self._if(stmt, scope)
+        elif isinstance(stmt, ast.For):
+            self._for(stmt, scope)
+        elif isinstance(stmt, ast.While):
+            self._while(stmt, scope)
+        elif isinstance(stmt, ast.Break):
+            raise Break()
+        elif isinstance(stmt, ast.Continue):
+            raise Continue()
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            self.exec_body(stmt.body, scope)
+        elif isinstance(stmt, ast.Try):
+            self.exec_body(stmt.body, scope)
+            self.exec_body(stmt.orelse, scope)
+            self.exec_body(stmt.finalbody, scope)
+        elif isinstance(stmt, ast.Raise):
+            if not top:
+                raise Return(self.unknown("the code raises here", stmt))
+        elif isinstance(stmt, ast.Delete):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    scope.locals.pop(target.id, None)
+                elif isinstance(target, ast.Subscript):
+                    obj, key = self.eval(target.value, scope), self.eval(target.slice, scope)
+                    if isinstance(obj, (dict, list)) and not isinstance(key, Unknown):
+                        try:
+                            del obj[key]
+                        except (KeyError, IndexError, TypeError):
+                            pass
+
+    def _define_class(self, stmt: ast.ClassDef, scope: Scope) -> None:
+        """Class attributes are evaluated when first read: model files declare weight
+        enums and metadata in class bodies that a receptive field never needs."""
+        module = self.module
+
+        def bases() -> list[Any]:
+            saved, self.module = self.module, module
+            try:
+                return [self.eval(b, scope) for b in stmt.bases]
+            finally:
+                self.module = saved
+
+        cls = ClassValue(stmt.name, stmt, self.module, bases)
+        for item in stmt.body:
+            if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+                cls.class_attrs[item.targets[0].id] = Deferred(item.value, self.module)
+            elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                cls.class_attrs[item.target.id] = Deferred(item.value, self.module)
+        scope.locals[stmt.name] = cls
+
+    def force(self, deferred: "Deferred", name: str, namespace: dict[str, Any]) -> Any:
+        """Evaluate a deferred module constant in its own module, once."""
+        module = deferred.module or self.module
+        namespace[name] = Unknown(f"{name} refers to itself")
+        saved = self.module
+        self.module = module
+        try:
+            value = self.eval(deferred.expr, Scope(module.globals))
+        finally:
+            self.module = saved
+        # Modules are shared by the files of a run: an Unknown (an import cycle met half-way)
+        # is not kept, so that what a file reads does not depend on the files read before it.
+        namespace[name] = deferred if isinstance(value, Unknown) else value
+        return value
+
+    def class_attr(self, cls: ClassValue, name: str) -> Any:
+        """A class attribute by name, evaluating it on first use in the class body's scope."""
+        value = cls.class_attrs[name]
+        if isinstance(value, Deferred):
+            cls.class_attrs[name] = Unknown(f"{cls.name}.{name} refers to itself")
+            saved = self.module
+            self.module = cls.module
+            try:
+                value = self.eval(value.expr, Scope(cls.module.globals, ClassNamespace(self, cls)))
+            finally:
+                self.module = saved
+            cls.class_attrs[name] = value
+        return value
+
+    def _define_function(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, scope: Scope,
+                         owner: ClassValue | None) -> FunctionValue:
+        args = stmt.args
+        defaults: dict[str, Any] = {}
+        positional = [*args.posonlyargs, *args.args]
+        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            defaults[arg.arg] = self.eval(default, scope)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            if default is not None:
+                defaults[arg.arg] = self.eval(default, scope)
+        # Closures: a nested function sees the enclosing locals as its globals' overlay.
+        env = scope.globals if scope.locals is scope.globals else {**scope.globals, **scope.locals}
+        name = getattr(stmt, "name", "<lambda>")
+        module = owner.module if owner is not None else self.module
+        return FunctionValue(name, stmt, module, env, defaults, owner)  # type: ignore[arg-type]
+
+    def assign(self, target: ast.expr, value: Any, scope: Scope) -> None:
+        if isinstance(target, ast.Name):
+            scope.locals[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self._unpack(target, value, scope)
+        elif isinstance(target, ast.Attribute):
+            obj = self.eval(target.value, scope)
+            self.set_attr(obj, target.attr, value)
+        elif isinstance(target, ast.Subscript):
+            obj = self.eval(target.value, scope)
+            key = self.eval(target.slice, scope)
+            if isinstance(obj, (list, dict)) and not isinstance(key, Unknown):
+                try:
+                    obj[key] = value
+                except (IndexError, TypeError, KeyError):
+                    pass
+            elif isinstance(obj, ContainerValue) and not isinstance(key, Unknown):
+                obj.children[str(key)] = value
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, value, scope)
+
+    def _unpack(self, target: ast.Tuple | ast.List, value: Any, scope: Scope) -> None:
+        if isinstance(value, SymShape):
+            rank = len(target.elts)
+            value = tuple(SymDim(value.node, i, rank) for i in range(rank))
+        items = self.iterate(value, target)
+        if isinstance(items, Unknown):
+            for elt in target.elts:
+                self.assign(elt, items, scope)
+            return
+        items = list(items)
+        starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
+        if starred:
+            s = starred[0]
+            after = len(target.elts) - s - 1
+            parts = items[:s] + [items[s:len(items) - after]] + items[len(items) - after:]
+        else:
+            parts = items
+        if len(parts) != len(target.elts):
+            u = self.unknown(f"cannot unpack {len(items)} values into {len(target.elts)}", target)
+            parts = [u] * len(target.elts)
+        for elt, part in zip(target.elts, parts):
+            self.assign(elt, part, scope)
+
+    def _if(self, stmt: ast.If, scope: Scope) -> None:
+        cond = self.truth(self.eval(stmt.test, scope))
+        if cond is True:
+            self.exec_body(stmt.body, scope)
+        elif cond is False:
+            self.exec_body(stmt.orelse, scope)
+        else:
+            self._both_branches(stmt, scope, cond)
+
+    def _both_branches(self, stmt: ast.If, scope: Scope, cond: Unknown) -> None:
+        """An undecidable condition: run both branches and join what they leave behind.
+
+        A name bound to different values becomes Unknown, except tensors: their
+        alternatives merge as at an add, which is what the receptive field of
+        "either branch" is.
+        """
+        before = dict(scope.locals)
+        results = []
+        for body in (stmt.body, stmt.orelse):
+            scope.locals.clear()
+            scope.locals.update(before)
+            returned: Any = NO_RETURN
+            try:
+                self.exec_body(body, scope)
+            except Return as ret:
+                returned = ret.value
+            except (Break, Continue):
+                # A loop that may or may not stop here: its later iterations still run.
+                self.unknown(f"break/continue under an undecidable condition ({cond.reason})", stmt)
+            results.append((dict(scope.locals), returned))
+        (then_locals, then_ret), (else_locals, else_ret) = results
+        scope.locals.clear()
+        for key in then_locals.keys() | else_locals.keys():
+            a = then_locals.get(key, NO_RETURN)
+            b = else_locals.get(key, NO_RETURN)
+            scope.locals[key] = self.join(a, b, stmt, cond)
+        if then_ret is not NO_RETURN or else_ret is not NO_RETURN:
+            if then_ret is NO_RETURN or else_ret is NO_RETURN:
+                raise Return(self.unknown(f"returns only when an undecidable condition holds ({cond.reason})", stmt))
+            raise Return(self.join(then_ret, else_ret, stmt, cond))
+
+    def join(self, a: Any, b: Any, node: ast.AST, cond: Unknown) -> Any:
+        if a is b or (type(a) is type(b) and isinstance(a, _PLAIN) and safe_eq(a, b)):
+            return a
+        if isinstance(a, TensorValue) and isinstance(b, TensorValue) and self.builder is not None:
+            return self.add_node(Merge("add"), [a.node, b.node], "if/else", node, {"alternatives": True})
+        if a is NO_RETURN or b is NO_RETURN:
+            return Unknown(f"bound in one branch of an undecidable condition ({cond.reason})")
+        return Unknown(f"differs between branches of an undecidable condition ({cond.reason})")
+
+    def _for(self, stmt: ast.For, scope: Scope) -> None:
+        items = self.iterate(self.eval(stmt.iter, scope), stmt.iter)
+        if isinstance(items, Unknown):
+            self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter)
+            return
+        start = (self.steps, self.built)
+        for item in items:
+            self.tick()
+            if self._idle_loop(stmt, scope, start):
+                return
+            self.assign(stmt.target, item, scope)
+            try:
+                self.exec_body(stmt.body, scope)
+            except Break:
+                return
+            except Continue:
+                continue
+        self.exec_body(stmt.orelse, scope)
+
+    def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int]) -> bool:
+        """Stop a loop that has long built nothing (IDLE_LOOP_STEPS); every local name it
+        touches becomes Unknown, so that no partial value passes for a whole one."""
+        if self.steps - start[0] <= IDLE_LOOP_STEPS or self.built != start[1]:
+            return False
+        gone = Unknown("computed by a long loop that builds no layer, which rflint does not run to the end")
+        for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
+            if name in scope.locals:
+                scope.locals[name] = gone
+        self.unknown(f"loop stopped after {IDLE_LOOP_STEPS} steps that built no layer", stmt)
+        return True
+
+    def _while(self, stmt: ast.While, scope: Scope) -> None:
+        start = (self.steps, self.built)
+        while True:
+            self.tick()
+            if self._idle_loop(stmt, scope, start):
+                return
+            cond = self.truth(self.eval(stmt.test, scope))
+            if isinstance(cond, Unknown):
+                self.unknown(f"while condition is not known ({cond.reason})", stmt.test)
+                return
+            if not cond:
+                break
+            try:
+                self.exec_body(stmt.body, scope)
+            except Break:
+                return
+            except Continue:
+                continue
+        self.exec_body(stmt.orelse, scope)
+
+    def iterate(self, value: Any, node: ast.AST) -> list[Any] | Unknown:
+        if isinstance(value, Unknown):
+            return value
+        if isinstance(value, (list, tuple, range, str, set, frozenset)):
+            return list(value)
+        if isinstance(value, dict):
+            return list(value.keys())
+        if isinstance(value, ConstTensor):
+            return value.rows()
+        if isinstance(value, ContainerValue):
+            return list(value.children) if value.kind == "ModuleDict" else list(value.children.values())
+        if isinstance(value, ModuleInstance) and value.children:
+            return list(value.children.values())
+        return Unknown(f"cannot iterate over {type(value).__name__}")
+
+    def truth(self, value: Any) -> bool | Unknown:
+        if isinstance(value, Unknown):
+            return value
+        if isinstance(value, _PLAIN):
+            try:
+                return bool(value) if first_unknown(value) is None else Unknown("condition contains unknown values")
+            except Exception:  # noqa: BLE001
+                return Unknown("condition cannot be decided")
+        if isinstance(value, TensorValue):
+            return Unknown("condition on tensor values")
+        if is_module(value) or isinstance(value, (FunctionValue, ClassValue, ExternalRef, BoundMethod)):
+            return True
+        return Unknown("condition cannot be decided")
