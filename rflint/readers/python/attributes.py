@@ -8,16 +8,17 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from . import consttensor, tensor_ops
+from . import consttensor, stdlib, tensor_ops, torch_api
 from .consttensor import ConstTensor
-from .control import (
-    Scope,
-    decorated,
-)
-from .library import MATH as _MATH
-from .library import SAFE_METHODS as _SAFE_METHODS
-from .library import builtin_function as _builtin
-from .torch_nn import canonical_nn_name
+from .control import Scope, decorated
+from .stdlib import dataclasses
+from .stdlib._support import function
+from .stdlib.builtins import PLAIN, SAFE_METHODS
+from .stdlib.collections import namedtuple_attribute
+from .stdlib.enum import is_enum_class
+from .stdlib.enum import member as enum_member
+from .stdlib.functools import partial_attribute
+from .torch_nn import MISSING_ATTRIBUTE, canonical_nn_name, layer_attribute, parameter_shapes
 from .values import (
     Builtin,
     BoundMethod,
@@ -28,25 +29,30 @@ from .values import (
     LayerValue,
     ModuleInstance,
     ParamValue,
+    Partial,
+    Record,
     SourceModule,
     SuperProxy,
     SymShape,
     TensorValue,
     Unknown,
+    first_unknown,
     is_module,
 )
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
 
-_CONTAINER_METHODS = {"append", "extend", "add_module", "items", "keys", "values"}
-_MODULE_ITERATORS = {"modules", "children", "named_modules", "named_children", "parameters", "named_parameters",
-                     "buffers", "named_buffers"}
-_MODULE_INTROSPECTION = _MODULE_ITERATORS | {
-    "apply", "to", "cuda", "cpu", "half", "float", "double", "eval", "train", "requires_grad_", "zero_grad",
-    "load_state_dict", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-}
-
+_CONTAINER_METHODS = {"append", "extend", "insert", "add_module", "items", "keys", "values", "pop", "update"}
+_MODULE_RETURNS_SELF = {"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "eval", "train", "requires_grad_",
+                        "apply", "type", "share_memory", "to_empty"}
+_MODULE_RETURNS_NOTHING = {"zero_grad", "load_state_dict", "register_forward_hook", "register_forward_pre_hook",
+                           "register_full_backward_hook", "register_backward_hook", "register_state_dict_pre_hook",
+                           "register_load_state_dict_post_hook", "reset_parameters", "state_dict"}
+_MODULE_API = _MODULE_RETURNS_SELF | _MODULE_RETURNS_NOTHING | {
+    "training", "children", "named_children", "modules", "named_modules", "parameters", "named_parameters",
+    "buffers", "named_buffers", "add_module", "register_module", "register_buffer", "register_parameter",
+    "get_submodule", "forward", "extra_repr", "_modules"}
 
 class Attributes:
     """``obj.name``, ``hasattr`` and ``setattr`` on the evaluator's values. A part of :class:`Evaluator`."""
@@ -57,10 +63,7 @@ class Attributes:
         if isinstance(obj, SourceModule):
             return self.module_attr(obj, name, node)
         if isinstance(obj, ExternalRef):
-            if obj.path == "math" and name in _MATH:
-                value = _MATH[name]
-                return _builtin(f"math.{name}", value) if callable(value) else value
-            return ExternalRef(f"{obj.path}.{name}")
+            return self.external(f"{obj.path}.{name}")
         if isinstance(obj, ModuleInstance):
             return self._instance_attr(obj, name, node)
         if isinstance(obj, SuperProxy):
@@ -68,45 +71,112 @@ class Attributes:
         if isinstance(obj, ContainerValue):
             return self._container_attr(obj, name, node)
         if isinstance(obj, LayerValue):
-            if name in obj.bound:
-                return obj.bound[name]
-            if name in ("weight", "bias"):
-                return ParamValue(f"{obj.type_name}.{name}")
-            return self.unknown(f"{obj.type_name} has no modelled attribute '{name}'", node)
+            return self._layer_attr(obj, name, node)
         if isinstance(obj, ClassValue):
-            if name in obj.class_attrs:
-                return self.class_attr(obj, name)
-            fn = obj.lookup(name)
-            if fn is not None:
-                owner = next(c for c in obj.mro() if fn in c.node.body)
-                func = self._define_function(fn, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
-                return BoundMethod(func, obj) if decorated(fn, "classmethod") else func
-            return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
+            return self._class_attr_of(obj, name, node)
         if isinstance(obj, ConstTensor):
             value = consttensor.attribute(obj, name)
             return value if value is not None else self.unknown(f"constant-tensor method '{name}' is not modelled", node)
         if isinstance(obj, ParamValue):
             return tensor_ops.param_attribute(obj, name)
-        if name.startswith("__") and name.endswith("__"):
-            if name == "__name__" and isinstance(obj, (FunctionValue, ClassValue)):
-                return obj.name
-            if name == "__class__" and isinstance(obj, ModuleInstance):
-                return obj.cls
-            return Unknown(f"{name} is not modelled")  # reprs and telemetry; not reported
+        if isinstance(obj, Builtin):
+            if obj.members is not None and name in obj.members:
+                return obj.members[name]
+            if name == "__name__":
+                return obj.name.rsplit(".", 1)[-1]
+            if obj.is_type and name in ("__init__", "__new__"):
+                return obj
+            return self.unknown(f"{obj.name} has no attribute '{name}' that rflint models", node)
+        if isinstance(obj, Record):
+            return obj.get(name)
+        if isinstance(obj, Partial):
+            value = partial_attribute(obj, name)
+            return value if value is not None else self.unknown(f"functools.partial has no attribute '{name}'", node)
+        if isinstance(obj, (FunctionValue, BoundMethod)):
+            return self._function_attr(obj, name, node)
         if isinstance(obj, TensorValue):
             if name == "shape":
                 return SymShape(obj.node)
             handler = tensor_ops.METHODS.get(name)
             if handler is not None:
                 return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n, h=handler, t=obj: h(ev, [t, *args], kwargs, n))
-            if name == "shape":
-                return Unknown("tensor sizes are symbolic")
             return self.unknown(f"tensor method '{name}' is not modelled", node)
-        for typ, allowed in _SAFE_METHODS.items():
+        if isinstance(obj, tuple):
+            value = namedtuple_attribute(obj, name)
+            if value is not None:
+                return value
+        for typ, allowed in SAFE_METHODS.items():
             if isinstance(obj, typ) and name in allowed:
-                method = getattr(obj, name)
-                return _builtin(f"{typ.__name__}.{name}", method)
+                return function(f"{typ.__name__}.{name}", getattr(obj, name))
+        if name.startswith("__") and name.endswith("__"):
+            return Unknown(f"{name} is not modelled")  # reprs and telemetry; not reported
         return self.unknown(f"attribute '{name}' of {type(obj).__name__} is not modelled", node)
+
+    def external(self, path: str) -> Any:
+        """What a name in a module rflint does not read stands for: the standard library's
+        model of it, else a reference by path (torch's layers and functions)."""
+        modelled = stdlib.lookup(path)
+        return modelled if modelled is not None else ExternalRef(path)
+
+    def _class_attr_of(self, obj: ClassValue, name: str, node: ast.AST) -> Any:
+        if name in obj.class_attrs:
+            value = self.class_attr(obj, name)
+            if is_enum_class(obj) and not name.startswith("_"):
+                return enum_member(obj, name, value, self.enum_members.setdefault(id(obj), {}))
+            return value
+        for base in obj.mro()[1:]:
+            if name in base.class_attrs:
+                return self.class_attr(base, name)
+        fn = obj.lookup(name)
+        if fn is not None:
+            owner = next(c for c in obj.mro() if fn in c.node.body)
+            func = self._define_function(fn, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
+            return BoundMethod(func, obj) if decorated(fn, "classmethod") else func
+        if name == "__name__":
+            return obj.name
+        if name == "__qualname__":
+            return obj.name
+        if name == "__module__":
+            return obj.module.name
+        if name == "__mro__":
+            return tuple(obj.mro())
+        for base in (b for c in obj.mro() for b in c.bases):
+            if isinstance(base, Builtin) and base.members is not None and name in base.members:
+                return base.members[name]
+        return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
+
+    def _function_attr(self, obj: FunctionValue | BoundMethod, name: str, node: ast.AST) -> Any:
+        func = obj.func if isinstance(obj, BoundMethod) else obj
+        if name in ("__name__", "__qualname__"):
+            return func.name
+        if name == "__module__":
+            return func.module.name
+        if name == "__self__" and isinstance(obj, BoundMethod):
+            return obj.self_obj
+        if name == "__func__" and isinstance(obj, BoundMethod):
+            return func
+        if name == "__doc__":
+            return ast.get_docstring(func.node) if isinstance(func.node, ast.FunctionDef) else None
+        if name.startswith("__") and name.endswith("__"):
+            return Unknown(f"{name} is not modelled")
+        return self.unknown(f"function {func.name} has no attribute '{name}'", node)
+
+    def _layer_attr(self, obj: LayerValue, name: str, node: ast.AST) -> Any:
+        """A modelled layer's attribute as torch stores it, its parameters (with their shapes),
+        and the ``nn.Module`` methods every layer has."""
+        value = layer_attribute(obj.type_name, obj.bound, name)
+        if value is not MISSING_ATTRIBUTE:
+            return value
+        shapes = parameter_shapes(obj.type_name, obj.bound)
+        if name in shapes:
+            shape = shapes[name]
+            return ParamValue(f"{obj.type_name}.{name}", shape) if shape is not None else None
+        if name in ("weight", "bias"):
+            return ParamValue(f"{obj.type_name}.{name}")
+        method = self._module_method(obj, name)
+        if method is not None:
+            return method
+        return self.unknown(f"{obj.type_name} has no modelled attribute '{name}'", node)
 
     def _instance_attr(self, obj: ModuleInstance, name: str, node: ast.AST) -> Any:
         if name in obj.attrs:
@@ -127,26 +197,79 @@ class Attributes:
             if decorated(fn, "property"):
                 return self.call_function(func, [], {}, node, obj)
             return BoundMethod(func, obj)
-        if name == "training":
-            return False  # rflint analyses the model as it runs at inference (eval mode)
-        if name in ("children", "named_children", "modules", "named_modules"):
-            return Builtin(name, lambda ev, args, kwargs, n: ev.submodules(obj, name))
-        if name in _MODULE_INTROSPECTION:
-            # Weight initialisation, device moves and hooks do not change the geometry.
-            result: Any = [] if name in _MODULE_ITERATORS else obj
-            return Builtin(name, lambda ev, args, kwargs, n: result)
-        if name.startswith("__") and name.endswith("__"):
-            return Unknown(f"{name} of a module is not modelled")  # telemetry and reprs; not reported
-        if name in ("weight", "bias"):
-            return ParamValue(f"{obj.cls.name}.{name}")
-        if name in ("add_module", "register_module"):
-            return Builtin("add_module", lambda ev, args, kwargs, n: ev.set_attr(obj, str(args[0]), args[1]))
-        if name in ("register_buffer", "register_parameter"):
-            return Builtin(name, lambda ev, args, kwargs, n: ev._register(obj, args, kwargs))
+        if name == "__class__":
+            return obj.cls
         kind = self.container_kind(obj.cls)
         if kind is not None and name in _CONTAINER_METHODS:
             return self._container_attr(ContainerValue(kind, obj.children, obj.loc, obj.path), name, node)
+        if self.is_module_class(obj.cls) or kind is not None:
+            if name in ("weight", "bias"):
+                return ParamValue(f"{obj.cls.name}.{name}")
+            method = self._module_method(obj, name)
+            if method is not None:
+                return method
+        for base in (b for c in obj.cls.mro() for b in c.bases):
+            if isinstance(base, Builtin) and base.members is not None and name in base.members:
+                member = base.members[name]  # object.__setattr__, a typing base's method
+                return Builtin(member.name, lambda ev, args, kwargs, n, m=member: ev.call(m, [obj, *args], kwargs, n)) \
+                    if isinstance(member, Builtin) else member
+        if name.startswith("__") and name.endswith("__"):
+            return Unknown(f"{name} of an instance is not modelled")  # telemetry and reprs; not reported
         return self.unknown(f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
+
+    def _module_method(self, obj: Any, name: str) -> Any:
+        """What every ``nn.Module`` has: ``training`` (False: rflint reads the model at
+        inference), the traversals (``children()``, ``named_modules()``, ``parameters()``),
+        registration (``add_module``, ``register_buffer``), and the methods that do not
+        change the geometry (``apply``, ``to``, ``eval``, hooks), which return the module
+        or nothing. None for any other name."""
+        if name == "training":
+            return False
+        if name in ("children", "named_children", "modules", "named_modules"):
+            return Builtin(name, lambda ev, args, kwargs, n: ev.submodules(obj, name))
+        if name in ("parameters", "named_parameters", "buffers", "named_buffers"):
+            return Builtin(name, lambda ev, args, kwargs, n: ev.parameters(obj, name))
+        if name in ("add_module", "register_module"):
+            return Builtin(name, lambda ev, args, kwargs, n: ev.set_attr(obj, str(args[0]), args[1]))
+        if name in ("register_buffer", "register_parameter") and isinstance(obj, ModuleInstance):
+            return Builtin(name, lambda ev, args, kwargs, n: ev._register(obj, args, kwargs))
+        if name == "get_submodule":
+            return Builtin(name, lambda ev, args, kwargs, n: ev._get_submodule(obj, args[0] if args else "", n))
+        if name in ("forward", "__call__"):
+            return Builtin(f"{name}", lambda ev, args, kwargs, n: ev.apply_module(obj, args, kwargs, n))
+        if name == "_modules":
+            return dict(self.submodules(obj, "named_children"))
+        if name in _MODULE_RETURNS_SELF:
+            return Builtin(name, lambda ev, args, kwargs, n: obj)
+        if name in _MODULE_RETURNS_NOTHING:
+            return Builtin(name, lambda ev, args, kwargs, n: None)
+        if name == "extra_repr":
+            return Builtin(name, lambda ev, args, kwargs, n: "")
+        return None
+
+    def _get_submodule(self, obj: Any, target: Any, node: ast.AST) -> Any:
+        if not isinstance(target, str):
+            return Unknown("get_submodule() of a name that is not known")
+        for part in [p for p in target.split(".") if p]:
+            obj = self.get_attr(obj, part, node)
+        return obj
+
+    def parameters(self, obj: Any, how: str) -> list[Any]:
+        """``parameters()`` and kin: every parameter (or buffer) below a module, with its
+        shape where the constructor decides it (``next(m.parameters())`` reads one)."""
+        want_buffers = "buffers" in how
+        out: list[tuple[str, Any]] = []
+        for prefix, module in self.submodules(obj, "named_modules"):
+            names: list[tuple[str, Any]] = []
+            if isinstance(module, LayerValue):
+                for pname, shape in parameter_shapes(module.type_name, module.bound).items():
+                    is_buffer = pname.startswith("running_")
+                    if shape is not None and is_buffer == want_buffers:
+                        names.append((pname, ParamValue(f"{module.type_name}.{pname}", shape)))
+            elif isinstance(module, ModuleInstance) and not want_buffers:
+                names = [(k, v) for k, v in module.attrs.items() if isinstance(v, ParamValue)]
+            out.extend((f"{prefix}.{k}" if prefix else k, v) for k, v in names)
+        return out if how.startswith("named") else [v for _, v in out]
 
     def _register(self, obj: ModuleInstance, args: list[Any], kwargs: dict[str, Any]) -> None:
         """``register_buffer(name, tensor)`` / ``register_parameter(name, param)``: the tensor
@@ -168,45 +291,124 @@ class Attributes:
         if name == "__init__":
             data_cls = next((c for c in later if c.is_dataclass()), None)
             if data_cls is not None:
-                return Builtin("super().__init__", lambda ev, args, kwargs, n: ev.dataclass_init(data_cls, proxy.self_obj, args, kwargs, n))
+                return Builtin("super().__init__", lambda ev, args, kwargs, n: dataclasses.init(ev, data_cls, proxy.self_obj, args, kwargs, n))
             return Builtin("super().__init__", lambda ev, args, kwargs, n: ev._external_init(proxy.self_obj, args, kwargs, n))
         return self.unknown(f"super().{name} is not modelled", node)
 
     def _container_attr(self, obj: ContainerValue, name: str, node: ast.AST) -> Any:
-        def append(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
-            obj.children[str(len(obj.children))] = args[0]
+        """``Sequential``, ``ModuleList`` and ``ModuleDict``: their children by name, their
+        list or dict methods, and what every module has."""
+        children = obj.children
 
-        def extend(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
+        def renumber(values: list[Any]) -> None:
+            children.clear()
+            children.update((str(i), v) for i, v in enumerate(values))
+
+        def append(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
+            children[str(len(children))] = args[0]
+            return obj
+
+        def extend(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
             items = ev.iterate(args[0], n)
             for item in items if not isinstance(items, Unknown) else []:
-                obj.children[str(len(obj.children))] = item
+                children[str(len(children))] = item
+            return obj
 
-        def add_module(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
-            obj.children[str(args[0])] = args[1]
+        def insert(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
+            values = list(children.values())
+            values.insert(args[0], args[1])
+            renumber(values)
+
+        def pop(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
+            if obj.kind == "ModuleDict":
+                return children.pop(str(args[0]))
+            values = list(children.values())
+            item = values.pop(args[0] if args else -1)
+            renumber(values)
+            return item
+
+        def update(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:
+            source = args[0] if args else {}
+            pairs = source.items() if isinstance(source, dict) else ev.iterate(source, n)
+            for key, value in pairs if not isinstance(pairs, Unknown) else []:
+                children[str(key)] = value
 
         methods = {
-            "append": append, "extend": extend, "add_module": add_module,
-            "items": lambda ev, a, k, n: list(obj.children.items()),
-            "keys": lambda ev, a, k, n: list(obj.children.keys()),
-            "values": lambda ev, a, k, n: list(obj.children.values()),
+            "append": append, "extend": extend, "insert": insert, "pop": pop, "update": update,
+            "add_module": lambda ev, a, k, n: children.__setitem__(str(a[0]), a[1]),
+            "items": lambda ev, a, k, n: list(children.items()),
+            "keys": lambda ev, a, k, n: list(children.keys()),
+            "values": lambda ev, a, k, n: list(children.values()),
         }
         if name in methods:
             return Builtin(f"{obj.kind}.{name}", methods[name])
-        if name in obj.children:
-            return obj.children[name]
+        if name in children:
+            return children[name]
+        method = self._module_method(obj, name)
+        if method is not None:
+            return method
         return self.unknown(f"{obj.kind} has no attribute '{name}' that rflint can see", node)
 
     def has_attr(self, obj: Any, name: str) -> bool | Unknown:
+        """``hasattr(obj, name)`` for every kind of value, as Python would answer it."""
+        names = self.attribute_names(obj)
+        if isinstance(names, Unknown):
+            return names
+        if name in names:
+            return True
+        if isinstance(obj, (ModuleInstance, ClassValue)) and name.startswith("__") and name.endswith("__"):
+            return Unknown(f"hasattr of {name}")  # object's own dunders: rflint does not list them
+        return False
+
+    def attribute_names(self, obj: Any) -> set[str] | Unknown:
+        """The attribute names of a value: what ``dir`` lists and ``hasattr`` finds."""
+        if isinstance(obj, Unknown):
+            return obj
         if isinstance(obj, ModuleInstance):
-            return (name in obj.attrs or name in obj.children or obj.cls.lookup(name) is not None
-                    or any(name in c.class_attrs for c in obj.cls.mro()))
-        if isinstance(obj, LayerValue):
-            return name in obj.bound or name in ("weight", "bias")
-        if isinstance(obj, ContainerValue):
-            return name in obj.children
+            names = set(obj.attrs) | set(obj.children) | self._class_names(obj.cls)
+            if self.is_module_class(obj.cls) or self.container_kind(obj.cls):
+                names |= _MODULE_API
+            return names
         if isinstance(obj, ClassValue):
-            return obj.lookup(name) is not None or any(name in c.class_attrs for c in obj.mro())
-        return Unknown("hasattr on a value rflint does not model")
+            return self._class_names(obj)
+        if isinstance(obj, LayerValue):
+            names = set(obj.bound) | set(parameter_shapes(obj.type_name, obj.bound)) | _MODULE_API
+            return names | ({"transposed"} if "kernel_size" in obj.bound else set())
+        if isinstance(obj, ContainerValue):
+            return set(obj.children) | _MODULE_API | set(_CONTAINER_METHODS)
+        if isinstance(obj, SourceModule):
+            if not self.load(obj):
+                return Unknown(f"cannot read {obj.path}")
+            return {k for k in obj.globals if not k.startswith("\0")}
+        if isinstance(obj, ExternalRef):
+            listed = torch_api.names(obj.path)
+            if listed is None:
+                listed = stdlib.module_names(obj.path)  # type: ignore[assignment]
+            if listed is None:
+                return Unknown(f"the attributes of {obj.path}, which rflint does not read")
+            return set(listed)
+        if isinstance(obj, Builtin):
+            return set(obj.members or ()) | {"__name__"}
+        if isinstance(obj, Record):
+            return {k for k, _ in obj.fields}
+        if isinstance(obj, Partial):
+            return {"func", "args", "keywords"}
+        if isinstance(obj, (FunctionValue, BoundMethod)):
+            return {"__name__", "__qualname__", "__module__", "__doc__"}
+        if isinstance(obj, TensorValue):
+            return set(tensor_ops.METHODS) | set(torch_api.names("torch.Tensor") or ())
+        if isinstance(obj, (ParamValue, ConstTensor)):
+            return set(torch_api.names("torch.Tensor") or ())
+        if isinstance(obj, PLAIN) and first_unknown(obj) is None:
+            return set(dir(obj))
+        return Unknown(f"the attributes of a {type(obj).__name__}")
+
+    def _class_names(self, cls: ClassValue) -> set[str]:
+        names: set[str] = set()
+        for c in cls.mro():
+            names |= set(c.class_attrs)
+            names |= {s.name for s in c.node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        return names
 
     def set_attr(self, obj: Any, name: str, value: Any) -> None:
         if isinstance(obj, ModuleInstance):
@@ -241,7 +443,7 @@ class Attributes:
                 return list(items.items())
             if isinstance(m, ContainerValue):
                 return list(m.children.items())
-            return []
+            return []  # a layer has no children
 
         if how in ("children", "named_children"):
             pairs = direct(obj)

@@ -17,16 +17,11 @@ from .control import (
     Break,
     BudgetExceeded,
     Continue,
-    FieldSpec,
     Return,
     Scope,
     normalise_path,
 )
-from .library import SILENT_CALLS
-from .library import MATH as _MATH
-from .library import PURE_LIBRARY as _PURE_LIBRARY
-from .library import builtin_function as _builtin
-from .library import copy_value as _copy
+from .stdlib import dataclasses
 from .torch_nn import LAYERS, BadArgument, canonical_nn_name, external_layer
 from .values import (
     Builtin,
@@ -114,36 +109,8 @@ class Calls:
         handler = tensor_ops.FUNCTIONS.get(path)
         if handler is not None:
             return handler(self, args, kwargs, node)
-        if path in SILENT_CALLS:
-            return SILENT_CALLS[path]
         if path.startswith("torch.nn.init."):
             return None  # weight initialisation does not change the geometry
-        pure = _PURE_LIBRARY.get(path)
-        if pure is not None:
-            return self.call(_builtin(path, pure), args, kwargs, node)
-        if path == "dataclasses.field":
-            return FieldSpec(kwargs.get("default", Unknown("field without a default")), kwargs.get("default_factory"))
-        if path in ("copy.copy", "copy.deepcopy"):
-            return _copy(self, args, kwargs, node)
-        if path in ("torch.jit.annotate", "typing.cast") and len(args) == 2:
-            return args[1]
-        if path in ("collections.OrderedDict", "OrderedDict"):
-            if not args:
-                return dict(kwargs)
-            items = args[0]
-            if isinstance(items, dict):
-                return dict(items)
-            if isinstance(items, (list, tuple)) and all(isinstance(i, tuple) and len(i) == 2 for i in items):
-                return dict(items)
-            return self.unknown("OrderedDict of items that are not known", node)
-        if path == "functools.partial":
-            if not args:
-                return self.unknown("partial() without a function", node)
-            return Partial(args[0], tuple(args[1:]), kwargs)
-        if path.startswith("math."):
-            fn = _MATH.get(path[5:])
-            if fn is not None and callable(fn):
-                return self.call(_builtin(path, fn), args, kwargs, node)
         return self.unknown(f"call to {path} is not modelled", node)
 
     def bind_arguments(self, func: FunctionValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any] | Unknown:
@@ -238,7 +205,7 @@ class Calls:
         if init is None:
             data_cls = next((c for c in cls.mro() if c.is_dataclass()), None)
             if data_cls is not None:
-                result = self.dataclass_init(data_cls, instance, args, kwargs, node or cls.node)
+                result = dataclasses.init(self, data_cls, instance, args, kwargs, node or cls.node)
                 return result if isinstance(result, Unknown) else instance
             self._external_init(instance, args, kwargs, node or cls.node)
             return instance
@@ -248,33 +215,6 @@ class Calls:
         if isinstance(result, Unknown):
             return result
         return instance
-
-    def dataclass_init(self, cls: ClassValue, instance: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-        """The ``__init__`` that ``@dataclass`` writes: fields in order, defaults, ``__post_init__``."""
-        fields = cls.dataclass_fields()
-        if len(args) > len(fields):
-            return self.unknown(f"{cls.name}() takes {len(fields)} arguments, got {len(args)}", node)
-        bound = dict(zip(fields, args))
-        for key, value in kwargs.items():
-            if key not in fields:
-                return self.unknown(f"{cls.name}() got an unexpected keyword argument '{key}'", node)
-            bound[key] = value
-        for name in fields:
-            if name not in bound:
-                owner = next((c for c in cls.mro() if name in c.class_attrs), None)
-                if owner is None:
-                    return self.unknown(f"{cls.name}() missing argument '{name}'", node)
-                default = self.class_attr(owner, name)
-                if isinstance(default, FieldSpec):
-                    default = self.call(default.factory, [], {}, node) if default.factory is not None else default.default  # type: ignore[arg-type]
-                bound[name] = default
-        if isinstance(instance, ModuleInstance):
-            instance.attrs.update(bound)
-            post = instance.cls.lookup("__post_init__")
-            if post is not None:
-                owner = next(c for c in instance.cls.mro() if post in c.node.body)
-                self.call_function(self._define_function(post, Scope(owner.module.globals), owner), [], {}, node, instance)  # type: ignore[arg-type]
-        return None
 
     def _external_init(self, obj: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> None:
         """``super().__init__(...)`` into torch.nn: Sequential/ModuleList subclasses keep their children."""

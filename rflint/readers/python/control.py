@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from .library import BUILTINS
+from .stdlib.builtins import BUILTINS
 from .loader import STUBS
 from .values import ClassValue, SourceModule
 
@@ -63,15 +63,6 @@ class Scope:
         if name in BUILTINS:
             return BUILTINS[name]
         raise KeyError(name)
-
-
-class FieldSpec:
-    """``dataclasses.field(default=..., default_factory=...)``."""
-
-    __slots__ = ("default", "factory")
-
-    def __init__(self, default: Any, factory: Any) -> None:
-        self.default, self.factory = default, factory
 
 
 class Deferred:

@@ -60,6 +60,8 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         self.active: dict[int, int] = {}  # functions being run, by their node: recursion detection
         self.chain: list[str] = []
         self.applied: set[int] = set()
+        self.enum_members: dict[int, dict[str, Any]] = {}  # one object per enum member, per class
+        self.assumptions: dict[str, Location] = {}  # what was assumed, said once each
 
     # ------------------------------------------------------------------ helpers
 
@@ -122,6 +124,12 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         u = Unknown(reason, loc)
         self.unresolved.append(Unresolved(reason, loc))
         return u
+
+    def assume(self, what: str, node: ast.AST | None) -> None:
+        """Record an assumption the reading rests on (an environment variable read as unset),
+        once: it is said with the model, not treated as unresolved."""
+        if what not in self.assumptions:
+            self.assumptions[what] = self.loc(node) if node is not None else Location(self.path, 1)
 
     def tick(self) -> None:
         self.steps += 1

@@ -16,7 +16,7 @@ from .control import (
     Deferred,
     Scope,
 )
-from .library import PLAIN as _PLAIN
+from .stdlib.builtins import PLAIN as _PLAIN
 from .values import (
     ContainerValue,
     LazyImport,

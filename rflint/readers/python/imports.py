@@ -117,7 +117,7 @@ class Imports:
             return value
         mod = self.module_value(value.module)
         if isinstance(mod, ExternalRef):
-            return ExternalRef(f"{value.module}.{value.name}")
+            return self.external(f"{value.module}.{value.name}")
         return self.module_attr(mod, value.name, node)
 
     def module_attr(self, mod: SourceModule, name: str, node: ast.AST | None) -> Any:

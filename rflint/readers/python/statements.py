@@ -22,7 +22,7 @@ from .control import (
     Scope,
     safe_eq,
 )
-from .library import PLAIN as _PLAIN
+from .stdlib.builtins import PLAIN as _PLAIN
 from .values import (
     BoundMethod,
     ClassValue,

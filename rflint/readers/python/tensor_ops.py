@@ -491,3 +491,19 @@ def _size(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Ca
 METHODS["size"] = _size
 METHODS["dim"] = lambda ev, args, kwargs, node: Unknown("tensor rank is symbolic")
 
+
+
+def _constant(value: Any) -> Handler:
+    return lambda ev, args, kwargs, node: value
+
+
+# torch's questions about how it runs, answered for the eager model at inference (what
+# rflint reads), and calls that do nothing to the geometry.
+for _path, _value in {
+    "torch._assert": None, "torch._C._log_api_usage_once": None, "torch.jit.is_scripting": False,
+    "torch.jit.is_tracing": False, "torch._dynamo.is_compiling": False, "torch.compiler.is_compiling": False,
+    "torch.is_grad_enabled": False, "torch.is_autocast_enabled": False, "torch.set_grad_enabled": None,
+    "torch.manual_seed": None,
+}.items():
+    FUNCTIONS[_path] = _constant(_value)
+FUNCTIONS["torch.jit.annotate"] = lambda ev, args, kwargs, node: args[1] if len(args) > 1 else None

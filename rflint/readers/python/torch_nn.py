@@ -402,3 +402,129 @@ _EXTERNAL_ALIASES = {
 def external_layer(path: str) -> LayerSpec | None:
     """The spec of a well-known layer from another package, by its import path."""
     return EXTERNAL_LAYERS.get(_EXTERNAL_ALIASES.get(path, path))
+
+
+# --------------------------------------------------------------------------- the class hierarchy
+#
+# ``isinstance(m, nn.modules.batchnorm._BatchNorm)`` and ``issubclass(norm_layer,
+# nn.BatchNorm2d)`` are how model code asks what a layer is (timm's norm and
+# activation factories, weight initialisation). The bases are torch's own.
+
+_BASES: dict[str, tuple[str, ...]] = {}
+for _n in (1, 2, 3):
+    _BASES[f"Conv{_n}d"] = ("_ConvNd",)
+    _BASES[f"LazyConv{_n}d"] = (f"Conv{_n}d", "_ConvNd")
+    _BASES[f"ConvTranspose{_n}d"] = ("_ConvTransposeNd", "_ConvNd")
+    _BASES[f"BatchNorm{_n}d"] = ("_BatchNorm", "_NormBase")
+    _BASES[f"InstanceNorm{_n}d"] = ("_InstanceNorm", "_NormBase")
+    _BASES[f"MaxPool{_n}d"] = ("_MaxPoolNd",)
+    _BASES[f"AvgPool{_n}d"] = ("_AvgPoolNd",)
+    _BASES[f"AdaptiveAvgPool{_n}d"] = ("_AdaptiveAvgPoolNd",)
+    _BASES[f"AdaptiveMaxPool{_n}d"] = ("_AdaptiveMaxPoolNd",)
+    _BASES[f"Dropout{_n}d"] = ("_DropoutNd",)
+    _BASES[f"ConstantPad{_n}d"] = ("_ConstantPadNd",)
+    _BASES[f"ZeroPad{_n}d"] = (f"ConstantPad{_n}d", "_ConstantPadNd")
+    _BASES[f"ReflectionPad{_n}d"] = ("_ReflectionPadNd",)
+    _BASES[f"ReplicationPad{_n}d"] = ("_ReplicationPadNd",)
+    _BASES[f"CircularPad{_n}d"] = ("_CircularPadNd",)
+_BASES.update({
+    "SyncBatchNorm": ("_BatchNorm", "_NormBase"), "_BatchNorm": ("_NormBase",), "_InstanceNorm": ("_NormBase",),
+    "Dropout": ("_DropoutNd",), "AlphaDropout": ("_DropoutNd",), "FeatureAlphaDropout": ("_DropoutNd",),
+    "LazyLinear": ("Linear",), "_ConvTransposeNd": ("_ConvNd",),
+})
+
+
+def is_torch_subclass(name: str, base: str) -> bool:
+    """Whether torch.nn class ``name`` is ``base`` or derives from it (every one derives
+    from ``Module``)."""
+    return name == base or base == "Module" or base in _BASES.get(name, ())
+
+
+# --------------------------------------------------------------------------- attributes of a built layer
+#
+# Model code reads a layer's attributes (``conv.kernel_size[0]``, ``conv.weight.shape``,
+# ``bn.num_features``, ``conv.stride == (2, 2)``): torch stores some of the constructor's
+# arguments normalised (a conv's ``kernel_size=3`` is ``(3, 3)``), and the parameters
+# have shapes the constructor decides.
+
+_TUPLED = {"kernel_size", "stride", "padding", "dilation", "output_padding"}
+_MISSING = object()
+
+
+def _conv_family(name: str) -> int | None:
+    """The spatial rank of a conv or transposed conv layer name, else None."""
+    for prefix in ("LazyConv", "ConvTranspose", "Conv"):
+        if name.startswith(prefix) and name.endswith("d") and name[len(prefix):-1].isdigit():
+            return int(name[len(prefix):-1])
+    return None
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parameter_shapes(name: str, bound: dict[str, Any]) -> dict[str, tuple[int, ...] | None]:
+    """The shapes of a layer's parameters and buffers (None: the layer has none by that name)."""
+    n = _conv_family(name)
+    if n is not None:
+        try:
+            k = ntuple(bound.get("kernel_size"), n, "kernel_size")
+        except BadArgument:
+            return {}
+        cin, cout, groups = bound.get("in_channels"), bound.get("out_channels"), bound.get("groups", 1)
+        if not (_int(cout) and _int(groups) and (_int(cin) or name.startswith("Lazy"))):
+            return {}
+        if name.startswith("ConvTranspose"):
+            weight = (cin, cout // groups, *k)
+        else:
+            weight = (cout, cin // groups if _int(cin) else 0, *k)
+        return {"weight": weight, "bias": (cout,) if bound.get("bias", True) else None}
+    if name in ("Linear", "LazyLinear"):
+        cin, cout = bound.get("in_features"), bound.get("out_features")
+        if not _int(cout):
+            return {}
+        return {"weight": (cout, cin if _int(cin) else 0), "bias": (cout,) if bound.get("bias", True) else None}
+    c = bound.get("num_features", bound.get("num_channels"))
+    if _int(c) and ("Norm" in name):
+        affine = bound.get("affine", True) is not False
+        shapes: dict[str, tuple[int, ...] | None] = {"weight": (c,) if affine else None, "bias": (c,) if affine else None}
+        if bound.get("track_running_stats", "Instance" not in name) is not False:
+            shapes.update(running_mean=(c,), running_var=(c,))
+        return shapes
+    if name == "LayerNorm":
+        shape = bound.get("normalized_shape")
+        shape = (shape,) if _int(shape) else tuple(shape) if isinstance(shape, (list, tuple)) else None
+        if shape is None:
+            return {}
+        affine = bound.get("elementwise_affine", True) is not False
+        return {"weight": shape if affine else None, "bias": shape if affine and bound.get("bias", True) else None}
+    return {}
+
+
+def layer_attribute(name: str, bound: dict[str, Any], attr: str) -> Any:
+    """``layer.attr`` of a modelled layer as torch stores it; ``_MISSING`` when it has none
+    the model knows of (parameters are handled by the caller, from ``parameter_shapes``)."""
+    spec = LAYERS.get(name)
+    n = _conv_family(name)
+    if attr in bound:
+        value = bound[attr]
+        if n is not None and attr in _TUPLED and not isinstance(value, str):
+            try:
+                return ntuple(value, n, attr)
+            except BadArgument:
+                return value
+        if attr == "stride" and name.startswith(("MaxPool", "AvgPool")) and value in (None, (), []):
+            return bound.get("kernel_size")
+        if attr == "normalized_shape" and _int(value):
+            return (value,)
+        return value
+    if n is not None and attr == "transposed":
+        return name.startswith("ConvTranspose")
+    if attr == "inplace" and spec is not None and spec.var_args:
+        return False
+    if attr == "training":
+        return False
+    return _MISSING
+
+
+MISSING_ATTRIBUTE = _MISSING

@@ -133,16 +133,6 @@ class ClassValue:
             for d in self.node.decorator_list
         )
 
-    def dataclass_fields(self) -> list[str]:
-        """Field names in definition order, base classes' first."""
-        names: list[str] = []
-        for cls in reversed(self.mro()):
-            if cls.is_dataclass():
-                for stmt in cls.node.body:
-                    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id not in names:
-                        names.append(stmt.target.id)
-        return names
-
 
 @dataclass(eq=False)
 class FunctionValue:
@@ -239,12 +229,40 @@ class ParamValue:
     shape: tuple[int, ...] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Builtin:
-    """A builtin or library function the evaluator models in Python."""
+    """A builtin or library function (or type) the evaluator models in Python.
+
+    ``impl(ev, args, kwargs, node)`` is the call. A type (``int``, ``functools.partial``,
+    ``collections.OrderedDict``) also has ``check``, the ``isinstance`` test on the
+    evaluator's values (True, False, or an Unknown when it cannot say), and may have
+    ``members``: its class attributes (``dict.fromkeys``, ``itertools.chain.from_iterable``).
+    """
 
     name: str
     impl: Callable[..., Any]
+    check: Callable[[Any], Any] | None = None
+    members: dict[str, Any] | None = None
+
+    @property
+    def is_type(self) -> bool:
+        return self.check is not None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A small read-only object of a modelled library whose attributes are plain fields
+    (``dataclasses.fields()``' ``Field``s, an ``inspect.Parameter``): ``obj.name`` reads
+    ``fields[name]``."""
+
+    type_name: str
+    fields: tuple[tuple[str, Any], ...]
+
+    def get(self, name: str) -> Any:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return Unknown(f"{self.type_name} has no attribute '{name}'")
 
 
 MODULE_TYPES = (LayerValue, ContainerValue, ModuleInstance)
