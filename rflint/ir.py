@@ -239,6 +239,9 @@ class Graph:
     loc: Location | None = None
     complete: bool = True
     unresolved: tuple[Unresolved, ...] = ()
+    assumptions: tuple[Unresolved, ...] = ()
+    """What the reading assumed and says so (an environment variable unset, a constructor
+    argument without a default taken as symbolic): not unresolved, but not silent."""
 
     def node(self, node_id: int) -> Node:
         return self.nodes[node_id]
@@ -282,8 +285,9 @@ class GraphBuilder:
         ndim: int | None = None,
         loc: Location | None = None,
         complete: bool = True,
+        assumptions: tuple[Unresolved, ...] = (),
     ) -> Graph:
         dims = {d for n in self._nodes if (d := n.op.spatial_ndim)}
         if ndim is None:
             ndim = max(dims) if dims else 2
-        return Graph(name, tuple(self._nodes), tuple(outputs), ndim, loc, complete, tuple(self.unresolved))
+        return Graph(name, tuple(self._nodes), tuple(outputs), ndim, loc, complete, tuple(self.unresolved), assumptions)

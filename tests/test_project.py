@@ -239,7 +239,7 @@ def test_star_imports_resolve_lazily_through_packages(tmp_path: Path, monkeypatc
                 self.nothing = not_anywhere(8)
 
             def forward(self, x):
-                return self.again(self.up(x))
+                return self.nothing(self.hidden(self.again(self.up(x))))
     """))
     monkeypatch.chdir(tmp_path)
     result = api.check_paths(["net.py", "reexport.py"], use_cache=False, show_unresolved=True)

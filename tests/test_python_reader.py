@@ -207,9 +207,35 @@ def test_class_needing_arguments_still_exposes_literal_layers() -> None:
                 return self.up(x)
     """)
     (m,) = result.models
-    assert not m.graph.complete  # not a model: model-level rules skip it
+    # A channel count moves no receptive field: `channels` is symbolic, the model resolves
+    # and says what it assumed.
+    assert m.graph.complete
+    assert [a.reason for a in m.graph.assumptions] == ["Up: argument 'channels' has no default and is taken as symbolic"]
     (up,) = layers(m.graph, TransposedConv)
     assert up.op == TransposedConv((3, 3), (2, 2), (1, 1), (1, 1), (1, 1))
+
+
+def test_a_symbolic_argument_that_shapes_the_geometry_leaves_the_model_unresolved() -> None:
+    result = read("""
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self, kernel, depth):
+                super().__init__()
+                self.first = nn.Conv2d(3, 8, kernel)
+                self.blocks = nn.ModuleList()
+                for _ in range(depth):
+                    self.blocks.append(nn.Conv2d(8, 8, 3))
+            def forward(self, x):
+                x = self.first(x)
+                for b in self.blocks:
+                    x = b(x)
+                return x
+    """)
+    (m,) = result.models
+    assert not m.graph.complete
+    reasons = " | ".join(u.reason for u in m.graph.unresolved)
+    # The kernel is needed by a layer; the skipped loop may have built layers of `blocks`.
+    assert "kernel_size is not known (argument 'kernel'" in reasons and "loop over a value that is not known" in reasons
 
 
 def test_undecidable_branch_joins_tensors() -> None:

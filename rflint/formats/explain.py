@@ -90,9 +90,10 @@ def _summary_lines(analysis: Analysis) -> list[str]:
         out.append(f"  {name}: last spatial map {node.name or node.type_name}: {'  '.join(parts)}{gate}")
     if not graph.complete:
         out.append("  (the forward pass could not be followed completely; see the unresolved list)")
-    for u in graph.unresolved:
-        where = f"{u.loc.file}:{u.loc.line}: " if u.loc else ""
-        out.append(f"  unresolved: {where}{u.reason}")
+    for label, items in (("assumed", graph.assumptions), ("unresolved", graph.unresolved)):
+        for u in items:
+            where = f"{u.loc.file}:{u.loc.line}: " if u.loc else ""
+            out.append(f"  {label}: {where}{u.reason}")
     legend = "r: receptive field (r_min-r_max when phases differ; +g: global context), j: jump, P: effective padding, ERF: 4 sigma"
     return out + [legend]
 
@@ -145,7 +146,11 @@ def render_json(analysis: Analysis) -> str:
         model=graph.name, filename=graph.loc.file if graph.loc else None,
         input_size=list(analysis.input_size) if analysis.input_size else None, complete=graph.complete,
         layers=layers, outputs=outputs,
-        unresolved=[{"reason": u.reason, "filename": u.loc.file if u.loc else None, "row": u.loc.line if u.loc else None}
-                    for u in graph.unresolved],
+        unresolved=[_said(u) for u in graph.unresolved],
+        assumptions=[_said(u) for u in graph.assumptions],
     )
     return json.dumps(doc, indent=2)
+
+
+def _said(u: Any) -> dict[str, Any]:
+    return {"reason": u.reason, "filename": u.loc.file if u.loc else None, "row": u.loc.line if u.loc else None}

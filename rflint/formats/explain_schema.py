@@ -60,3 +60,4 @@ class ExplainJson(_Strict):
     layers: list[LayerJson]
     outputs: list[OutputJson]
     unresolved: list[dict[str, Any]]
+    assumptions: list[dict[str, Any]] = []

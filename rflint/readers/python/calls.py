@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ...ir import Location
+from ...ir import Location, Opaque
 from . import consttensor, tensor_ops
 from .control import (
     MAX_DEPTH,
@@ -32,6 +32,7 @@ from .values import (
     ModuleInstance,
     Partial,
     SuperProxy,
+    TensorValue,
     Unknown,
     is_module,
 )
@@ -71,6 +72,11 @@ class Calls:
     def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
         self.tick()
         if isinstance(func, Unknown):
+            tensors = [a.node for a in args if isinstance(a, TensorValue)]
+            if tensors and self.builder is not None:
+                # An unknown layer applied to a feature map: its output is a map whose frame is
+                # not known, and the layers after it are still seen.
+                return self.add_node(Opaque(func.reason), tensors, "unknown", node, origin=func.loc)
             return func
         if isinstance(func, Builtin):
             try:
@@ -211,7 +217,11 @@ class Calls:
             return instance
         owner = next(c for c in cls.mro() if init in c.node.body)
         func = self._define_function(init, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
-        result = self.call_function(func, args, kwargs, node or cls.node, instance)
+        self.constructing.append(instance)
+        try:
+            result = self.call_function(func, args, kwargs, node or cls.node, instance)
+        finally:
+            self.constructing.pop()
         if isinstance(result, Unknown):
             return result
         return instance

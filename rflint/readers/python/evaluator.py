@@ -53,7 +53,9 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         self.modules: dict[str, SourceModule] = modules if modules is not None else {}
         self.read_files: set[str] = set()
         self.builder: GraphBuilder | None = None
-        self.unresolved: list[Unresolved] = []
+        self.unresolved: list[Unresolved] = []  # what the graph needed and could not have (see report)
+        self._reported: set[Unresolved] = set()
+        self.constructing: list[Any] = []  # instances whose __init__ is running, innermost last
         self.steps = 0
         self.depth = 0
         self.built = 0  # layers, module instances and graph nodes made: tells idle loops apart
@@ -119,11 +121,25 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         return f"{loc.file}:{loc.line}:{loc.col} {name}()"
 
     def unknown(self, reason: str, node: ast.AST | None) -> Unknown:
-        """An Unknown that is also reported (``--show-unresolved``)."""
-        loc = self.loc(node) if node is not None else None
-        u = Unknown(reason, loc)
-        self.unresolved.append(Unresolved(reason, loc))
-        return u
+        """An Unknown that remembers where it arose. It is reported only where the model
+        needs it (``report``): code that builds no layer (pretrained configurations,
+        registries, weight initialisation) may leave Unknowns behind without harm."""
+        return Unknown(reason, self.loc(node) if node is not None else None)
+
+    def report(self, reason: str, loc: Location | None) -> None:
+        """Something the model's graph needed and could not have: it makes the graph
+        incomplete and is said (``--show-unresolved``), once per reason and place."""
+        item = Unresolved(reason, loc)
+        if item not in self._reported:
+            self._reported.add(item)
+            self.unresolved.append(item)
+
+    def taint(self, reason: str, node: ast.AST | None) -> None:
+        """An instance under construction may be missing layers (a loop over a value that is
+        not known was skipped, or an undecidable condition chose what to build): if its
+        forward runs, the graph is incomplete for this reason."""
+        if self.constructing:
+            self.constructing[-1].taint.append(Unresolved(reason, self.loc(node) if node is not None else None))
 
     def assume(self, what: str, node: ast.AST | None) -> None:
         """Record an assumption the reading rests on (an environment variable read as unset),
@@ -139,10 +155,14 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
     # ------------------------------------------------------------------ graph
 
     def add_node(self, op: Op, inputs: list[int], type_name: str, node: ast.AST | None, attrs: dict[str, Any] | None = None,
-                 name: str = "", loc: Location | None = None) -> TensorValue:
+                 name: str = "", loc: Location | None = None, origin: Location | None = None) -> TensorValue:
+        """Append a node. An Opaque one is reported (``origin``: where its reason arose)."""
         assert self.builder is not None, "tensor operation outside forward"
         self.built += 1
-        nid = self.builder.add(op, inputs, type_name, name, loc or (self.loc(node) if node is not None else None), attrs)
+        loc = loc or (self.loc(node) if node is not None else None)
+        if isinstance(op, Opaque):
+            self.report(op.reason, origin or loc)
+        nid = self.builder.add(op, inputs, type_name, name, loc, attrs)
         return TensorValue(nid)
 
     def as_tensor(self, value: Any, node: ast.AST) -> TensorValue | Unknown:
@@ -153,7 +173,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         if self.builder is None:
             return Unknown("not a tensor")
         reason = value.reason if isinstance(value, Unknown) else f"expected a tensor, got {type(value).__name__}"
-        return self.add_node(Opaque(reason), [0], "unknown", node)
+        return self.add_node(Opaque(reason), [0], "unknown", node, origin=value.loc if isinstance(value, Unknown) else None)
 
     def binary_tensor_op(self, kind: str, a: Any, b: Any, node: ast.AST, name: str) -> Any:
         """``a + b`` etc. with at least one tensor: a merge, or a pointwise op with a constant."""

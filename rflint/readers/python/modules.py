@@ -82,6 +82,8 @@ class Modules:
                 return self.unknown(f"{module.kind} is not callable", node)
             return self._chain(list(module.children.values()), args, node)
         if isinstance(module, ModuleInstance):
+            for why in module.taint:
+                self.report(why.reason, why.loc)
             forward = module.cls.lookup("forward")
             if forward is None:
                 if module.children:

@@ -10,12 +10,13 @@ is marked incomplete and model-level rules skip it).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 from typing import Any, Sequence
 
 from ...diagnostics import Diagnostic, Severity
-from ...ir import Graph, GraphBuilder, Location, Opaque
+from ...ir import GraphBuilder, Location, Opaque, Unresolved
 from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from ..pragma import pragma_settings
 from .evaluator import BudgetExceeded, Evaluator
@@ -163,70 +164,82 @@ def _build_named(ev: Evaluator, entry: str) -> ReadModel:
     if errors:
         raise ReaderError(errors[0].message)
     if isinstance(target, ClassValue):
-        model = _build_class(ev, target, overrides, args, kwargs, strict=True)
+        model = _build_class(ev, target, overrides, args, kwargs)
     else:
         model = _build_factory(ev, target, overrides, args, kwargs)
     label = entry.strip()
     graph = model.graph
-    return ReadModel(Graph(label, graph.nodes, graph.outputs, graph.ndim, graph.loc, graph.complete, graph.unresolved), model.overrides)
+    return ReadModel(dataclasses.replace(graph, name=label), model.overrides)
 
 
 def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args: list[Any] | None = None,
-                 kwargs: dict[str, Any] | None = None, strict: bool = False) -> ReadModel:
-    ev.unresolved = []
-    ev.steps = 0
+                 kwargs: dict[str, Any] | None = None) -> ReadModel:
+    """Build a class and trace it. A constructor argument without a default (and not given)
+    is symbolic: channel and class counts do not move a receptive field, so the model
+    resolves when its geometry does not depend on them (and says what it assumed)."""
+    _start(ev)
     args, kwargs = list(args or []), dict(kwargs or {})
-    complete = True
     init = cls.lookup("__init__")
-    if init is not None and not strict:
-        missing = _required_params(init, len(args), kwargs)  # type: ignore[arg-type]
-        if missing:
-            complete = False
-            kwargs.update({p: Unknown(f"argument '{p}' of {cls.name} has no default") for p in missing})
+    if init is not None:
+        for p in _required_params(init, len(args), kwargs):  # type: ignore[arg-type]
+            kwargs[p] = Unknown(f"argument '{p}' of {cls.name} has no default (taken as symbolic)")
+            ev.assume(f"{cls.name}: argument '{p}' has no default and is taken as symbolic", init)
     try:
         instance = ev.instantiate(cls, args, kwargs, None)
     except BudgetExceeded:
         instance = ev.unknown(f"step budget exhausted building {cls.name}", cls.node)
-    return _trace(ev, cls.name, instance, cls.node, overrides, complete)
+    return _trace(ev, cls.name, instance, cls.node, overrides)
 
 
 def _build_factory(ev: Evaluator, func: FunctionValue, overrides: dict[str, Any], args: list[Any],
                    kwargs: dict[str, Any]) -> ReadModel:
-    ev.unresolved = []
+    _start(ev)
     try:
         instance = ev.call_function(func, args, kwargs, func.node, None)
     except BudgetExceeded:
         instance = ev.unknown(f"step budget exhausted in {func.name}()", func.node)
-    return _trace(ev, func.name, instance, func.node, overrides, True)  # type: ignore[arg-type]
+    return _trace(ev, func.name, instance, func.node, overrides)  # type: ignore[arg-type]
 
 
-def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides: dict[str, Any], complete: bool) -> ReadModel:
-    """Run ``forward`` on a symbolic input and collect the graph."""
+def _start(ev: Evaluator) -> None:
+    """Each model starts with the whole step budget and says only what it needed."""
+    ev.steps = 0
+    ev.unresolved = []
+    ev._reported = set()
+    ev.assumptions = {}
+
+
+def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides: dict[str, Any]) -> ReadModel:
+    """Run ``forward`` on a symbolic input and collect the graph.
+
+    The graph is complete when ``forward`` returned tensors and every node it made has
+    a frame: nothing the model needed was unresolved (an Opaque node is reported when
+    it is made, and so is a layer built under an assumption that failed)."""
     builder = GraphBuilder()
     ev.builder = builder
     ev.applied = set()
     x = builder.input()
     outputs: list[tuple[str, int]] = []
     if isinstance(instance, Unknown) or not isinstance(instance, (ModuleInstance, ContainerValue, LayerValue)):
-        complete = False
         reason = instance.reason if isinstance(instance, Unknown) else f"{name} did not build a module"
-        if not isinstance(instance, Unknown):
-            ev.unknown(reason, def_node)
+        ev.report(reason, instance.loc if isinstance(instance, Unknown) and instance.loc else ev.loc(def_node))
     else:
-        before = len(ev.unresolved)
         try:
             result = ev.apply_module(instance, [TensorValue(x)], {}, def_node)
         except BudgetExceeded:
             result = ev.unknown(f"step budget exhausted running {name}.forward", def_node)
         outputs = _outputs(result)
-        if not outputs or len(ev.unresolved) > before:
-            complete = False
-        _add_unapplied(ev, instance, x)
+        if not outputs:
+            why = result.reason if isinstance(result, Unknown) else f"forward returned no tensor ({type(result).__name__})"
+            ev.report(why, result.loc if isinstance(result, Unknown) and result.loc else ev.loc(def_node))
+    complete = not ev.unresolved
+    _add_unapplied(ev, instance, x)
     ev.builder = None
     builder.unresolved.extend(ev.unresolved)
     loc = ev.loc(def_node)
     loc = Location(loc.file, loc.line, loc.col)
-    graph = builder.build(name, outputs, loc=loc, complete=complete)
+    assumed = tuple(Unresolved(what, where) for what, where in ev.assumptions.items())
+    graph = builder.build(name, outputs, loc=loc, complete=complete, assumptions=assumed)
     return ReadModel(graph, overrides)
 
 

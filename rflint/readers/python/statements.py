@@ -230,6 +230,7 @@ class Statements:
         "either branch" is.
         """
         before = dict(scope.locals)
+        built = self.built
         results = []
         for body in (stmt.body, stmt.orelse):
             scope.locals.clear()
@@ -244,6 +245,9 @@ class Statements:
                 self.unknown(f"break/continue under an undecidable condition ({cond.reason})", stmt)
             results.append((dict(scope.locals), returned))
         (then_locals, then_ret), (else_locals, else_ret) = results
+        if self.builder is None and self.built != built:
+            # Both branches built layers, where only one would: what is built depends on it.
+            self.taint(f"what is built depends on an undecidable condition ({cond.reason})", stmt)
         scope.locals.clear()
         for key in then_locals.keys() | else_locals.keys():
             a = then_locals.get(key, NO_RETURN)
@@ -266,7 +270,7 @@ class Statements:
     def _for(self, stmt: ast.For, scope: Scope) -> None:
         items = self.iterate(self.eval(stmt.iter, scope), stmt.iter)
         if isinstance(items, Unknown):
-            self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter)
+            self._skip(stmt, scope, self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter))
             return
         start = (self.steps, self.built)
         for item in items:
@@ -281,6 +285,14 @@ class Statements:
             except Continue:
                 continue
         self.exec_body(stmt.orelse, scope)
+
+    def _skip(self, stmt: ast.For | ast.While, scope: Scope, why: Unknown) -> None:
+        """A loop that cannot run: every name it would assign becomes Unknown (a tensor that
+        would have gone through its layers is not passed on as if it had), and an instance
+        under construction may lack the layers it would have built."""
+        for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}:
+            scope.locals[name] = why
+        self.taint(why.reason, stmt)
 
     def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int]) -> bool:
         """Stop a loop that has long built nothing (IDLE_LOOP_STEPS); every local name it
@@ -302,7 +314,7 @@ class Statements:
                 return
             cond = self.truth(self.eval(stmt.test, scope))
             if isinstance(cond, Unknown):
-                self.unknown(f"while condition is not known ({cond.reason})", stmt.test)
+                self._skip(stmt, scope, self.unknown(f"while condition is not known ({cond.reason})", stmt.test))
                 return
             if not cond:
                 break

@@ -14,7 +14,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ...ir import Location, Op
+from ...ir import Location, Op, Unresolved
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,7 @@ class ModuleInstance:
     loc: Location | None
     path: str = ""
     children: dict[str, Any] = field(default_factory=dict)  # Sequential subclasses
+    taint: list[Unresolved] = field(default_factory=list)  # why its __init__ may have missed layers
 
 
 @dataclass(eq=False)
