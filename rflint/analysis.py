@@ -13,15 +13,18 @@ from fractions import Fraction
 from typing import Literal, Sequence
 
 from .ir import (
+    Constant,
     EndSpatial,
     Global,
     Graph,
     Merge,
+    Mix,
     Node,
     Opaque,
     PixelShuffle,
     PixelUnshuffle,
     Resample,
+    Shift,
     TransposedConv,
     Window,
 )
@@ -35,8 +38,10 @@ from .rf import (
     far_padding_used,
     linear_map,
     merge,
+    mix_map,
     mix_moments,
     nearest_map,
+    shift_map,
     shuffle_map,
     transposed_map,
     transposed_out_size,
@@ -66,6 +71,7 @@ class NodeInfo:
     moments: tuple[Moments, ...] | None = None
     channels: int | None = None
     misaligned: bool = False
+    constant: bool = False  # a Constant: no frame, and no global context either
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,11 @@ def index_maps(node: Node, in_sizes: Sequence[int | None], ndim: int) -> tuple[I
         )
     if isinstance(op, TransposedConv):
         return tuple(transposed_map(op.kernel[a], op.stride[a], op.dilation[a], op.padding[a]) for a in range(ndim))
+    if isinstance(op, Mix):
+        return tuple(IDENTITY_MAP if op.window[a] == 1 else mix_map(op.window[a], op.offset[a])  # type: ignore[arg-type]
+                     for a in range(ndim))
+    if isinstance(op, Shift):
+        return tuple(shift_map(op.amount[a]) for a in range(ndim))
     if isinstance(op, PixelShuffle):
         return tuple(shuffle_map(op.factor) for _ in range(ndim))
     if isinstance(op, PixelUnshuffle):
@@ -157,7 +168,7 @@ def _resample_out(op: Resample, axis: int, n: int | None) -> int | None:
     return int(n * op.scale[axis])  # PyTorch: floor(n * scale_factor)
 
 
-def _out_sizes(node: Node, sizes: tuple[int | None, ...], ndim: int) -> tuple[tuple[int | None, ...], tuple[int | None, ...] | None]:
+def out_sizes(node: Node, sizes: tuple[int | None, ...], ndim: int) -> tuple[tuple[int | None, ...], tuple[int | None, ...] | None]:
     """Output sizes per axis, and for windows the far-side padding actually used."""
     op = node.op
     out: list[int | None] = []
@@ -248,14 +259,16 @@ def _analyse_node(node: Node, inputs: list[NodeInfo], ndim: int) -> NodeInfo:
     if isinstance(op, Merge):
         return _merge(op, inputs, ndim, channels)
     src = inputs[0]
-    axes = op.spatial_ndim if isinstance(op, (Window, TransposedConv, Resample)) else None
+    axes = op.spatial_ndim if isinstance(op, (Window, TransposedConv, Resample, Mix, Shift)) else None
     if axes is not None and axes < ndim:  # Conv1d on a map the reader took for 2-D: say so, never index past
         return NodeInfo("unknown", is_global=is_global, channels=channels,
                         reason=f"{node.type_name} works on {axes} spatial axes, its input has {ndim}")
     sizes_in = src.sizes or (None,) * ndim
-    sizes, far = _out_sizes(node, sizes_in, ndim)
-    if isinstance(op, Global):
+    sizes, far = out_sizes(node, sizes_in, ndim)
+    if isinstance(op, Global) or (isinstance(op, Mix) and op.is_global):
         return NodeInfo("ended", is_global=True, sizes=sizes, channels=channels)
+    if isinstance(op, Constant):
+        return NodeInfo("ended", channels=channels, constant=True)
     if isinstance(op, EndSpatial):
         return NodeInfo("ended", is_global=is_global, channels=channels)
     if isinstance(op, Opaque):
@@ -280,7 +293,7 @@ def _merge(op: Merge, inputs: list[NodeInfo], ndim: int, channels: int | None) -
     local = [i for i in inputs if i.status == "local" and i.frames is not None]
     if not local:
         return NodeInfo("ended", is_global=is_global, channels=channels)
-    if len(local) < len(inputs):
+    if any(i.status != "local" and not i.constant for i in inputs):
         is_global = True  # a gate or a pooled context broadcast over the map
     sizes = local[0].sizes
     frames: list[AxisFrame] = []

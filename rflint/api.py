@@ -60,7 +60,7 @@ class Explanation:
 
 
 def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bool = False,
-                session: object | None = None) -> ReadResult:
+                session: object | None = None, input_size: Sequence[int] | None = None) -> ReadResult:
     """Pick the reader by file type. Readers are imported lazily: each costs start-up time."""
     if path.endswith(SPEC_SUFFIXES):
         from .readers.spec import read_spec
@@ -68,7 +68,8 @@ def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bo
         return read_spec(path, text)
     from .readers.python import read_python
 
-    return read_python(path, text, entries=entries, factories=factories, session=session)  # type: ignore[arg-type]
+    return read_python(path, text, entries=entries, factories=factories, session=session,  # type: ignore[arg-type]
+                       input_size=input_size)
 
 
 def is_binary_model(path: str) -> bool:
@@ -150,7 +151,7 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
     base = config.settings() if config is not None else ModelSettings()
     rules = enabled_rules(config, path)
     factories = any(r.needs_complete_graph and r.applicable(base) for r in rules)
-    result = read_source(path, text, [name for name, _ in entries], factories, session)
+    result = read_source(path, text, [name for name, _ in entries], factories, session, base.input_size)
     if dependencies is not None:
         dependencies.extend(result.dependencies)
     return check_result(path, result, text, config, show_unresolved, entries, rules)
@@ -656,15 +657,16 @@ def explain(target: str, config: "Config | None" = None, input_size: Sequence[in
 
         session = ReaderSession(config.source_roots() if config is not None else ())
 
+        size = tuple(input_size) if input_size is not None else base.input_size
         if entry is None:
-            result = read_python(path, text, session=session)
+            result = read_python(path, text, session=session, input_size=size)
             complete = [m for m in result.models if m.graph.complete]
             if len(complete) != 1:
                 names = ", ".join(m.graph.name for m in complete) or "none"
                 raise ReaderError(f"{path}: name the model as {path}::NAME (models that build from defaults: {names})")
             model = complete[0]
         else:
-            model = build_entry(path, text, entry, session)
+            model = build_entry(path, text, entry, session, size)
     settings = base.merged(**model.overrides)
     if input_size is not None:
         settings = settings.merged(input_size=tuple(input_size))

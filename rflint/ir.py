@@ -189,6 +189,46 @@ class Global(Op):
 
 
 @dataclass(frozen=True)
+class Mix(Op):
+    """Token mixing (attention, an MLP over positions): each output depends on every input
+    position of its window, per axis. ``window[a]`` is the window's size along axis ``a``
+    (1: no mixing along it; None: the whole axis, global), ``offset[a]`` where windows
+    start (a shifted window starts at ``-offset``): output ``o`` reads the ``i`` with
+    ``floor((i + offset) / window) == floor((o + offset) / window)``. Sizes are kept.
+    Mixing over a whole axis ends the local frame, as a global operation does."""
+
+    window: tuple[int | None, ...]
+    offset: tuple[int, ...]
+
+    @property
+    def spatial_ndim(self) -> int:
+        return len(self.window)
+
+    @property
+    def is_global(self) -> bool:
+        return any(w is None for w in self.window)
+
+
+@dataclass(frozen=True)
+class Shift(Op):
+    """``torch.roll`` along spatial axes: output ``o`` reads ``o - amount`` (cyclically;
+    the frame describes the interior, as for every operator)."""
+
+    amount: tuple[int, ...]
+
+    @property
+    def spatial_ndim(self) -> int:
+        return len(self.amount)
+
+
+@dataclass(frozen=True)
+class Constant(Op):
+    """A tensor that does not depend on the model input but varies over positions (a
+    coordinate grid, a position embedding), combined with a map: it adds no receptive
+    field and no global context, and says the model knows where it is (CC101)."""
+
+
+@dataclass(frozen=True)
 class EndSpatial(Op):
     """Flatten, reshape that merges spatial axes, linear on flattened features."""
 
@@ -274,6 +314,9 @@ class GraphBuilder:
         node = Node(len(self._nodes), op, tuple(inputs), type_name, name, loc, dict(attrs or {}))
         self._nodes.append(node)
         return node.id
+
+    def node(self, node_id: int) -> Node:
+        return self._nodes[node_id]
 
     def input(self, name: str = "input") -> int:
         return self.add(Pointwise(), (), "input", name)

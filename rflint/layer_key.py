@@ -29,20 +29,23 @@ layers, which is why the differential tests compare findings as multisets of
 from __future__ import annotations
 
 from .ir import (
+    Constant,
     EndSpatial,
     Global,
     Graph,
     Merge,
+    Mix,
     Opaque,
     Op,
     PixelShuffle,
     PixelUnshuffle,
     Resample,
+    Shift,
     TransposedConv,
     Window,
 )
 
-_GEOMETRIC = (Window, TransposedConv, Resample, PixelShuffle, PixelUnshuffle)
+_GEOMETRIC = (Window, TransposedConv, Resample, PixelShuffle, PixelUnshuffle, Mix, Shift)
 
 
 def _axes(values: tuple) -> str:
@@ -72,10 +75,17 @@ def op_signature(op: Op) -> str:
         return f"pixel_unshuffle f{op.factor}"
     if isinstance(op, Merge):
         return f"merge:{op.kind}"
+    if isinstance(op, Mix):
+        windows = _axes(tuple("all" if w is None else w for w in op.window))
+        return f"mix w{windows} o{_axes(op.offset)}"
+    if isinstance(op, Shift):
+        return f"shift {_axes(op.amount)}"
     if isinstance(op, Global):
         return "global"
     if isinstance(op, EndSpatial):
         return "end_spatial"
+    if isinstance(op, Constant):
+        return "constant"
     if isinstance(op, Opaque):
         return "opaque"
     return "pointwise"

@@ -160,6 +160,21 @@ def linear_map(ratio: Fraction, align_corners: bool) -> IndexMap:
     return IndexMap(a, b, tuple(taps), tuple(weights))
 
 
+def mix_map(window: int, offset: int) -> IndexMap:
+    """Mixing within windows of ``window`` positions that start at ``-offset``: output
+    ``o = m*w + r`` reads the whole window holding ``o``."""
+    taps = []
+    for r in range(window):
+        q = (r + offset) // window
+        taps.append(tuple(q * window - offset + t for t in range(window)))
+    return IndexMap(window, window, tuple(taps))
+
+
+def shift_map(amount: int) -> IndexMap:
+    """``roll`` by ``amount``: output ``o`` reads ``o - amount``."""
+    return IndexMap(1, 1, ((-amount,),))
+
+
 def shuffle_map(factor: int) -> IndexMap:
     """PixelShuffle: output ``o`` reads input ``floor(o / factor)`` (across channels)."""
     return IndexMap(factor, 1, tuple((0,) for _ in range(factor)))

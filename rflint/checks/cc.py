@@ -33,7 +33,7 @@ import re
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, Severity
-from ..ir import Merge, Node, Opaque
+from ..ir import Constant, Merge, Node
 from ..settings import ModelSettings
 from .base import ModelContext, Rule, register
 
@@ -52,12 +52,9 @@ def coordinate_task(task: str | None) -> bool:
 
 
 def _constant_operand(node: Node) -> bool:
-    """A tensor operand that is a constant or a parameter, not a feature map: marked by a
-    reader (``attrs['constant']``), or the stand-in the static reader creates when a
-    merge gets a parameter or constant tensor (``Opaque`` "expected a tensor, got ParamValue")."""
-    if node.attrs.get("constant"):
-        return True
-    return isinstance(node.op, Opaque) and "ParamValue" in node.op.reason
+    """A tensor operand that is a constant or a parameter varying over positions, not a
+    feature map: a ``Constant`` node, or one a reader marked (``attrs['constant']``)."""
+    return isinstance(node.op, Constant) or bool(node.attrs.get("constant"))
 
 
 def coordinate_evidence(ctx: ModelContext) -> Node | None:

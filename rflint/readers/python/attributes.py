@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from . import consttensor, stdlib, tensor_ops, torch_api
+from . import consttensor, stdlib, tensor_ops, tensor_shape, torch_api
 from .consttensor import ConstTensor
 from .control import Scope, decorated
 from .stdlib import dataclasses
@@ -33,7 +33,6 @@ from .values import (
     Record,
     SourceModule,
     SuperProxy,
-    SymShape,
     TensorValue,
     Unknown,
     first_unknown,
@@ -95,12 +94,15 @@ class Attributes:
         if isinstance(obj, (FunctionValue, BoundMethod)):
             return self._function_attr(obj, name, node)
         if isinstance(obj, TensorValue):
-            if name == "shape":
-                return SymShape(obj.node)
+            value = tensor_shape.tensor_attribute(self, obj, name)
+            if value is not None:
+                return value
             handler = tensor_ops.METHODS.get(name)
             if handler is not None:
                 return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n, h=handler, t=obj: h(ev, [t, *args], kwargs, n))
             return self.unknown(f"tensor method '{name}' is not modelled", node)
+        if isinstance(obj, (int, float)) and not isinstance(obj, bool) and name in ("item", "tolist"):
+            return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: obj)  # a 0-d result is a number
         if isinstance(obj, tuple):
             value = namedtuple_attribute(obj, name)
             if value is not None:

@@ -188,8 +188,15 @@ def repeat_shape(shape: Shape, reps: Sequence[Any]) -> Shape | None:
 
 
 def expand_shape(shape: Shape, sizes: Sequence[Any]) -> Shape | None:
-    if len(sizes) < len(shape) or not all(isinstance(v, int) for v in sizes):
+    """The shape after ``expand(*sizes)``. A size that is not a number (the batch,
+    ``x.shape[0]``) keeps the dimension's own size: only a tensor's other dimensions are
+    read from such a shape (how many class tokens it adds)."""
+    if len(sizes) < len(shape):
         return None
+    padded0 = (1,) * (len(sizes) - len(shape)) + tuple(shape)
+    sizes = [v if isinstance(v, int) and not isinstance(v, bool) else (-1 if i >= len(sizes) - len(shape) else 1)
+             for i, v in enumerate(sizes)]
+    del padded0
     padded = (1,) * (len(sizes) - len(shape)) + shape
     out = []
     for i, (s, v) in enumerate(zip(padded, sizes)):
@@ -354,7 +361,8 @@ def reduce_sum(t: ConstTensor, dim: Any = None, keepdim: bool = False) -> ConstT
 
 _UNARY: dict[str, Callable[[Number], Number]] = {
     "log": lambda v: math.log(v) if v > 0 else -math.inf, "exp": math.exp, "sqrt": math.sqrt,
-    "abs": abs, "neg": lambda v: -v,
+    "abs": abs, "neg": lambda v: -v, "log2": lambda v: math.log2(v) if v > 0 else -math.inf,
+    "sign": lambda v: (v > 0) - (v < 0), "floor": math.floor, "ceil": math.ceil,
 }
 
 
@@ -364,7 +372,7 @@ def unary(fn: str, a: ConstTensor) -> ConstTensor:
     if fn == "diff":
         vals = a.values
         return ConstTensor(tuple(_cast(vals[i + 1] - vals[i], a.dtype) for i in range(len(vals) - 1)), a.dtype, (len(vals) - 1,))
-    dtype = a.dtype if fn in ("abs", "neg") else ("float64" if a.dtype == "float64" else "float32")
+    dtype = a.dtype if fn in ("abs", "neg", "sign", "floor", "ceil") else ("float64" if a.dtype == "float64" else "float32")
     return ConstTensor(tuple(_cast(_UNARY[fn](v), dtype) for v in a.values), dtype, a.shape)
 
 
@@ -412,6 +420,9 @@ _METHODS: dict[str, Method] = {
     "float": lambda t: t.cast("float32"), "double": lambda t: t.cast("float64"), "half": lambda t: t.cast("float32"),
     "int": lambda t: t.cast("int64"), "long": lambda t: t.cast("int64"), "astype": lambda t, *a, **k: t,
     "tolist": lambda t: t.tolist(), "item": lambda t: float(t) if t.dtype != "int64" else int(t),
+    "split": lambda t, s, dim=0: split(t, s, dim), "unique": lambda t, *a, **k: _unique(t),
+    "max": lambda t, dim=None: _extreme(t, max, dim), "min": lambda t, dim=None: _extreme(t, min, dim),
+    "amax": lambda t, dim=None: _extreme(t, max, dim), "amin": lambda t, dim=None: _extreme(t, min, dim),
     "size": _size, "dim": lambda t: t.ndim, "numel": lambda t: len(t.values),
     "sum": reduce_sum, "view": lambda t, *s: _reshaped(t, reshape_shape(t.shape, sizes_arg(s))),
     "reshape": lambda t, *s: _reshaped(t, reshape_shape(t.shape, sizes_arg(s))),
@@ -419,7 +430,8 @@ _METHODS: dict[str, Method] = {
     "repeat": lambda t, *r: _repeat(t, sizes_arg(r)), "expand": lambda t, *s: _expand(t, sizes_arg(s)),
     "unsqueeze": _unsqueeze, "squeeze": _squeeze, "outer": lambda t, o: outer(t, o), "ger": lambda t, o: outer(t, o),
     "permute": lambda t, *d: permute(t, [a % t.ndim for a in sizes_arg(d)]),
-    **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff")},
+    **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff", "log2",
+                                                          "sign", "floor", "ceil")},
     **{name: (lambda t, o, _op=op: elementwise(_op, t, o)) for name, op in (
         ("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv"), ("true_divide", "truediv"),
         ("pow", "pow"), ("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("div_", "truediv"))},
@@ -505,6 +517,100 @@ def _arange(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
     return None
 
 
+def _linspace(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
+    """``torch.linspace(start, end, steps)`` in float32, computed as torch's kernel does:
+    from the start for the first half, from the end for the second."""
+    bound = dict(zip(("start", "end", "steps"), args))
+    bound.update({k: v for k, v in kwargs.items() if k in ("start", "end", "steps")})
+    start, end, steps = bound.get("start"), bound.get("end"), bound.get("steps")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, end)) or not isinstance(steps, int):
+        return None
+    if steps < 1 or steps > MAX_ELEMENTS:
+        return None
+    if steps == 1:
+        return ConstTensor((f32(float(start)),), "float32", (1,))  # type: ignore[arg-type]
+    step = f32((end - start) / (steps - 1))  # type: ignore[operator]
+    half = steps // 2
+    values = [f32(start + step * i) if i < half else f32(end - step * (steps - 1 - i)) for i in range(steps)]  # type: ignore[operator]
+    return ConstTensor(tuple(values), "float32", (steps,))
+
+
+def split(t: ConstTensor, sizes: Any, dim: int = 0) -> tuple[ConstTensor, ...] | Unknown:
+    """``t.split(size)`` / ``t.split([sizes])`` along ``dim``."""
+    if not t.shape:
+        return Unknown("split of a 0-d tensor")
+    dim %= t.ndim
+    n = t.shape[dim]
+    if isinstance(sizes, int) and sizes > 0:
+        sizes = [min(sizes, n - i) for i in range(0, n, sizes)]
+    if not isinstance(sizes, (list, tuple)) or sum(sizes) != n:
+        return Unknown("split sizes that do not add up to the dimension")
+    out, start = [], 0
+    for s in sizes:
+        key = tuple(slice(None) for _ in range(dim)) + (slice(start, start + s),)
+        part = index(t, key)
+        if not isinstance(part, ConstTensor):
+            return Unknown("split into parts rflint cannot hold")
+        out.append(part)
+        start += s
+    return tuple(out)
+
+
+def _unique(t: ConstTensor) -> ConstTensor:
+    values = sorted(set(t.values))
+    return ConstTensor(tuple(values), t.dtype, (len(values),))
+
+
+def _extreme(t: ConstTensor, fn: Callable[..., Number], dim: Any = None) -> Any:
+    if dim is None:
+        return fn(t.values)
+    return Unknown("max/min along a dimension of a constant tensor is not modelled")
+
+
+def _join(tensors: Any, dim: int, new_axis: bool) -> ConstTensor | None:
+    parts = [ConstTensor.of(x) if not isinstance(x, ConstTensor) else x for x in tensors]
+    if not parts:
+        return None
+    if new_axis:
+        parts = [_unsqueeze(p, dim) for p in parts]
+    dim %= parts[0].ndim
+    shape = list(parts[0].shape)
+    shape[dim] = sum(p.shape[dim] for p in parts)
+    if math.prod(shape) > MAX_ELEMENTS:
+        return None
+    offsets = [0]
+    for p in parts:
+        offsets.append(offsets[-1] + p.shape[dim])
+    values = []
+    for idx in product(*map(range, shape)):
+        which = next(i for i in range(len(parts)) if idx[dim] < offsets[i + 1])
+        local = idx[:dim] + (idx[dim] - offsets[which],) + idx[dim + 1:]
+        src = parts[which]
+        values.append(src.values[sum(i * s for i, s in zip(local, _strides(src.shape)))])
+    dtype = max((p.dtype for p in parts), key=DTYPES.index)
+    return ConstTensor(tuple(_cast(v, dtype) for v in values), dtype, tuple(shape))
+
+
+def _meshgrid(args: list[Any], kwargs: dict[str, Any]) -> tuple[ConstTensor, ...] | None:
+    """``torch.meshgrid(a, b, indexing='ij')`` (torch's default is 'ij')."""
+    tensors = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+    if not tensors or not all(isinstance(x, ConstTensor) and x.ndim == 1 for x in tensors):
+        return None
+    xy = kwargs.get("indexing", "ij") == "xy"
+    if xy and len(tensors) >= 2:
+        tensors = [tensors[1], tensors[0], *tensors[2:]]
+    shape = tuple(x.shape[0] for x in tensors)
+    if math.prod(shape) > MAX_ELEMENTS:
+        return None
+    grids = []
+    for k, x in enumerate(tensors):
+        grids.append(ConstTensor(tuple(x.values[idx[k]] for idx in product(*map(range, shape))), x.dtype, shape))
+    if xy and len(grids) >= 2:
+        grids = [permute(g, [1, 0, *range(2, len(shape))]) for g in grids]
+        grids = [grids[1], grids[0], *grids[2:]]
+    return tuple(grids)
+
+
 _CONSTRUCTORS: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {
     "torch.tensor": lambda a, k: _data(a, k, None), "torch.as_tensor": lambda a, k: _data(a, k, None),
     "torch.from_numpy": lambda a, k: _data(a, k, None),
@@ -518,6 +624,14 @@ _CONSTRUCTORS: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {
     "torch.zeros": lambda a, k: _filled(a, k, lambda idx: 0),
     "torch.eye": lambda a, k: _filled(a * 2 if len(a) == 1 else a, k, lambda idx: int(idx[0] == idx[1])),
     "torch.full": _full,
+    "torch.linspace": _linspace, "numpy.linspace": _linspace,
+    "torch.meshgrid": _meshgrid,
+    "torch.stack": lambda a, k: _join(a[0], a[1] if len(a) > 1 else k.get("dim", 0), True)
+    if a and isinstance(a[0], (list, tuple)) and all(isinstance(x, ConstTensor) for x in a[0]) else None,
+    "torch.cat": lambda a, k: _join(a[0], a[1] if len(a) > 1 else k.get("dim", 0), False)
+    if a and isinstance(a[0], (list, tuple)) and a[0] and all(isinstance(x, ConstTensor) for x in a[0]) else None,
+    "torch.unique": lambda a, k: _unique(a[0]) if a and isinstance(a[0], ConstTensor) and not k else None,
+    "torch.get_default_dtype": lambda a, k: ExternalRef("torch.float32"),
 }
 
 
@@ -530,10 +644,19 @@ def _all_ints(data: Any) -> bool:
 
 _ON_TENSORS: dict[str, Callable[..., Any]] = {
     "outer": outer, "ger": outer, "matmul": matmul, "sum": reduce_sum,
-    **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff")},
+    **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff", "log2",
+                                                          "sign", "floor", "ceil")},
+    "unique": lambda t, *a, **k: _unique(t),
     **{name: (lambda x, y, _op=op: elementwise(_op, x, y)) for name, op in (
         ("divide", "truediv"), ("div", "truediv"), ("true_divide", "truediv"), ("pow", "pow"), ("power", "pow"),
         ("mul", "mul"), ("multiply", "mul"), ("add", "add"), ("sub", "sub"), ("subtract", "sub"))},
+}
+
+
+_SCALAR: dict[str, Callable[..., Number]] = {
+    "ceil": lambda v: float(math.ceil(v)), "floor": lambda v: float(math.floor(v)), "sqrt": math.sqrt,
+    "log": math.log, "log2": math.log2, "exp": math.exp, "abs": abs, "round": lambda v, n=0: round(v, n),
+    "maximum": max, "minimum": min, "power": pow, "int64": int, "float32": f32, "float64": float,
 }
 
 
@@ -546,6 +669,9 @@ def call(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     if make is not None:
         return make(args, kwargs)
     module, _, name = path.rpartition(".")
+    if module == "numpy" and name in _SCALAR and args and all(
+            isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+        return _SCALAR[name](*args)  # numpy on plain numbers: a float, as numpy gives it
     if module not in ("torch", "numpy") or name not in _ON_TENSORS:
         return None
     if not any(isinstance(a, ConstTensor) for a in args):

@@ -14,7 +14,7 @@ import ast
 from typing import Any
 
 from ...diagnostics import source_lines
-from ...ir import GraphBuilder, Location, Merge, Op, Opaque, Unresolved
+from ...ir import GraphBuilder, Location, Unresolved
 from .attributes import Attributes
 from .calls import Calls
 from .control import STEP_BUDGET, Break, BudgetExceeded, Continue, Return, Scope, dotted, is_literal
@@ -23,12 +23,13 @@ from .imports import Imports
 from .loader import Finder, module_identity
 from .modules import Modules
 from .statements import Statements
-from .values import SourceModule, TensorValue, Unknown
+from .tensors import Tensors
+from .values import SourceModule, Unknown
 
 __all__ = ["BudgetExceeded", "Evaluator", "Scope"]
 
 
-class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
+class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Imports):
     """Interprets one file. ``builder`` is set while a model's graph is being built.
 
     The interpreter is split along the language: ``statements``, ``expressions``,
@@ -62,6 +63,11 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         self.active: dict[int, int] = {}  # functions being run, by their node: recursion detection
         self.chain: list[str] = []
         self.applied: set[int] = set()
+        self.ndim = 2  # spatial axes of the model being traced
+        self.input_size: tuple[int, ...] | None = None  # its spatial input size, when configured
+        self.default_input_size: Any = None  # the configured input size (a pragma may set a model's own)
+        self.sizes: dict[int, tuple[int | None, ...]] = {}  # per graph node, when the input size is known
+        self.channels: dict[int, int | None] = {}  # per graph node, where the layers say it
         self.enum_members: dict[int, dict[str, Any]] = {}  # one object per enum member, per class
         self.assumptions: dict[str, Location] = {}  # what was assumed, said once each
 
@@ -151,42 +157,6 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Imports):
         self.steps += 1
         if self.steps > STEP_BUDGET:
             raise BudgetExceeded()
-
-    # ------------------------------------------------------------------ graph
-
-    def add_node(self, op: Op, inputs: list[int], type_name: str, node: ast.AST | None, attrs: dict[str, Any] | None = None,
-                 name: str = "", loc: Location | None = None, origin: Location | None = None) -> TensorValue:
-        """Append a node. An Opaque one is reported (``origin``: where its reason arose)."""
-        assert self.builder is not None, "tensor operation outside forward"
-        self.built += 1
-        loc = loc or (self.loc(node) if node is not None else None)
-        if isinstance(op, Opaque):
-            self.report(op.reason, origin or loc)
-        nid = self.builder.add(op, inputs, type_name, name, loc, attrs)
-        return TensorValue(nid)
-
-    def as_tensor(self, value: Any, node: ast.AST) -> TensorValue | Unknown:
-        """A tensor to apply an operation to; an Unknown becomes an Opaque node so that the
-        layers after it are still seen (their frames are Unknown)."""
-        if isinstance(value, TensorValue):
-            return value
-        if self.builder is None:
-            return Unknown("not a tensor")
-        reason = value.reason if isinstance(value, Unknown) else f"expected a tensor, got {type(value).__name__}"
-        return self.add_node(Opaque(reason), [0], "unknown", node, origin=value.loc if isinstance(value, Unknown) else None)
-
-    def binary_tensor_op(self, kind: str, a: Any, b: Any, node: ast.AST, name: str) -> Any:
-        """``a + b`` etc. with at least one tensor: a merge, or a pointwise op with a constant."""
-        ta, tb = isinstance(a, TensorValue), isinstance(b, TensorValue)
-        if ta and tb:
-            return self.add_node(Merge(kind), [a.node, b.node], name, node)  # type: ignore[arg-type]
-        if ta or tb:
-            other = b if ta else a
-            if isinstance(other, Unknown):
-                other = self.as_tensor(other, node)
-                return self.add_node(Merge(kind), [(a if ta else other).node, (other if ta else b).node], name, node)  # type: ignore[union-attr]
-            return a if ta else b
-        return self.unknown(f"{name} of values that are not known", node)
 
     # ------------------------------------------------------------------ module level
 

@@ -10,7 +10,8 @@ import ast
 import operator
 from typing import Any
 
-from . import consttensor
+from . import attention, consttensor, tensor_shape
+from .layout import Size as LayoutSize
 from .consttensor import ConstTensor, elementwise, matmul, unary
 from .control import (
     Deferred,
@@ -22,8 +23,10 @@ from .values import (
     LazyImport,
     ModuleInstance,
     ParamValue,
-    SymDim,
-    SymShape,
+    SizeValue,
+    SymSize,
+    as_size,
+    size_value,
     TensorValue,
     Unknown,
     first_unknown,
@@ -145,12 +148,14 @@ class Expressions:
 
     def binop(self, op: ast.operator, a: Any, b: Any, node: ast.AST) -> Any:
         if isinstance(a, TensorValue) or isinstance(b, TensorValue):
+            if isinstance(op, ast.MatMult):
+                return attention.matmul(self, a, b, node)
             kind = "add" if isinstance(op, (ast.Add, ast.Sub)) else "mul"
             return self.binary_tensor_op(kind, a, b, node, type(op).__name__.lower())
         if isinstance(a, ConstTensor) or isinstance(b, ConstTensor):
             return _const_binop(op, a, b)
-        if isinstance(a, (SymDim, SymShape)) or isinstance(b, (SymDim, SymShape)):
-            return Unknown("arithmetic on symbolic tensor sizes")
+        if isinstance(a, (SizeValue, SymSize)) or isinstance(b, (SizeValue, SymSize)):
+            return _size_arithmetic(op, a, b)
         u = first_unknown(a, b)
         if u:
             return u
@@ -239,13 +244,7 @@ class Expressions:
         if u:
             return u
         if isinstance(obj, TensorValue):
-            return self.unknown("tensor indexing is not modelled", node)
-        if isinstance(obj, SymShape):
-            if isinstance(key, int):
-                return SymDim(obj.node, key)
-            if isinstance(key, slice) and key.step is None and (key.start or 0) < 0 and key.stop is None:
-                return tuple(SymDim(obj.node, a) for a in range(key.start, 0))
-            return Unknown("a slice of a symbolic shape")
+            return tensor_shape.index(self, obj, key, node)
         if isinstance(obj, ConstTensor):
             return consttensor.index(obj, key)
         if isinstance(obj, ParamValue):
@@ -346,3 +345,34 @@ def _const_binop(op: ast.operator, a: Any, b: Any) -> Any:
         return matmul(a, b)
     name = _CONST_BINOPS.get(type(op))
     return elementwise(name, a, b) if name is not None else Unknown("operation on a constant tensor that is not modelled")
+
+
+def _size_arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
+    """Arithmetic on tensor sizes: products and exact divisions keep what the size counts
+    (``H * W`` is the positions of both axes, ``H // 7`` axis 0 at stride 7); anything else
+    is the number, when the input size is configured."""
+    sa, sb = as_size(a), as_size(b)
+    if sa is not None and sb is not None:
+        if isinstance(op, ast.Mult):
+            return size_value(sa.times(sb))
+        if isinstance(op, ast.FloorDiv) and not sb.atoms and sb.coef > 0:
+            k = int(sb.coef)
+            value = sa.value // k if sa.value is not None else None
+            if sa.coef % k == 0:
+                return size_value(LayoutSize(sa.coef / k, sa.atoms, value))
+            if sa.coef == 1 and len(sa.atoms) == 1 and sa.atoms[0][0] == "S" and (value is None or sa.value % k == 0):
+                axis, stride = sa.atoms[0][1], sa.atoms[0][2]
+                return size_value(LayoutSize(1, (("S", axis, stride * k),), value))
+            if len(sa.atoms) == 1 and sa.atoms[0][0] == "C" and value is None:
+                return size_value(LayoutSize(sa.coef / k, sa.atoms, None))  # channels // groups
+    va = int(a) if isinstance(a, SizeValue) else a
+    vb = int(b) if isinstance(b, SizeValue) else b
+    if isinstance(va, SymSize) or isinstance(vb, SymSize):
+        return Unknown("arithmetic on tensor sizes that are not known (give input-size)")
+    fn = _BINOPS.get(type(op))
+    if fn is None:
+        return Unknown(f"operator {type(op).__name__} on tensor sizes")
+    try:
+        return fn(va, vb)
+    except Exception as exc:  # noqa: BLE001
+        return Unknown(f"{type(exc).__name__}: {exc}")

@@ -8,6 +8,9 @@ import ast
 from typing import Any, Iterator
 
 from ...ir import Opaque, Pointwise
+from . import attention, tensor_shape
+from . import layout as lay
+from .tensor_ops import as_map
 from .control import (
     Scope,
 )
@@ -68,15 +71,7 @@ class Modules:
             if isinstance(x, Unknown):
                 return x
             self.applied.add(id(module))
-            op = module.op
-            if x.layout is not None and x.layout[-1] == "C" and module.type_name in ("Linear", "LazyLinear"):
-                op = Pointwise()  # a Linear over channels-last features is a 1x1 conv (ConvNeXt's MLP)
-            out = self.add_node(op, [x.node], module.type_name, None, module.attrs, module.path, module.loc)
-            if x.layout is not None and isinstance(op, Pointwise):
-                out = TensorValue(out.node, x.layout)
-            if module.bound.get("return_indices") is True:
-                return (out, Unknown("pooling indices are not modelled"))
-            return out
+            return self._apply_layer(module, x, args, kwargs, node)
         if isinstance(module, ContainerValue):
             if module.kind != "Sequential":
                 return self.unknown(f"{module.kind} is not callable", node)
@@ -96,6 +91,29 @@ class Modules:
             func = self._define_function(forward, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
             return self.call_function(func, args, kwargs, node, module)
         return self.unknown("not a module", node)
+
+    def _apply_layer(self, module: LayerValue, x: TensorValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """A modelled layer on a tensor, wherever its positions are: a linear layer maps the
+        last dimension (channels-last features: a 1x1 conv; positions: token mixing), a
+        pointwise layer keeps the arrangement, and the others read a map."""
+        name, op, layout = module.type_name, module.op, self.layout_of(x)
+        if name == "MultiheadAttention":
+            return attention.multihead(self, module, args, kwargs, node)
+        if name in ("Linear", "LazyLinear") and x.layout is not None:
+            features = module.bound.get("out_features")
+            return attention.linear_over(self, x, len(layout) - 1, node, name, module.attrs, module.loc, module.path,
+                                         features if isinstance(features, int) and not isinstance(features, bool) else None)
+        if name == "Flatten" and x.layout is not None:
+            return tensor_shape.relaid(self, x, lay.flatten(layout, module.bound.get("start_dim", 1), module.bound.get("end_dim", -1)),
+                                       node, name, targets=None)
+        if isinstance(op, Pointwise) or not lay.has_positions(layout):
+            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=x.layout)
+        else:
+            x = as_map(self, x, node, name)
+            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc)
+        if module.bound.get("return_indices") is True:
+            return (out, Unknown("pooling indices are not modelled"))
+        return out
 
     def _as_layer(self, module: ModuleInstance) -> LayerValue | None:
         """A user subclass of a modelled layer that keeps the layer's forward: the layer,

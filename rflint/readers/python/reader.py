@@ -47,7 +47,7 @@ class ReaderSession:
 
 
 def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = False,
-                session: ReaderSession | None = None) -> ReadResult:
+                session: ReaderSession | None = None, input_size: Sequence[int] | None = None) -> ReadResult:
     """All models and layers of one Python file.
 
     Every ``nn.Module`` class is built (from its defaults, or with Unknown for the
@@ -64,6 +64,7 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
         return ReadResult(diagnostics=(Diagnostic(PARSE_ERROR, str(exc).split(": ", 1)[1], Location(path, line, col), Severity.ERROR),))
     session = session or ReaderSession()
     ev = Evaluator(path, text, tree, session.finder, session.modules)
+    ev.default_input_size = input_size
     ev.run_module()
     diagnostics: list[Diagnostic] = []
     models: list[ReadModel] = []
@@ -128,11 +129,14 @@ def _is_factory(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node))
 
 
-def build_entry(path: str, text: str, entry: str, session: ReaderSession | None = None) -> ReadModel:
-    """Build one named entry: ``Name``, ``Name(args)`` (a class or a factory function)."""
+def build_entry(path: str, text: str, entry: str, session: ReaderSession | None = None,
+                input_size: Sequence[int] | None = None) -> ReadModel:
+    """Build one named entry: ``Name``, ``Name(args)`` (a class or a factory function).
+    ``input_size``: sizes read in ``forward`` (``x.shape``) are numbers at it."""
     tree = parse(path, text)
     session = session or ReaderSession()
     ev = Evaluator(path, text, tree, session.finder, session.modules)
+    ev.default_input_size = input_size
     ev.run_module()
     return _build_named(ev, entry)
 
@@ -218,6 +222,9 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
     builder = GraphBuilder()
     ev.builder = builder
     ev.applied = set()
+    ev.ndim = _spatial_rank(ev, instance)
+    ev.input_size = _spatial_size(overrides.get("input_size", ev.default_input_size), ev.ndim)
+    ev.sizes, ev.channels = {}, {}
     x = builder.input()
     outputs: list[tuple[str, int]] = []
     if isinstance(instance, Unknown) or not isinstance(instance, (ModuleInstance, ContainerValue, LayerValue)):
@@ -241,6 +248,24 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
     assumed = tuple(Unresolved(what, where) for what, where in ev.assumptions.items())
     graph = builder.build(name, outputs, loc=loc, complete=complete, assumptions=assumed)
     return ReadModel(graph, overrides)
+
+
+def _spatial_rank(ev: Evaluator, instance: Any) -> int:
+    """The model's spatial axes: those of its first layer that has any (2 when none does)."""
+    for layer, _ in ev.iter_layers(instance):
+        n = layer.op.spatial_ndim
+        if n:
+            return n
+    return 2
+
+
+def _spatial_size(size: Any, ndim: int) -> tuple[int, ...] | None:
+    """The configured input size as spatial sizes, as the analysis reads it: the spatial
+    tail of (C, H, W), or one number for every axis."""
+    if not size:
+        return None
+    sizes = tuple(size)
+    return sizes[len(sizes) - ndim:] if len(sizes) >= ndim else sizes[-1:] * ndim
 
 
 def _outputs(result: Any, prefix: str = "output") -> list[tuple[str, int]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ...ir import Merge
 from .consttensor import ConstTensor
 from .control import (
     IDLE_LOOP_STEPS,
@@ -30,8 +29,6 @@ from .values import (
     ExternalRef,
     FunctionValue,
     ModuleInstance,
-    SymDim,
-    SymShape,
     TensorValue,
     Unknown,
     first_unknown,
@@ -191,9 +188,6 @@ class Statements:
             self.assign(target.value, value, scope)
 
     def _unpack(self, target: ast.Tuple | ast.List, value: Any, scope: Scope) -> None:
-        if isinstance(value, SymShape):
-            rank = len(target.elts)
-            value = tuple(SymDim(value.node, i, rank) for i in range(rank))
         items = self.iterate(value, target)
         if isinstance(items, Unknown):
             for elt in target.elts:
@@ -262,7 +256,12 @@ class Statements:
         if a is b or (type(a) is type(b) and isinstance(a, _PLAIN) and safe_eq(a, b)):
             return a
         if isinstance(a, TensorValue) and isinstance(b, TensorValue) and self.builder is not None:
-            return self.add_node(Merge("add"), [a.node, b.node], "if/else", node, {"alternatives": True})
+            if a.node == b.node and a.layout == b.layout:
+                return a
+            out = self.binary_tensor_op("add", a, b, node, "if/else")  # either branch's positions: their union
+            if isinstance(out, TensorValue):
+                self.builder.node(out.node).attrs["alternatives"] = True
+            return out
         if a is NO_RETURN or b is NO_RETURN:
             return Unknown(f"bound in one branch of an undecidable condition ({cond.reason})")
         return Unknown(f"differs between branches of an undecidable condition ({cond.reason})")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...ir import EndSpatial, Global, Merge, Opaque, PixelShuffle, PixelUnshuffle, Resample, Window
+from ...ir import Global, Opaque, PixelShuffle, PixelUnshuffle, Resample, Window
 from . import consttensor
+from . import layout as lay
 from .consttensor import ConstTensor
+from .layout import Dim
 from .torch_nn import LAYERS, BadArgument, LayerSpec, conv_padding, ntuple, pad_spec, resample
-from .values import Builtin, ParamValue, SymDim, SymShape, TensorValue, Unknown
+from .values import Builtin, ParamValue, SizeValue, SymSize, TensorValue, Unknown
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -42,6 +44,14 @@ def _tensor(ev: "Evaluator", value: Any, node: ast.AST) -> TensorValue | Unknown
     return ev.as_tensor(value, node)
 
 
+def as_map(ev: "Evaluator", x: TensorValue, node: ast.AST, name: str) -> TensorValue:
+    """``x`` itself when it is arranged as a map (N, C, spatial axes), which is what
+    convolutions, pooling and resampling read; else an Opaque node that says so."""
+    if x.layout is None or lay.is_standard(x.layout, ev.ndim):
+        return x
+    return ev.opaque(x, f"{name} of a tensor that is not arranged as a map (N, C, spatial...)", node, name)
+
+
 def _same(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
     if not args:
         return ev.unknown("call without a tensor argument", node)
@@ -57,6 +67,7 @@ def _spec_call(spec: LayerSpec, type_name: str) -> Handler:
         x = _tensor(ev, args[0], node)
         if isinstance(x, Unknown):
             return x
+        x = as_map(ev, x, node, type_name)
         try:
             bound = spec.bind(list(args[1:]), dict(kwargs))
             op, attrs = spec.build(bound, spec.ndim)
@@ -139,6 +150,7 @@ def _functional_conv(n: int) -> Handler:
         x = _tensor(ev, bound.get("input"), node)
         if isinstance(x, Unknown):
             return x
+        x = as_map(ev, x, node, name)
         try:
             op, attrs = conv_window(bound.get("weight"), bound, n)
         except BadArgument as exc:
@@ -165,6 +177,7 @@ def _interpolate(default_mode: str | None = None, default_align: bool | None = N
         x = _tensor(ev, bound.get("input"), node)
         if isinstance(x, Unknown):
             return x
+        x = as_map(ev, x, node, "F.interpolate")
         mode = default_mode or bound.get("mode", "nearest")
         align = default_align if default_align is not None else bound.get("align_corners")
         like = _size_of(bound.get("size"))
@@ -184,11 +197,12 @@ def _interpolate(default_mode: str | None = None, default_align: bool | None = N
 
 
 def _size_of(size: Any) -> int | None:
-    """``size=x.shape[-2:]`` (the trailing sizes of one tensor): that tensor's node."""
-    if isinstance(size, (tuple, list)) and size and all(isinstance(d, SymDim) for d in size):
+    """``size=x.shape[-2:]`` (the spatial sizes of one map): that map's node, so that the
+    resampling follows it whatever the input size."""
+    if isinstance(size, (tuple, list)) and size and all(isinstance(d, (SizeValue, SymSize)) for d in size):
         nodes = {d.node for d in size}
-        ends = [d.from_end() for d in size]
-        if len(nodes) == 1 and ends == list(range(-len(size), 0)):
+        axes = [d.size.atoms for d in size]
+        if len(nodes) == 1 and axes == [(("S", a, 1),) for a in range(len(size))] and all(d.size.coef == 1 for d in size):
             return size[0].node
     return None
 
@@ -200,20 +214,34 @@ FUNCTIONS["torch.nn.functional.upsample_bilinear"] = _interpolate("bilinear", Tr
 
 
 def _pad(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``F.pad``: pairs from the last dimension backwards. Padding a whole spatial axis (in
+    whatever dimension the layout holds it: channels-last too) is a pad window on it;
+    padding channels moves no position."""
     bound = dict(zip(("input", "pad", "mode", "value"), args))
     bound.update(kwargs)
     x = _tensor(ev, bound.get("input"), node)
     if isinstance(x, Unknown):
         return x
     pad = bound.get("pad")
-    n = len(pad) // 2 if isinstance(pad, (list, tuple)) else 2
+    layout = ev.layout_of(x)
+    n = ev.ndim
     try:
-        pads = pad_spec(pad, n, "pad")
-        op: Any = Window("pad", (1,) * n, (1,) * n, (1,) * n, pads)
+        pairs = pad_spec(pad, len(pad) // 2 if isinstance(pad, (list, tuple)) else n, "pad")  # first padded dim first
+        per_axis = [(0, 0)] * n
+        for dim, pair in zip(layout[len(layout) - len(pairs):], pairs):
+            if pair == (0, 0):
+                continue
+            factors = dim.factors
+            if len(factors) == 1 and factors[0].kind == "S" and factors[0].stride == 1 and factors[0].count is None and not dim.extra:
+                per_axis[factors[0].axis] = pair
+            elif lay.spatial_factors(dim) or dim.extra:
+                raise BadArgument("pads part of a spatial axis")
+        op: Any = Window("pad", (1,) * n, (1,) * n, (1,) * n, tuple(per_axis))
     except BadArgument as exc:
         op = Opaque(f"F.pad: {exc}")
-        ev.unknown(f"F.pad: {exc}", node)
-    return ev.add_node(op, [x.node], "F.pad", node)
+    if isinstance(op, Window) and not any(any(p) for p in op.padding):
+        return x
+    return ev.add_node(op, [x.node], "F.pad", node, layout=x.layout)
 
 
 FUNCTIONS["torch.nn.functional.pad"] = _pad
@@ -239,26 +267,6 @@ FUNCTIONS["torch.pixel_shuffle"] = FUNCTIONS["torch.nn.functional.pixel_shuffle"
 FUNCTIONS["torch.pixel_unshuffle"] = FUNCTIONS["torch.nn.functional.pixel_unshuffle"]
 
 
-def _cat(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    tensors = args[0] if args else kwargs.get("tensors")
-    dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-    if not isinstance(tensors, (list, tuple)) or not tensors:
-        return ev.unknown("torch.cat of a sequence that is not known", node)
-    xs = [_tensor(ev, t, node) for t in tensors]
-    bad = next((x for x in xs if isinstance(x, Unknown)), None)
-    if bad:
-        return bad
-    inputs = [x.node for x in xs if isinstance(x, TensorValue)]
-    if dim == 1:
-        return ev.add_node(Merge("concat"), inputs, "torch.cat", node)
-    return ev.add_node(Opaque(f"torch.cat along dim {dim!r} (only channel concat keeps the frame)"), inputs, "torch.cat", node)
-
-
-FUNCTIONS["torch.cat"] = _cat
-FUNCTIONS["torch.concat"] = _cat
-FUNCTIONS["torch.concatenate"] = _cat
-
-
 def _merge(kind: str, name: str) -> Handler:
     def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
         return ev.binary_tensor_op(kind, args[0], args[1] if len(args) > 1 else kwargs.get("other"), node, name)
@@ -274,120 +282,6 @@ METHODS["add"] = _merge("add", "add")
 METHODS["sub"] = _merge("add", "sub")
 METHODS["mul"] = _merge("mul", "mul")
 METHODS["div"] = _merge("mul", "div")
-
-
-def _end(name: str) -> Handler:
-    def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-        x = _tensor(ev, args[0] if args else None, node)
-        if isinstance(x, Unknown):
-            return x
-        return ev.add_node(EndSpatial(), [x.node], name, node)
-
-    return handler
-
-
-FUNCTIONS["torch.flatten"] = _end("torch.flatten")
-METHODS["flatten"] = _end("flatten")
-
-
-def _keeps_spatial(shape: list[Any], source: TensorValue) -> int:
-    """How many trailing entries of a new shape are the source's own trailing sizes
-    (``x.view(b, g, c // g, h, w)`` with ``h, w`` from ``x.size()``); 0 when none."""
-    k = 0
-    for dim in reversed(shape):
-        if isinstance(dim, SymDim) and dim.node == source.node and dim.from_end() == -(k + 1):
-            k += 1
-        else:
-            break
-    return k
-
-
-def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    x = _tensor(ev, args[0], node)
-    if isinstance(x, Unknown):
-        return x
-    shape = list(args[1:])
-    if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
-        shape = list(shape[0])
-    kept = _keeps_spatial(shape, x)
-    if kept >= 1:
-        # Batch and channel dimensions regrouped, the spatial ones untouched: the frame stays.
-        layout = ("N",) + ("C",) * (len(shape) - 1 - kept) + tuple(f"S{i}" for i in range(kept))
-        return TensorValue(x.node, layout)
-    if len(shape) <= 2:
-        return ev.add_node(EndSpatial(), [x.node], "reshape", node)
-    return ev.add_node(Opaque("view/reshape to a shape rflint cannot relate to the input's"), [x.node], "reshape", node)
-
-
-def _roles(x: TensorValue, rank: int) -> tuple[str, ...]:
-    if x.layout is not None and len(x.layout) == rank:
-        return x.layout
-    return ("N", "C") + tuple(f"S{i}" for i in range(rank - 2))
-
-
-def _reorder(ev: "Evaluator", x: TensorValue, order: list[int], node: ast.Call, name: str) -> Any:
-    """permute/transpose: a new layout; the frame stays unless spatial axes change order."""
-    rank = len(order)
-    roles = _roles(x, rank)
-    try:
-        new = tuple(roles[i] for i in order)
-    except (IndexError, TypeError):
-        return ev.add_node(Opaque(f"{name} with dimensions rflint cannot read"), [x.node], name, node)
-    if [r for r in new if r.startswith("S")] != [r for r in roles if r.startswith("S")]:
-        return ev.add_node(Opaque(f"{name} reorders the spatial axes"), [x.node], name, node)
-    return TensorValue(x.node, new)
-
-
-def _permute(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    x = _tensor(ev, args[0], node)
-    if isinstance(x, Unknown):
-        return x
-    dims = args[1:] or [kwargs.get("dims")]
-    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
-        dims = list(dims[0])
-    if not all(isinstance(d, int) for d in dims):
-        return ev.add_node(Opaque("permute with dimensions that are not known"), [x.node], "permute", node)
-    rank = len(dims)
-    return _reorder(ev, x, [d % rank for d in dims], node, "permute")
-
-
-def _transpose(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    x = _tensor(ev, args[0], node)
-    if isinstance(x, Unknown):
-        return x
-    a, b = (args[1:3] + [kwargs.get("dim0"), kwargs.get("dim1")])[:2]
-    if not (isinstance(a, int) and isinstance(b, int)):
-        return ev.add_node(Opaque("transpose of dimensions that are not known"), [x.node], "transpose", node)
-    rank = len(x.layout) if x.layout is not None else None
-    if rank is None:
-        if a in (0, 1) and b in (0, 1):
-            return x  # batch and channels
-        return ev.add_node(Opaque("transpose involving a spatial axis"), [x.node], "transpose", node)
-    order = list(range(rank))
-    order[a % rank], order[b % rank] = order[b % rank], order[a % rank]
-    return _reorder(ev, x, order, node, "transpose")
-
-
-def _chunk(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    """``x.chunk(2, dim=1)`` / ``x.split(c, dim=1)``: channel groups keep every position."""
-    x = _tensor(ev, args[0], node)
-    if isinstance(x, Unknown):
-        return x
-    spec = args[1] if len(args) > 1 else kwargs.get("chunks", kwargs.get("split_size_or_sections"))
-    dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
-    if dim not in (0, 1):
-        return ev.unknown(f"split along dim {dim!r} (only channel splits keep the frame)", node)
-    if isinstance(spec, (list, tuple)):
-        return tuple(x for _ in spec)
-    if isinstance(spec, int) and node.func is not None and getattr(node.func, "attr", getattr(node.func, "id", "")) == "chunk":
-        return tuple(x for _ in range(spec))
-    return ev.unknown("split into a number of parts that depends on the channel count", node)
-
-
-for _name, _handler in (("permute", _permute), ("transpose", _transpose), ("chunk", _chunk), ("split", _chunk)):
-    METHODS[_name] = _handler
-    FUNCTIONS[f"torch.{_name}"] = _handler
-METHODS["swapaxes"] = METHODS["transpose"]
 
 
 def _param(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
@@ -451,24 +345,32 @@ def _param_size(p: ParamValue, args: list[Any]) -> Any:
     return p.shape[args[0]] if args and isinstance(args[0], int) else p.shape
 
 
-METHODS["view"] = _reshape
-METHODS["reshape"] = _reshape
-
-
 def _reduce(name: str) -> Handler:
-    """``x.mean((2, 3))``: a reduction over the spatial axes is global pooling."""
+    """``x.mean((2, 3))``: a reduction over every position is global pooling; over channels
+    it keeps every position; over part of the positions, Opaque."""
 
     def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
         x = _tensor(ev, args[0] if args else None, node)
         if isinstance(x, Unknown):
             return x
-        dim = args[1] if len(args) > 1 else kwargs.get("dim")
-        dims = dim if isinstance(dim, (list, tuple)) else (dim,)
-        if dim is None or any(isinstance(d, int) and (d >= 2 or d < 0) for d in dims):
-            return ev.add_node(Global(), [x.node], name, node)
-        if all(isinstance(d, int) for d in dims):
-            return x  # a channel or batch reduction keeps positions
-        return ev.add_node(Opaque(f"{name} over dims that are not known"), [x.node], name, node)
+        layout = ev.layout_of(x)
+        rank = len(layout)
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", kwargs.get("axis"))
+        keepdim = kwargs.get("keepdim", args[2] if len(args) > 2 and isinstance(args[2], bool) else False) is True
+        dims = list(range(rank)) if dim is None else list(dim) if isinstance(dim, (list, tuple)) else [dim]
+        if not all(isinstance(d, int) and not isinstance(d, bool) and -rank <= d < rank for d in dims):
+            return ev.opaque(x, f"{name} over dims that are not known", node, name)
+        dims = sorted({d % rank for d in dims})
+        rest = tuple(Dim(()) if i in dims else d for i, d in enumerate(layout)) if keepdim else \
+            tuple(d for i, d in enumerate(layout) if i not in dims)
+        reduced = [f for i in dims for f in lay.spatial_factors(layout[i])]
+        if not reduced and not any(layout[i].extra for i in dims):
+            return ev.tensor(x.node, rest)
+        if lay.complete_axes(tuple(layout[i] for i in dims), ev.ndim):
+            if x.layout is None:
+                return ev.add_node(Global(), [x.node], name, node)
+            return ev.add_node(Global(), [x.node], name, node, layout=rest)
+        return ev.opaque(x, f"{name} over part of the positions", node, name)
 
     return handler
 
@@ -478,18 +380,6 @@ for _name in ("mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsum
     FUNCTIONS[f"torch.{_name}"] = _reduce(f"torch.{_name}")
 
 
-def _size(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
-    x = args[0]
-    if not isinstance(x, TensorValue):
-        return Unknown("size of a value that is not a tensor")
-    dim = args[1] if len(args) > 1 else kwargs.get("dim")
-    if isinstance(dim, int):
-        return SymDim(x.node, dim)
-    return SymShape(x.node)
-
-
-METHODS["size"] = _size
-METHODS["dim"] = lambda ev, args, kwargs, node: Unknown("tensor rank is symbolic")
 
 
 
@@ -507,3 +397,7 @@ for _path, _value in {
 }.items():
     FUNCTIONS[_path] = _constant(_value)
 FUNCTIONS["torch.jit.annotate"] = lambda ev, args, kwargs, node: args[1] if len(args) > 1 else None
+
+# The shape and layout operations, and attention and token mixing, register their handlers
+# in FUNCTIONS and METHODS too.
+from . import attention, tensor_shape  # noqa: E402,F401

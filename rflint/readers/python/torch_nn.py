@@ -323,6 +323,9 @@ _add("Flatten", "start_dim, end_dim", dict(start_dim=1, end_dim=-1), _end)
 _add("Linear", "in_features, out_features, bias, device, dtype", dict(bias=True, device=None, dtype=None), _end)
 _add("LazyLinear", "out_features, bias, device, dtype", dict(bias=True, device=None, dtype=None), _end)
 _add("ChannelShuffle", "groups", {}, _pointwise)
+_add("MultiheadAttention", "embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first, device, dtype",
+     dict(dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
+          device=None, dtype=None), _pointwise)  # applied as attention (attention.multihead)
 
 for _act in ("ReLU", "ReLU6", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid",
              "Hardtanh", "LeakyReLU", "PReLU", "ELU", "Softplus", "Softsign", "Tanhshrink", "LogSigmoid", "Softmax",

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...ir import Location, Op, Unresolved
+from .layout import Layout
+from .layout import Size as LayoutSize
 
 
 @dataclass(frozen=True)
@@ -187,36 +189,50 @@ class SuperProxy:
 class TensorValue:
     """A symbolic tensor: the id of the graph node that produces it.
 
-    ``layout`` names the role of each dimension (``N``, ``C``, ``S0``, ``S1``...)
-    after a permute; None is the usual channels-first layout. It lets
-    ``Linear`` on a channels-last tensor (ConvNeXt) count as pointwise.
+    ``layout`` says where the map's positions are in its dimensions after ``view``,
+    ``permute``, ``flatten`` (see ``layout.py``); None is the map's own arrangement
+    (N, C, spatial axes...), which is what every layer produces.
     """
 
     node: int
-    layout: tuple[str, ...] | None = None
+    layout: Layout | None = None
+
+
+class SizeValue(int):
+    """A tensor size (``x.shape[2]``, ``H * W``) whose number is known (the input size is
+    configured): an int everywhere, and also what it counts (``size``), so that a
+    reshape built from it is related to the positions."""
+
+    size: LayoutSize
+    node: int | None
+
+    def __new__(cls, size: LayoutSize, node: int | None = None) -> "SizeValue":
+        assert size.value is not None
+        obj = super().__new__(cls, size.value)
+        obj.size, obj.node = size, node
+        return obj
 
 
 @dataclass(frozen=True)
-class SymDim:
-    """``x.size(axis)`` / ``x.shape[axis]`` of a symbolic tensor: used to say that a
-    reshape keeps the spatial sizes (ShuffleNet's channel shuffle)."""
+class SymSize:
+    """A tensor size whose number is not known (no input size is configured): what it
+    counts, for reshapes; arithmetic that needs the number is an Unknown."""
 
-    node: int
-    axis: int
-    rank: int | None = None
-
-    def from_end(self) -> int | None:
-        """The axis counted from the end (-1 is the last), when that is known."""
-        if self.axis < 0:
-            return self.axis
-        return self.axis - self.rank if self.rank is not None else None
+    size: LayoutSize
+    node: int | None = None
 
 
-@dataclass(frozen=True)
-class SymShape:
-    """``x.size()`` / ``x.shape`` of a symbolic tensor, rank not known until unpacked."""
+def size_value(size: LayoutSize, node: int | None = None) -> "SizeValue | SymSize":
+    return SizeValue(size, node) if size.value is not None else SymSize(size, node)
 
-    node: int
+
+def as_size(value: Any) -> LayoutSize | None:
+    """The symbolic size of a shape entry: a size value's own, a plain int's number."""
+    if isinstance(value, (SizeValue, SymSize)):
+        return value.size
+    if isinstance(value, int) and not isinstance(value, bool):
+        return LayoutSize(value, (), value)
+    return None
 
 
 @dataclass(frozen=True)
