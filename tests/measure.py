@@ -350,6 +350,8 @@ def measure_whole(
     channels: int = 3,
     width: int = 512,
     limit: int = 1 << 15,
+    gates: bool = True,
+    height: int | None = None,
 ) -> WholeModel:
     """Frame of the last spatial feature map of ``model`` along its width.
 
@@ -362,11 +364,17 @@ def measure_whole(
     field. Each try measures one output first (one backward); only when that one
     is clear does a second backward, on its neighbour, give ``j``. The output
     measured is the one whose field is centred in the input.
+
+    ``gates=False`` leaves squeeze-and-excitation gates in place (for an ``output``
+    that removes their global path itself, e.g. under :func:`detach_global_statistics`);
+    ``height`` fixes the thin input's height (for models whose valid sizes are not
+    an interval, e.g. multi-resolution fusions that need a multiple of 32).
     """
-    model = prepare(neutralise_gates(model), weights="mean")
+    model = prepare(neutralise_gates(model) if gates else model, weights="mean")
     for p in model.parameters():
         p.requires_grad_(False)  # only the input's gradient is read
-    height = smallest_input(model, output, channels)
+    if height is None:
+        height = smallest_input(model, output, channels)
     offset: float | None = None  # centre of the field relative to o * (width / n_out)
     tries = 0
     while width <= limit:
@@ -399,3 +407,102 @@ def measure_whole(
 
 def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
+
+
+# ---------------------------------------------------------------------- global statistics without gradient
+#
+# A gate scales (or shifts) its input by a function of a global statistic of it:
+# SE, ECA, gather-excite, split attention, selective kernels, GRN, EvoNorm's group
+# std... The local frame leaves that path out. Rather than knowing every gate by
+# name, the statistics themselves can be cut from the autograd graph while
+# measuring: then only local paths reach the input's gradient.
+
+#: Reductions whose result is detached when they reduce over a spatial axis of a 4-D tensor,
+#: with the position of their ``dim`` argument (after the tensor).
+_REDUCTIONS = {"mean": 0, "sum": 0, "nansum": 0, "nanmean": 0, "amax": 0, "amin": 0, "var": 0, "std": 0,
+               "logsumexp": 0, "norm": 1}
+_PAIRED = {"var_mean": 0, "std_mean": 0}  # torch.* only, returning two tensors
+
+
+def _reduces_spatially(x: object, args: tuple, kwargs: dict, dim_at: int) -> bool:
+    """Whether a reduction of ``x`` covers axis 2 or 3 of a 4-D tensor: H or W of NCHW,
+    W or C of NHWC (a per-position channel statistic carries no spatial reach, so
+    detaching it changes no frame). A channel reduction of NCHW (``dim=1``, CBAM's
+    local spatial attention) is left alone; so is every tensor of another rank."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        return False
+    dims = kwargs.get("dim", args[dim_at] if len(args) > dim_at else None)
+    if dims is None:
+        return True  # a full reduction
+    if isinstance(dims, str):
+        return False  # named dimensions: not used by the models measured here
+    listed = [dims] if isinstance(dims, int) else list(dims)
+    return bool({int(d) % 4 for d in listed} & {2, 3})
+
+
+def _detached(out: object) -> object:
+    """A statistic as a constant: ones (floating) or the detached value (integer)."""
+    if isinstance(out, torch.Tensor):
+        return torch.ones_like(out) if out.is_floating_point() else out.detach()
+    if isinstance(out, tuple):
+        return type(out)(*(_detached(o) for o in out)) if hasattr(out, "_fields") else tuple(_detached(o) for o in out)
+    return out
+
+
+@contextlib.contextmanager
+def detach_global_statistics() -> Iterator[None]:
+    """While active, every global statistic of a feature map carries no gradient.
+
+    Detached: ``F.adaptive_{avg,max}_pool{1,2,3}d`` (whatever the output size: an
+    adaptive cell grows with the input) and the reductions ``mean``, ``sum``,
+    ``amax``, ``amin``, ``var``, ``std``, ``norm``, ``logsumexp`` (Tensor methods and
+    ``torch.*``, and ``torch.linalg.vector_norm``, ``torch.var_mean``/``std_mean``) of a
+    4-D tensor over axis 2 or 3 (see :func:`_reduces_spatially`). Each such statistic
+    becomes a constant, ones: a gate ``x * g(mean(x))`` becomes, for the gradient,
+    ``x`` times a constant, which has ``x``'s local frame; split attention
+    ``sum_i a_i * branch_i`` becomes a positive sum of its branches. (Ones rather
+    than the detached values: with activations as identities a gate's value would
+    be of the order of ``x``, and gates in series would square the values until
+    they overflow.)
+    A global statistic on the main path itself would leave no gradient at all (the
+    measurement fails loudly, "a gap"); one not caught here (e.g. an attention over
+    all positions) keeps the field growing with the input (it fails loudly too).
+    """
+    saved: list[tuple[object, str, object]] = []
+
+    def patch(owner: object, name: str, fn: object) -> None:
+        saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, fn)
+
+    def method(original: Callable, dim_at: int) -> Callable:
+        def fn(self, *args, **kwargs):
+            out = original(self, *args, **kwargs)
+            return _detached(out) if _reduces_spatially(self, args, kwargs, dim_at) else out
+        return fn
+
+    def function(original: Callable, dim_at: int) -> Callable:
+        def fn(x, *args, **kwargs):
+            out = original(x, *args, **kwargs)
+            return _detached(out) if _reduces_spatially(x, args, kwargs, dim_at) else out
+        return fn
+
+    def always(original: Callable) -> Callable:
+        def fn(*args, **kwargs):
+            return _detached(original(*args, **kwargs))
+        return fn
+
+    for name, dim_at in _REDUCTIONS.items():
+        patch(torch.Tensor, name, method(getattr(torch.Tensor, name), dim_at))
+        patch(torch, name, function(getattr(torch, name), dim_at))
+    for name, dim_at in _PAIRED.items():
+        patch(torch, name, function(getattr(torch, name), dim_at))
+    patch(torch.linalg, "vector_norm", function(torch.linalg.vector_norm, 1))
+    for kind in ("avg", "max"):
+        for n in (1, 2, 3):
+            name = f"adaptive_{kind}_pool{n}d"
+            patch(F, name, always(getattr(F, name)))
+    try:
+        yield
+    finally:
+        for owner, name, fn in reversed(saved):
+            setattr(owner, name, fn)
