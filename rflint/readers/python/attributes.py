@@ -62,6 +62,10 @@ class Attributes:
         if isinstance(obj, SourceModule):
             return self.module_attr(obj, name, node)
         if isinstance(obj, ExternalRef):
+            if name in ("__name__", "__qualname__"):
+                return obj.path.rsplit(".", 1)[-1]
+            if name == "__module__":
+                return obj.path.rpartition(".")[0]
             return self.external(f"{obj.path}.{name}")
         if isinstance(obj, ModuleInstance):
             return self._instance_attr(obj, name, node)

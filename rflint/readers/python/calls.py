@@ -22,7 +22,7 @@ from .control import (
     normalise_path,
 )
 from .stdlib import dataclasses
-from .torch_nn import LAYERS, BadArgument, canonical_nn_name, external_layer
+from .torch_nn import LAYERS, BadArgument, canonical_nn_name, external_layer, layer_attribute, parameter_shapes
 from .values import (
     Builtin,
     BoundMethod,
@@ -30,6 +30,7 @@ from .values import (
     ExternalRef,
     FunctionValue,
     ModuleInstance,
+    ParamValue,
     Partial,
     SuperProxy,
     TensorValue,
@@ -95,6 +96,8 @@ class Calls:
             return self.call_function(func.func, args, kwargs, node, func.self_obj)
         if isinstance(func, Partial):
             return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
+        if isinstance(func, ModuleInstance) and func.cls.lookup("__call__") is not None:
+            return self.call(self.get_attr(func, "__call__", node), args, kwargs, node)  # an object with __call__
         if is_module(func):
             return self.apply_module(func, args, kwargs, node)
         return self.unknown(f"cannot call {type(func).__name__}", node)
@@ -176,14 +179,19 @@ class Calls:
             self.chain.append(self.frame(node, func.name))
         saved_module = self.module
         self.module = func.module
+        generator = is_generator(func.node)
+        if generator:
+            self.yielded.append([])
         try:
             if isinstance(func.node, ast.Lambda):
                 return self.eval(func.node.body, scope)
             self.exec_body(func.node.body, scope)
-            return None
+            return self.yielded[-1] if generator else None
         except Return as ret:
-            return ret.value
+            return self.yielded[-1] if generator else ret.value
         finally:
+            if generator:
+                self.yielded.pop()
             self.module = saved_module
             self.depth -= 1
             self.active[key] -= 1
@@ -232,11 +240,14 @@ class Calls:
             return None
         bases = [canonical_nn_name(p) for p in obj.cls.external_bases()]
         for base in bases:
-            if base in LAYERS:  # class LayerNorm2d(nn.LayerNorm): its constructor's arguments become attributes
+            if base in LAYERS:  # class LayerNorm2d(nn.LayerNorm): the layer's attributes and parameters
                 try:
-                    obj.attrs.update(LAYERS[base].bind(list(args), dict(kwargs)))
+                    bound = LAYERS[base].bind(list(args), dict(kwargs))
                 except BadArgument:
-                    pass
+                    continue
+                obj.attrs.update({k: layer_attribute(base, bound, k) for k in bound})
+                for name, shape in parameter_shapes(base, bound).items():
+                    obj.attrs[name] = ParamValue(f"{obj.cls.name}.{name}", shape) if shape is not None else None
         if "ModuleDict" in bases and args and isinstance(args[0], dict):
             for key, child in args[0].items():
                 obj.children[str(key)] = child
@@ -250,3 +261,23 @@ class Calls:
                     if is_module(child):
                         self.repath(child, f"{obj.path}.{key}" if obj.path else key)
         return None
+
+
+_GENERATORS: dict[int, bool] = {}
+
+
+def is_generator(fn: ast.AST) -> bool:
+    """Whether a function's own body yields (not a nested function's): calling it runs the
+    body to the end and gives what it yielded, as a list."""
+    key = id(fn)
+    if key not in _GENERATORS:
+        found = False
+        stack = list(getattr(fn, "body", []) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) else [])
+        while stack and not found:
+            n = stack.pop()
+            if isinstance(n, (ast.Yield, ast.YieldFrom)):
+                found = True
+            elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                stack.extend(ast.iter_child_nodes(n))
+        _GENERATORS[key] = found
+    return _GENERATORS[key]

@@ -362,7 +362,8 @@ def reduce_sum(t: ConstTensor, dim: Any = None, keepdim: bool = False) -> ConstT
 _UNARY: dict[str, Callable[[Number], Number]] = {
     "log": lambda v: math.log(v) if v > 0 else -math.inf, "exp": math.exp, "sqrt": math.sqrt,
     "abs": abs, "neg": lambda v: -v, "log2": lambda v: math.log2(v) if v > 0 else -math.inf,
-    "sign": lambda v: (v > 0) - (v < 0), "floor": math.floor, "ceil": math.ceil,
+    "sign": lambda v: (v > 0) - (v < 0), "floor": math.floor, "ceil": math.ceil, "trunc": math.trunc,
+    "sin": math.sin, "cos": math.cos, "tanh": math.tanh, "sigmoid": lambda v: 1 / (1 + math.exp(-v)),
 }
 
 
@@ -372,7 +373,7 @@ def unary(fn: str, a: ConstTensor) -> ConstTensor:
     if fn == "diff":
         vals = a.values
         return ConstTensor(tuple(_cast(vals[i + 1] - vals[i], a.dtype) for i in range(len(vals) - 1)), a.dtype, (len(vals) - 1,))
-    dtype = a.dtype if fn in ("abs", "neg", "sign", "floor", "ceil") else ("float64" if a.dtype == "float64" else "float32")
+    dtype = a.dtype if fn in ("abs", "neg", "sign", "floor", "ceil", "trunc") else ("float64" if a.dtype == "float64" else "float32")
     return ConstTensor(tuple(_cast(_UNARY[fn](v), dtype) for v in a.values), dtype, a.shape)
 
 
@@ -393,6 +394,14 @@ def _expand(t: ConstTensor, sizes: list[Any]) -> ConstTensor | Unknown:
     shape = expand_shape(t.shape, sizes)
     out = _broadcast_to(t, shape) if shape is not None else None
     return out if out is not None else Unknown(f"expand{tuple(sizes)!r} of a constant tensor of shape {t.shape}")
+
+
+def _flattened(t: ConstTensor, start: int = 0, end: int = -1) -> ConstTensor:
+    if not t.shape:
+        return ConstTensor(t.values, t.dtype, (1,))
+    start, end = start % t.ndim, end % t.ndim
+    merged = math.prod(t.shape[start:end + 1])
+    return ConstTensor(t.values, t.dtype, t.shape[:start] + (merged,) + t.shape[end + 1:])
 
 
 def _unsqueeze(t: ConstTensor, dim: int) -> ConstTensor:
@@ -426,12 +435,12 @@ _METHODS: dict[str, Method] = {
     "size": _size, "dim": lambda t: t.ndim, "numel": lambda t: len(t.values),
     "sum": reduce_sum, "view": lambda t, *s: _reshaped(t, reshape_shape(t.shape, sizes_arg(s))),
     "reshape": lambda t, *s: _reshaped(t, reshape_shape(t.shape, sizes_arg(s))),
-    "flatten": lambda t: ConstTensor(t.values, t.dtype, (len(t.values),)),
+    "flatten": lambda t, start=0, end=-1: _flattened(t, start, end),
     "repeat": lambda t, *r: _repeat(t, sizes_arg(r)), "expand": lambda t, *s: _expand(t, sizes_arg(s)),
     "unsqueeze": _unsqueeze, "squeeze": _squeeze, "outer": lambda t, o: outer(t, o), "ger": lambda t, o: outer(t, o),
     "permute": lambda t, *d: permute(t, [a % t.ndim for a in sizes_arg(d)]),
     **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff", "log2",
-                                                          "sign", "floor", "ceil")},
+                                                          "sign", "floor", "ceil", "sin", "cos", "tanh", "trunc")},
     **{name: (lambda t, o, _op=op: elementwise(_op, t, o)) for name, op in (
         ("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv"), ("true_divide", "truediv"),
         ("pow", "pow"), ("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("div_", "truediv"))},
@@ -561,6 +570,17 @@ def _unique(t: ConstTensor) -> ConstTensor:
     return ConstTensor(tuple(values), t.dtype, (len(values),))
 
 
+def _unique_call(t: ConstTensor, kwargs: dict[str, Any]) -> Any:
+    """``torch.unique(t, sorted=True, return_inverse=..., return_counts=...)`` of a flat tensor."""
+    values = _unique(t)
+    out: list[Any] = [values]
+    if kwargs.get("return_inverse"):
+        out.append(ConstTensor(tuple(values.values.index(v) for v in t.values), "int64", t.shape))
+    if kwargs.get("return_counts"):
+        out.append(ConstTensor(tuple(t.values.count(v) for v in values.values), "int64", values.shape))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def _extreme(t: ConstTensor, fn: Callable[..., Number], dim: Any = None) -> Any:
     if dim is None:
         return fn(t.values)
@@ -630,7 +650,7 @@ _CONSTRUCTORS: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {
     if a and isinstance(a[0], (list, tuple)) and all(isinstance(x, ConstTensor) for x in a[0]) else None,
     "torch.cat": lambda a, k: _join(a[0], a[1] if len(a) > 1 else k.get("dim", 0), False)
     if a and isinstance(a[0], (list, tuple)) and a[0] and all(isinstance(x, ConstTensor) for x in a[0]) else None,
-    "torch.unique": lambda a, k: _unique(a[0]) if a and isinstance(a[0], ConstTensor) and not k else None,
+    "torch.unique": lambda a, k: _unique_call(a[0], k) if a and isinstance(a[0], ConstTensor) else None,
     "torch.get_default_dtype": lambda a, k: ExternalRef("torch.float32"),
 }
 
@@ -645,7 +665,7 @@ def _all_ints(data: Any) -> bool:
 _ON_TENSORS: dict[str, Callable[..., Any]] = {
     "outer": outer, "ger": outer, "matmul": matmul, "sum": reduce_sum,
     **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff", "log2",
-                                                          "sign", "floor", "ceil")},
+                                                          "sign", "floor", "ceil", "sin", "cos", "tanh", "trunc")},
     "unique": lambda t, *a, **k: _unique(t),
     **{name: (lambda x, y, _op=op: elementwise(_op, x, y)) for name, op in (
         ("divide", "truediv"), ("div", "truediv"), ("true_divide", "truediv"), ("pow", "pow"), ("power", "pow"),
@@ -678,6 +698,9 @@ def call(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         return None
     if not all(isinstance(a, (ConstTensor, int, float)) and not isinstance(a, bool) for a in args):
         return None
+    if name in ("div", "divide") and kwargs.get("rounding_mode") in ("floor", "trunc"):
+        op = "floordiv" if kwargs.pop("rounding_mode") == "floor" else "truncdiv"
+        return elementwise(op, *args) if op == "floordiv" else unary("trunc", elementwise("truediv", *args))  # type: ignore[arg-type]
     try:
         return _ON_TENSORS[name](*args, **kwargs)
     except TypeError:

@@ -57,6 +57,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.unresolved: list[Unresolved] = []  # what the graph needed and could not have (see report)
         self._reported: set[Unresolved] = set()
         self.constructing: list[Any] = []  # instances whose __init__ is running, innermost last
+        self.yielded: list[list[Any]] = []  # what each running generator has yielded
         self.steps = 0
         self.depth = 0
         self.built = 0  # layers, module instances and graph nodes made: tells idle loops apart

@@ -14,6 +14,7 @@ from . import attention, consttensor, tensor_shape
 from .layout import Size as LayoutSize
 from .consttensor import ConstTensor, elementwise, matmul, unary
 from .control import (
+    Return,
     Deferred,
     Scope,
 )
@@ -30,6 +31,7 @@ from .values import (
     TensorValue,
     Unknown,
     first_unknown,
+    is_pure,
 )
 
 _BINOPS = {
@@ -128,8 +130,8 @@ class Expressions:
                 continue
             assert isinstance(value, ast.FormattedValue)
             v = self.eval(value.value, scope)
-            if not isinstance(v, _PLAIN) or first_unknown(v):
-                return Unknown("f-string of a value that is not known")
+            if not is_pure(v):
+                return Unknown("f-string of a value that is not plain data")
             if value.conversion == ord("r"):
                 v = repr(v)
             elif value.conversion == ord("s"):
@@ -208,7 +210,12 @@ class Expressions:
                 u = first_unknown(left, right)
                 if u:
                     return u
-                if not isinstance(left, _PLAIN) or not isinstance(right, _PLAIN):
+                if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, _PLAIN):
+                    try:  # membership of a class, a layer... in a table: identity, as Python
+                        result = (left in right) == isinstance(op, ast.In)
+                    except TypeError as exc:
+                        return self.unknown(f"TypeError: {exc}", node)
+                elif not isinstance(left, _PLAIN) or not isinstance(right, _PLAIN):
                     if isinstance(op, (ast.Eq, ast.NotEq)):
                         result = (left is right) == isinstance(op, ast.Eq)
                     else:
@@ -222,6 +229,21 @@ class Expressions:
                 return False
             left = right
         return True
+
+    def _e_Yield(self, node: ast.Yield, scope: Scope) -> Any:
+        """``yield v`` in a generator the evaluator runs to the end (see ``call_function``)."""
+        value = self.eval(node.value, scope) if node.value is not None else None
+        if self.yielded:
+            self.yielded[-1].append(value)
+        return None  # what ``send`` would give: model code does not send
+
+    def _e_YieldFrom(self, node: ast.YieldFrom, scope: Scope) -> Any:
+        items = self.iterate(self.eval(node.value, scope), node)
+        if isinstance(items, Unknown):
+            raise Return(items)  # the generator's items are not known: its result is not either
+        if self.yielded:
+            self.yielded[-1].extend(items)
+        return None
 
     def _e_IfExp(self, node: ast.IfExp, scope: Scope) -> Any:
         cond = self.truth(self.eval(node.test, scope))

@@ -334,3 +334,21 @@ def unit(layout: Layout, at: int) -> Layout:
 
 def remove(layout: Layout, at: int) -> Layout:
     return layout[:at] + layout[at + 1:]
+
+
+def forget_positions(layout: Layout, sizes: Sequence[int | None]) -> Layout:
+    """The same dimensions once the map has ended (flattened into a vector, a class token
+    picked): parts of spatial axes become channel-like parts of the same size."""
+    out = []
+    for d in layout:
+        factors = []
+        for f in d.factors:
+            if f.kind == "S":
+                n = factor_size(f, sizes).value
+                f = Factor("C", count=n) if n is not None else Factor("C", key=("ended", f))
+            factors.append(f)
+        if d.extra:
+            positions = dim_size(Dim(tuple(factors)), sizes).value
+            factors = [Factor("C", count=positions + d.extra if positions is not None else None, key=("ended", d))]
+        out.append(Dim(tuple(factors)))
+    return tuple(out)

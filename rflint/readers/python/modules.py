@@ -15,7 +15,9 @@ from .control import (
     Scope,
 )
 from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name
+from .consttensor import ConstTensor
 from .values import (
+    ParamValue,
     ContainerValue,
     LayerValue,
     ModuleInstance,
@@ -67,6 +69,10 @@ class Modules:
         if isinstance(module, LayerValue):
             if not args:
                 return self.unknown(f"{module.type_name} called without an input", node)
+            if isinstance(args[0], (ConstTensor, ParamValue)):
+                # A layer on a constant (a position encoding projected by a conv): still a
+                # constant, whose values depend on the weights.
+                return ParamValue(f"{module.type_name} of a constant")
             x = self.as_tensor(args[0], node)
             if isinstance(x, Unknown):
                 return x

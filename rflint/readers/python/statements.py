@@ -24,14 +24,17 @@ from .control import (
 from .stdlib.builtins import PLAIN as _PLAIN
 from .values import (
     BoundMethod,
+    Builtin,
     ClassValue,
     ContainerValue,
     ExternalRef,
     FunctionValue,
     ModuleInstance,
+    Partial,
+    Record,
+    SourceModule,
     TensorValue,
     Unknown,
-    first_unknown,
     is_module,
 )
 
@@ -345,11 +348,16 @@ class Statements:
             return value
         if isinstance(value, _PLAIN):
             try:
-                return bool(value) if first_unknown(value) is None else Unknown("condition contains unknown values")
+                return bool(value)  # a container's truth is its length, whatever it holds
             except Exception:  # noqa: BLE001
                 return Unknown("condition cannot be decided")
         if isinstance(value, TensorValue):
             return Unknown("condition on tensor values")
-        if is_module(value) or isinstance(value, (FunctionValue, ClassValue, ExternalRef, BoundMethod)):
-            return True
+        if isinstance(value, ContainerValue):
+            return bool(value.children)  # an empty ModuleList is false, as its len() is 0
+        if isinstance(value, ModuleInstance) and self.container_kind(value.cls):
+            return bool(value.children)
+        if is_module(value) or isinstance(value, (FunctionValue, ClassValue, ExternalRef, BoundMethod, Builtin, Partial,
+                                                  Record, SourceModule)):
+            return True  # objects without __bool__ or __len__ are true
         return Unknown("condition cannot be decided")

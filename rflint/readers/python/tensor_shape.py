@@ -49,14 +49,20 @@ def relaid(ev: "Evaluator", x: TensorValue, new: Layout | None, node: ast.AST, n
     anything else that cannot be related is Opaque."""
     if new is None:
         if targets is not None and targets <= 2:
-            return ev.add_node(EndSpatial(), [x.node], name, node)
+            return ev.add_node(EndSpatial(), [x.node], name, node, layout=(Dim((lay.BATCH,)), Dim((Factor("C", key=("ended", x.node)),)))[:targets])
         return ev.opaque(x, f"{name} to a shape rflint cannot relate to the input's positions", node, name)
     factor = _space_to_depth(new, ev.ndim)
     if factor is not None:
         return ev.add_node(PixelUnshuffle(factor, ev.ndim), [x.node], name, node)
     if len(new) <= 2 and any(lay.spatial_factors(d) and any(f.kind == "C" for f in d.factors) for d in new):
-        return ev.add_node(EndSpatial(), [x.node], name, node)
+        return ended(ev, x, new, node, name)
     return ev.tensor(x.node, new)
+
+
+def ended(ev: "Evaluator", x: TensorValue, layout: Layout, node: ast.AST, name: str) -> TensorValue:
+    """The map ends here (flattened into a vector, a class token picked): an EndSpatial node
+    whose tensor keeps its dimensions, now without positions."""
+    return ev.add_node(EndSpatial(), [x.node], name, node, layout=lay.forget_positions(layout, ev.map_sizes(x.node)))
 
 
 def _space_to_depth(layout: Layout, ndim: int) -> int | None:
@@ -483,9 +489,7 @@ def index(ev: "Evaluator", x: TensorValue, key: Any, node: ast.AST) -> Any:
                 continue
             return ev.opaque(x, "indexing channels with a value rflint does not model", node, "index")
         if d.extra and isinstance(k, int) and not isinstance(k, bool):
-            if 0 <= k < d.extra or (k < 0 and not positions):
-                return ev.add_node(EndSpatial(), [x.node], "index", node)  # a class token: no position
-            return ev.add_node(EndSpatial(), [x.node], "index", node)
+            continue  # one token (a class token): no position left along this dimension
         if d.extra and isinstance(k, slice) and k.step in (None, 1) and k.stop is None and _int(k.start) == d.extra:
             out.append(Dim(d.factors))  # the class tokens dropped
             continue
@@ -510,7 +514,7 @@ def index(ev: "Evaluator", x: TensorValue, key: Any, node: ast.AST) -> Any:
         result = ev.add_node(Window("pad", (1,) * n, (1,) * n, (1,) * n, tuple(pads)), [x.node], "crop", node,
                              layout=tuple(out) if x.layout is not None else None)
     if not lay.has_positions(tuple(out)) and lay.has_positions(tuple(layout)):
-        return ev.add_node(EndSpatial(), [x.node], "index", node)
+        return ended(ev, x, tuple(out), node, "index")
     return result
 
 

@@ -27,7 +27,7 @@ class Unknown:
     loc: Location | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SourceModule:
     """A Python module rflint reads: its file, lines (for columns) and evaluated globals.
 
@@ -60,7 +60,7 @@ class ExternalRef:
     path: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class LayerValue:
     """An instance of a modelled ``torch.nn`` layer (or a well-known block)."""
 
@@ -72,7 +72,7 @@ class LayerValue:
     bound: dict[str, Any] = field(default_factory=dict)  # constructor arguments by name
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ContainerValue:
     """``nn.Sequential``, ``nn.ModuleList`` or ``nn.ModuleDict``: ordered named children."""
 
@@ -82,7 +82,7 @@ class ContainerValue:
     path: str = ""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ClassValue:
     """A class defined in the file being read."""
 
@@ -136,7 +136,7 @@ class ClassValue:
         )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class FunctionValue:
     """A function or method defined in a module rflint reads; defaults are evaluated at
     definition. ``env`` is what its names resolve in: the module's globals, overlaid
@@ -150,7 +150,7 @@ class FunctionValue:
     owner: ClassValue | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Partial:
     """``functools.partial(func, *args, **kwargs)``."""
 
@@ -159,13 +159,13 @@ class Partial:
     kwargs: dict[str, Any]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class BoundMethod:
     func: FunctionValue
     self_obj: Any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ModuleInstance:
     """An instance of a user ``nn.Module`` subclass, with the attributes ``__init__`` set."""
 
@@ -177,7 +177,7 @@ class ModuleInstance:
     taint: list[Unresolved] = field(default_factory=list)  # why its __init__ may have missed layers
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SuperProxy:
     """``super()`` inside a method: attribute lookups skip the current class."""
 
@@ -287,6 +287,27 @@ MODULE_TYPES = (LayerValue, ContainerValue, ModuleInstance)
 
 def is_module(value: Any) -> bool:
     return isinstance(value, MODULE_TYPES)
+
+
+def is_pure(value: Any, budget: int = 10_000) -> bool:
+    """Plain data through and through (numbers, strings, None and containers of them, not
+    too many): what ``str()``, ``repr()`` and f-strings may render as Python would."""
+    stack = [value]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        v = stack.pop()
+        if isinstance(v, (int, float, str, bool, bytes, complex, type(None), range, slice)):
+            continue
+        if isinstance(v, (list, tuple, set, frozenset)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        else:
+            return False
+    return True
 
 
 def first_unknown(*values: Any) -> Unknown | None:

@@ -15,6 +15,7 @@ import ast
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..consttensor import ConstTensor
 from ..torch_nn import canonical_nn_name, is_torch_subclass
 from ..values import (
     BoundMethod,
@@ -31,6 +32,7 @@ from ..values import (
     TensorValue,
     Unknown,
     first_unknown,
+    is_pure,
 )
 from ._support import CALLABLES, MODULE_VALUES, NotKnown, as_python, bind, function, items, known, model, no_value
 
@@ -119,7 +121,7 @@ def _str(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST
     if not args:
         return ""
     v = args[0]
-    if isinstance(v, PLAIN) and first_unknown(v) is None:
+    if is_pure(v):
         return str(v)
     if isinstance(v, (FunctionValue, ClassValue)):
         return f"<{v.name}>"
@@ -347,6 +349,8 @@ def _len(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST
         return obj
     if isinstance(obj, (list, tuple, dict, str, set, frozenset, range, bytes)):
         return len(obj)
+    if isinstance(obj, ConstTensor) and obj.shape:
+        return obj.shape[0]
     if isinstance(obj, ModuleInstance) and ev.has_attr(obj, "__len__") is True:
         return ev.call(ev.get_attr(obj, "__len__", node), [], {}, node)  # type: ignore[arg-type]
     return ev.unknown(f"len() of {type(obj).__name__}", node)
@@ -534,6 +538,9 @@ BUILTINS: dict[str, Any] = {
     "print": model("print", lambda ev, a, k, n: None),
     "id": model("id", no_value("id() of an object at run time")),
     "hash": function("hash", hash),
+    "repr": model("repr", lambda ev, a, k, n: repr(a[0]) if is_pure(a[0]) else Unknown("repr() of an object")),
+    "ascii": model("ascii", lambda ev, a, k, n: ascii(a[0]) if is_pure(a[0]) else Unknown("ascii() of an object")),
+    "format": model("format", lambda ev, a, k, n: format(*a) if is_pure(list(a)) else Unknown("format() of an object")),
     "NotImplemented": NotImplemented,
     "Ellipsis": Ellipsis,
     "None": None,
@@ -541,8 +548,8 @@ BUILTINS: dict[str, Any] = {
     "False": False,
     "__debug__": True,
 }
-for _name, _fn in {"abs": abs, "round": round, "divmod": divmod, "repr": repr, "chr": chr, "ord": ord, "bin": bin,
-                   "hex": hex, "oct": oct, "format": format, "ascii": ascii}.items():
+for _name, _fn in {"abs": abs, "round": round, "divmod": divmod, "chr": chr, "ord": ord, "bin": bin,
+                   "hex": hex, "oct": oct}.items():
     BUILTINS[_name] = function(_name, _fn)
 for _name in ("open", "input", "exec", "eval", "compile", "__import__", "globals", "locals", "breakpoint", "exit",
               "quit", "memoryview", "bytearray"):
