@@ -26,6 +26,7 @@ from .ir import (
     Resample,
     Shift,
     TransposedConv,
+    Unresolved,
     Window,
 )
 from .rf import (
@@ -114,6 +115,21 @@ class Analysis:
                 continue
             stack.extend(self.graph.nodes[cur].inputs)
         return best
+
+
+def settled(analysis: Analysis) -> Analysis:
+    """The analysis of a graph that says it is complete only if every node has a frame: a
+    node whose frame the analysis could not give (branches merged with different jumps,
+    resampling to a size the input size decides) makes it incomplete, with the reason,
+    so that model-level rules skip it as they skip what a reader could not follow."""
+    graph = analysis.graph
+    if not graph.complete:
+        return analysis
+    unknown = [(n, analysis.infos[n.id]) for n in graph.nodes if analysis.infos[n.id].status == "unknown"]
+    if not unknown:
+        return analysis
+    said = tuple(dict.fromkeys(Unresolved(info.reason, node.loc) for node, info in unknown))
+    return dataclasses.replace(analysis, graph=dataclasses.replace(graph, complete=False, unresolved=graph.unresolved + said))
 
 
 def index_maps(node: Node, in_sizes: Sequence[int | None], ndim: int) -> tuple[IndexMap, ...] | str:
@@ -260,7 +276,9 @@ def _analyse_node(node: Node, inputs: list[NodeInfo], ndim: int) -> NodeInfo:
         return _merge(op, inputs, ndim, channels)
     src = inputs[0]
     axes = op.spatial_ndim if isinstance(op, (Window, TransposedConv, Resample, Mix, Shift)) else None
-    if axes is not None and axes < ndim:  # Conv1d on a map the reader took for 2-D: say so, never index past
+    if axes is not None and axes < ndim:  # Conv1d on a 2-D map: say so, never index past
+        if src.status != "local":  # on pooled features (an ECA gate's Conv1d): nothing to index
+            return NodeInfo(src.status, is_global=is_global, reason=src.reason, channels=channels)
         return NodeInfo("unknown", is_global=is_global, channels=channels,
                         reason=f"{node.type_name} works on {axes} spatial axes, its input has {ndim}")
     sizes_in = src.sizes or (None,) * ndim

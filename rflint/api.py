@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .analysis import Analysis, analyse
+from .analysis import Analysis, analyse, settled
 from .checks.base import ModelContext, Rule, all_rules, run_rules
 from .diagnostics import Diagnostic, Severity, source_lines
 from .ir import Graph, Location
@@ -214,7 +214,8 @@ def _model_findings(graph: Graph, settings: ModelSettings,
     if hit is not None:
         _MODEL_MEMO.move_to_end(key)
         return hit
-    ctx = ModelContext(graph, analyse(graph, settings.input_size), settings)
+    analysis = settled(analyse(graph, settings.input_size))
+    ctx = ModelContext(analysis.graph, analysis, settings)
     found = run_rules(ctx, rules)
     _MODEL_MEMO[key] = found
     if len(_MODEL_MEMO) > _MODEL_MEMO_SIZE:
@@ -639,7 +640,8 @@ def explain(target: str, config: "Config | None" = None, input_size: Sequence[in
         if not traced.models:
             raise ReaderError("\n".join(f"{d.loc}: {d.message}" for d in traced.diagnostics) or f"{target}: no model")
         settings = base.merged(**traced.models[0].overrides).merged(input_size=size)
-        return Explanation(traced.models[0], analyse(traced.models[0].graph, settings.input_size), settings)
+        analysis = settled(analyse(traced.models[0].graph, settings.input_size))
+        return Explanation(dataclasses.replace(traced.models[0], graph=analysis.graph), analysis, settings)
     path, entry = split_target(target)
     binary = is_binary_model(path)
     text = _read_bytes(path) if binary else _read_text(path)
@@ -670,7 +672,8 @@ def explain(target: str, config: "Config | None" = None, input_size: Sequence[in
     settings = base.merged(**model.overrides)
     if input_size is not None:
         settings = settings.merged(input_size=tuple(input_size))
-    return Explanation(model, analyse(model.graph, settings.input_size), settings)
+    analysis = settled(analyse(model.graph, settings.input_size))
+    return Explanation(dataclasses.replace(model, graph=analysis.graph), analysis, settings)
 
 
 # ---------------------------------------------------------------------- fixing

@@ -173,8 +173,10 @@ class Static:
 
 
 def _static(case: Case) -> Static:
-    """rflint's frame (last axis) of the last spatial feature map, or of ``case.node``."""
-    e = api.explain(f"{TV}/{case.file}::{case.entry}")
+    """rflint's frame (last axis) of the last spatial feature map, or of ``case.node``. At
+    224 pixels: the segmentation heads resample to the input's size, which only an input
+    size makes a frame (without one the model is rightly incomplete)."""
+    e = api.explain(f"{TV}/{case.file}::{case.entry}", input_size=(224, 224))
     graph = e.model.graph
     reasons = tuple(dict.fromkeys(
         f"{_short(u.loc.file)}:{u.loc.line}: {u.reason}" if u.loc is not None else u.reason for u in graph.unresolved

@@ -52,7 +52,11 @@ def contract(ev: "Evaluator", a: Any, b: Any, node: ast.AST, name: str) -> Any:
     windows = lay.mixing_windows((contracted,), [0], ev.ndim)
     out_layout = la[:-1] + lb[-1:]
     if windows is None:
-        # Over channels only: a pairwise product (query positions by key positions).
+        if lay.spatial_factors(lb[-1]) or lb[-1].extra:
+            # Over channels only, keys in the last dimension: a pairwise product, query
+            # positions by key positions. Its node is the queries'; the keys are in its
+            # layout, and are mixed when it is contracted with the values.
+            return ev.tensor(a.node, _dedupe(out_layout))
         return ev.add_node(Merge("mul"), _nodes(a, b), name, node, layout=_dedupe(out_layout))
     return _mixed(ev, [a, b], windows, out_layout, node, name)
 

@@ -149,7 +149,7 @@ class Attributes:
         for base in (b for c in obj.mro() for b in c.bases):
             if isinstance(base, Builtin) and base.members is not None and name in base.members:
                 return base.members[name]
-        return self.unknown(f"class {obj.name} has no attribute '{name}'", node)
+        return self.fail("AttributeError", f"class {obj.name} has no attribute '{name}'", node)
 
     def _function_attr(self, obj: FunctionValue | BoundMethod, name: str, node: ast.AST) -> Any:
         func = obj.func if isinstance(obj, BoundMethod) else obj
@@ -221,7 +221,7 @@ class Attributes:
                     if isinstance(member, Builtin) else member
         if name.startswith("__") and name.endswith("__"):
             return Unknown(f"{name} of an instance is not modelled")  # telemetry and reprs; not reported
-        return self.unknown(f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
+        return self.fail("AttributeError", f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
 
     def _module_method(self, obj: Any, name: str) -> Any:
         """What every ``nn.Module`` has: ``training`` (False: rflint reads the model at

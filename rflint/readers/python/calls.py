@@ -17,6 +17,7 @@ from .control import (
     Break,
     BudgetExceeded,
     Continue,
+    Raised,
     Return,
     Scope,
     normalise_path,
@@ -82,10 +83,10 @@ class Calls:
         if isinstance(func, Builtin):
             try:
                 return func.impl(self, args, kwargs, node)
-            except (Return, Break, Continue, BudgetExceeded):
+            except (Return, Break, Continue, BudgetExceeded, Raised):
                 raise
             except Exception as exc:  # noqa: BLE001  (the model's own arithmetic failing)
-                return self.unknown(f"{func.name}(): {type(exc).__name__}: {exc}", node)
+                return self.fail(type(exc).__name__, f"{func.name}(): {type(exc).__name__}: {exc}", node)
         if isinstance(func, ExternalRef):
             return self.call_external(func.path, args, kwargs, node)
         if isinstance(func, ClassValue):
@@ -132,7 +133,7 @@ class Calls:
         extra = args[len(positional):]
         if extra:
             if spec.vararg is None:
-                return self.unknown(f"{func.name}() takes {len(positional)} positional arguments, got {len(args)}", node)
+                return self.fail("TypeError", f"{func.name}() takes {len(positional)} positional arguments, got {len(args)}", node)
             bound[spec.vararg.arg] = tuple(extra)
         elif spec.vararg is not None:
             bound[spec.vararg.arg] = ()
@@ -144,7 +145,7 @@ class Calls:
             elif spec.kwarg is not None:
                 rest[key] = value
             else:
-                return self.unknown(f"{func.name}() got an unexpected keyword argument '{key}'", node)
+                return self.fail("TypeError", f"{func.name}() got an unexpected keyword argument '{key}'", node)
         if spec.kwarg is not None:
             bound[spec.kwarg.arg] = rest
         for name in [*positional, *(a.arg for a in spec.kwonlyargs)]:
@@ -152,7 +153,7 @@ class Calls:
                 if name in func.defaults:
                     bound[name] = func.defaults[name]
                 else:
-                    return self.unknown(f"{func.name}() missing argument '{name}'", node)
+                    return self.fail("TypeError", f"{func.name}() missing argument '{name}'", node)
         return bound
 
     def call_function(self, func: FunctionValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST,

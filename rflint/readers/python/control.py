@@ -23,6 +23,7 @@ IDLE_LOOP_STEPS = 20_000
 """A loop that has run this many steps without building a layer or a graph node is not
 run to the end: it computes values that do not shape the model (timm's attention-bias
 index tables, resolution**4 iterations), and the names it touches become Unknown."""
+IDLE_REASON = "computed by a long loop that builds no layer, which rflint does not run to the end"
 MAX_DEPTH = 60
 STUBS_DIR = str(STUBS)
 NO_RETURN = object()
@@ -44,6 +45,16 @@ class Continue(Exception):
 
 class BudgetExceeded(Exception):
     pass
+
+
+class Raised(Exception):
+    """An exception the model's code raises, inside a ``try`` (only there: elsewhere an
+    error is an Unknown value and the reading goes on). ``kind`` is the exception class's
+    name, matched against the ``except`` clauses."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind, self.reason = kind, reason
 
 
 class Scope:

@@ -17,7 +17,7 @@ from ...diagnostics import source_lines
 from ...ir import GraphBuilder, Location, Unresolved
 from .attributes import Attributes
 from .calls import Calls
-from .control import STEP_BUDGET, Break, BudgetExceeded, Continue, Return, Scope, dotted, is_literal
+from .control import STEP_BUDGET, Break, BudgetExceeded, Continue, Raised, Return, Scope, dotted, is_literal
 from .expressions import Expressions
 from .imports import Imports
 from .loader import Finder, module_identity
@@ -58,6 +58,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self._reported: set[Unresolved] = set()
         self.constructing: list[Any] = []  # instances whose __init__ is running, innermost last
         self.yielded: list[list[Any]] = []  # what each running generator has yielded
+        self.try_depth = 0  # try statements being run: errors in them are raised (see fail)
         self.steps = 0
         self.depth = 0
         self.built = 0  # layers, module instances and graph nodes made: tells idle loops apart
@@ -69,6 +70,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.default_input_size: Any = None  # the configured input size (a pragma may set a model's own)
         self.sizes: dict[int, tuple[int | None, ...]] = {}  # per graph node, when the input size is known
         self.channels: dict[int, int | None] = {}  # per graph node, where the layers say it
+        self.ended: dict[int, bool] = {}  # per graph node: holds no positions
         self.enum_members: dict[int, dict[str, Any]] = {}  # one object per enum member, per class
         self.assumptions: dict[str, Location] = {}  # what was assumed, said once each
 
@@ -132,6 +134,13 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         needs it (``report``): code that builds no layer (pretrained configurations,
         registries, weight initialisation) may leave Unknowns behind without harm."""
         return Unknown(reason, self.loc(node) if node is not None else None)
+
+    def fail(self, kind: str, reason: str, node: ast.AST | None) -> Unknown:
+        """An error of the model's code (a TypeError, a KeyError): raised where a ``try`` may
+        catch it, else the Unknown the reading goes on with."""
+        if self.try_depth:
+            raise Raised(kind, reason)
+        return self.unknown(reason, node)
 
     def report(self, reason: str, loc: Location | None) -> None:
         """Something the model's graph needed and could not have: it makes the graph

@@ -169,7 +169,7 @@ class Expressions:
                 return Unknown("power too large to evaluate")
             return fn(a, b)
         except Exception as exc:  # noqa: BLE001  (ZeroDivisionError, TypeError... in the model's arithmetic)
-            return self.unknown(f"{type(exc).__name__}: {exc}", node)
+            return self.fail(type(exc).__name__, f"{type(exc).__name__}: {exc}", node)
 
     def _e_UnaryOp(self, node: ast.UnaryOp, scope: Scope) -> Any:
         v = self.eval(node.operand, scope)
@@ -292,7 +292,7 @@ class Expressions:
             try:
                 return obj[key]
             except Exception as exc:  # noqa: BLE001
-                return self.unknown(f"{type(exc).__name__}: {exc}", node)
+                return self.fail(type(exc).__name__, f"{type(exc).__name__}: {exc}", node)
         return Unknown(f"cannot index {type(obj).__name__}")
 
     def _e_Slice(self, node: ast.Slice, scope: Scope) -> Any:

@@ -92,6 +92,10 @@ class Size:
     atoms: tuple[Atom, ...]
     value: int | None = None
 
+    def __post_init__(self) -> None:
+        if not self.atoms and self.value is None and Fraction(self.coef).denominator == 1:
+            object.__setattr__(self, "value", int(self.coef))  # a plain number knows its value
+
     def times(self, other: "Size") -> "Size":
         value = self.value * other.value if self.value is not None and other.value is not None else None
         return Size(Fraction(self.coef) * other.coef, tuple(sorted(self.atoms + other.atoms, key=repr)), value)
@@ -120,6 +124,20 @@ class Size:
         if self.coef == other.coef and self.atoms == other.atoms:
             return True
         return self.value is not None and self.value == other.value
+
+
+def concrete(s: Size, sizes: Sequence[int | None]) -> Size:
+    """``s`` with the parts of spatial axes whose sizes are known as numbers: a reshape's
+    target written with constants (``view(B, 14, 14, C)``) matches the positions then."""
+    coef, atoms = Fraction(s.coef), []
+    for atom in s.atoms:
+        if atom[0] == "S" and atom[1] < len(sizes) and sizes[atom[1]] is not None and sizes[atom[1]] % atom[2] == 0:
+            coef *= sizes[atom[1]] // atom[2]
+        else:
+            atoms.append(atom)
+    if len(atoms) == len(s.atoms):
+        return s
+    return Size(coef, tuple(atoms), s.value)
 
 
 def number(n: int) -> Size:
@@ -225,6 +243,8 @@ def reshape(layout: Layout, sizes: Sequence[int | None], targets: Sequence[Size 
     total = number(1)
     for p in pieces:
         total = total.times(dim_size(p, sizes) if isinstance(p, Dim) else factor_size(p, sizes))
+    total = concrete(total, sizes)
+    targets = [concrete(t, sizes) if t is not None else None for t in targets]
     if sum(t is None for t in targets) > 1:
         return None
     if None in targets:
@@ -252,7 +272,7 @@ def reshape(layout: Layout, sizes: Sequence[int | None], targets: Sequence[Size 
                 extra_dim = queue.pop(0)  # type: ignore[assignment]
                 need = number(1)
                 break
-            size = factor_size(piece, sizes)
+            size = concrete(factor_size(piece, sizes), sizes)
             rest = need.over(size)
             if rest is not None:
                 taken.append(queue.pop(0))  # type: ignore[arg-type]

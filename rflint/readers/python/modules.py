@@ -7,14 +7,14 @@ from __future__ import annotations
 import ast
 from typing import Any, Iterator
 
-from ...ir import Opaque, Pointwise
+from ...ir import Opaque, Pointwise, Window
 from . import attention, tensor_shape
 from . import layout as lay
 from .tensor_ops import as_map
 from .control import (
     Scope,
 )
-from .torch_nn import LAYERS, BadArgument, LayerSpec, canonical_nn_name
+from .torch_nn import LAYERS, BadArgument, LayerSpec, UnknownArgument, canonical_nn_name
 from .consttensor import ConstTensor
 from .values import (
     ParamValue,
@@ -38,9 +38,11 @@ class Modules:
             bound = spec.bind(args, kwargs)
             op, extra = spec.build(bound, spec.ndim)
             attrs.update(extra)
-        except BadArgument as exc:
+        except UnknownArgument as exc:
             op = Opaque(f"{name}: {exc}")
-            self.unknown(f"{name}: {exc}", node)
+        except BadArgument as exc:
+            self.fail("TypeError", f"{name}: {exc}", node)
+            op = Opaque(f"{name}: {exc}")
         return LayerValue(name, op, self.loc(node), attrs, bound=bound)
 
     def _sequential_children(self, args: list[Any], node: ast.AST) -> dict[str, Any] | Unknown:
@@ -85,6 +87,8 @@ class Modules:
         if isinstance(module, ModuleInstance):
             for why in module.taint:
                 self.report(why.reason, why.loc)
+            if "forward" in module.attrs:  # self.forward = self.forward_slicing
+                return self.call(module.attrs["forward"], args, kwargs, node)  # type: ignore[arg-type]
             forward = module.cls.lookup("forward")
             if forward is None:
                 if module.children:
@@ -105,7 +109,7 @@ class Modules:
         name, op, layout = module.type_name, module.op, self.layout_of(x)
         if name == "MultiheadAttention":
             return attention.multihead(self, module, args, kwargs, node)
-        if name in ("Linear", "LazyLinear") and x.layout is not None:
+        if name in ("Linear", "LazyLinear") and x.layout is not None and lay.has_positions(layout):
             features = module.bound.get("out_features")
             return attention.linear_over(self, x, len(layout) - 1, node, name, module.attrs, module.loc, module.path,
                                          features if isinstance(features, int) and not isinstance(features, bool) else None)
@@ -114,6 +118,13 @@ class Modules:
                                        node, name, targets=None)
         if isinstance(op, Pointwise) or not lay.has_positions(layout):
             out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=x.layout)
+        elif x.layout is not None and _pointwise_window(op) and len(layout) == self.ndim + 2:
+            # A 1x1 conv reads one position: it mixes the channels (dimension 1) however the
+            # other dimensions hold the positions (MobileViT-v2's patches).
+            out_c = module.attrs.get("out_channels")
+            channels = lay.Dim((lay.Factor("C", count=out_c) if isinstance(out_c, int) else lay.Factor("C", key=("conv", id(module))),))
+            new = (layout[0], channels) + layout[2:]
+            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
         else:
             x = as_map(self, x, node, name)
             out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc)
@@ -164,3 +175,9 @@ class Modules:
         elif isinstance(value, dict):
             for child in value.values():
                 yield from self.iter_layers(child, seen)
+
+
+def _pointwise_window(op: Any) -> bool:
+    """A conv or pool that reads exactly its own position (kernel 1, stride 1, no padding)."""
+    return isinstance(op, Window) and all(k == 1 for k in op.kernel) and all(s == 1 for s in op.stride) \
+        and all(p == (0, 0) for p in op.padding)

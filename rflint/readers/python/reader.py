@@ -224,7 +224,7 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
     ev.applied = set()
     ev.ndim = _spatial_rank(ev, instance)
     ev.input_size = _spatial_size(overrides.get("input_size", ev.default_input_size), ev.ndim)
-    ev.sizes, ev.channels = {}, {}
+    ev.sizes, ev.channels, ev.ended = {}, {}, {}
     x = builder.input()
     outputs: list[tuple[str, int]] = []
     if isinstance(instance, Unknown) or not isinstance(instance, (ModuleInstance, ContainerValue, LayerValue)):

@@ -11,6 +11,8 @@ from typing import Any
 
 from .consttensor import ConstTensor
 from .control import (
+    Raised,
+    IDLE_REASON,
     IDLE_LOOP_STEPS,
     NO_RETURN,
     Break,
@@ -69,8 +71,8 @@ class Statements:
             current = self.eval(stmt.target, scope)  # the target, read
             self.assign(stmt.target, self.binop(stmt.op, current, self.eval(stmt.value, scope), stmt), scope)
         elif isinstance(stmt, ast.Expr):
-            if not top:
-                self.eval(stmt.value, scope)
+            if not top or isinstance(stmt.value, ast.Call):
+                self.eval(stmt.value, scope)  # at module level: calls (a registration) run when the module is read
         elif isinstance(stmt, ast.Return):
             raise Return(self.eval(stmt.value, scope) if stmt.value is not None else None)
         elif isinstance(stmt, ast.If):
@@ -86,12 +88,11 @@ class Statements:
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             self.exec_body(stmt.body, scope)
         elif isinstance(stmt, ast.Try):
-            self.exec_body(stmt.body, scope)
-            self.exec_body(stmt.orelse, scope)
-            self.exec_body(stmt.finalbody, scope)
+            self._try(stmt, scope)
         elif isinstance(stmt, ast.Raise):
             if not top:
-                raise Return(self.unknown("the code raises here", stmt))
+                kind = self._exception_name(stmt.exc, scope) if stmt.exc is not None else "Exception"
+                raise Return(self.fail(kind, f"the code raises {kind} here", stmt))
         elif isinstance(stmt, ast.Delete):
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
@@ -288,24 +289,60 @@ class Statements:
                 continue
         self.exec_body(stmt.orelse, scope)
 
+    def _try(self, stmt: ast.Try, scope: Scope) -> None:
+        """``try``: an error raised in the body (a layer refusing an argument, a missing key,
+        a ``raise``) runs the first ``except`` clause that names its class or a base of it."""
+        self.try_depth += 1
+        try:
+            self.exec_body(stmt.body, scope)
+        except Raised as exc:
+            self.try_depth -= 1
+            handler = next((h for h in stmt.handlers if self._catches(h, exc.kind, scope)), None)
+            if handler is None:
+                if self.try_depth:
+                    raise
+                raise Return(self.unknown(exc.reason, stmt)) from None
+            if handler.name:
+                scope.locals[handler.name] = Unknown(f"the {exc.kind} caught here")
+            self.exec_body(handler.body, scope)
+        else:
+            self.try_depth -= 1
+            self.exec_body(stmt.orelse, scope)
+        finally:
+            if stmt.finalbody:
+                self.exec_body(stmt.finalbody, scope)
+
+    def _exception_name(self, expr: ast.expr, scope: Scope) -> str:
+        value = self.eval(expr.func if isinstance(expr, ast.Call) else expr, scope)
+        return getattr(value, "name", None) or getattr(value, "path", "Exception").rsplit(".", 1)[-1]
+
+    def _catches(self, handler: ast.ExceptHandler, kind: str, scope: Scope) -> bool:
+        if handler.type is None:
+            return True
+        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        caught = {self._exception_name(n, scope) for n in names}
+        return bool(caught & ({kind} | _EXCEPTION_BASES.get(kind, set()) | {"Exception", "BaseException"}))
+
     def _skip(self, stmt: ast.For | ast.While, scope: Scope, why: Unknown) -> None:
         """A loop that cannot run: every name it would assign becomes Unknown (a tensor that
         would have gone through its layers is not passed on as if it had), and an instance
         under construction may lack the layers it would have built."""
         for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}:
             scope.locals[name] = why
-        self.taint(why.reason, stmt)
+        if IDLE_REASON not in why.reason:
+            # (Over what a long loop that built nothing left unknown, a loop walks that
+            # computation's results, weight initialisation's modules: it builds nothing either.)
+            self.taint(why.reason, stmt)
 
     def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int]) -> bool:
         """Stop a loop that has long built nothing (IDLE_LOOP_STEPS); every local name it
         touches becomes Unknown, so that no partial value passes for a whole one."""
         if self.steps - start[0] <= IDLE_LOOP_STEPS or self.built != start[1]:
             return False
-        gone = Unknown("computed by a long loop that builds no layer, which rflint does not run to the end")
+        gone = self.unknown(IDLE_REASON, stmt)
         for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
             if name in scope.locals:
                 scope.locals[name] = gone
-        self.unknown(f"loop stopped after {IDLE_LOOP_STEPS} steps that built no layer", stmt)
         return True
 
     def _while(self, stmt: ast.While, scope: Scope) -> None:
@@ -361,3 +398,11 @@ class Statements:
                                                   Record, SourceModule)):
             return True  # objects without __bool__ or __len__ are true
         return Unknown("condition cannot be decided")
+
+
+_EXCEPTION_BASES = {
+    "KeyError": {"LookupError"}, "IndexError": {"LookupError"}, "ZeroDivisionError": {"ArithmeticError"},
+    "OverflowError": {"ArithmeticError"}, "ModuleNotFoundError": {"ImportError"},
+    "FileNotFoundError": {"OSError", "IOError", "EnvironmentError"}, "NotImplementedError": {"RuntimeError"},
+    "RecursionError": {"RuntimeError"}, "UnboundLocalError": {"NameError"},
+}

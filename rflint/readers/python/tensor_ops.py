@@ -330,6 +330,8 @@ def param_attribute(p: ParamValue, name: str) -> Any:
         return p.shape if p.shape is not None else Unknown("shape of a parameter")
     if name == "size":
         return Builtin("Tensor.size", lambda ev, args, kwargs, n: _param_size(p, args))
+    if name in ("reshape_as", "view_as", "expand_as"):
+        return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: ParamValue(p.what, consttensor.shape_of(args[0]) if args else None))
     reshape = _SHAPE_METHODS.get(name)
     if reshape is not None:
         def impl(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
@@ -370,6 +372,11 @@ def _reduce(name: str) -> Handler:
             if x.layout is None:
                 return ev.add_node(Global(), [x.node], name, node)
             return ev.add_node(Global(), [x.node], name, node, layout=rest)
+        windows = lay.mixing_windows(layout, dims, ev.ndim)
+        if windows is not None and any(w is None for w in windows):
+            # Over the patches at each offset within them (MobileViT-v2's context): each value
+            # reads positions across whole axes, a statistic like a gate's.
+            return ev.mix(x, windows, node, name, rest)
         return ev.opaque(x, f"{name} over part of the positions", node, name)
 
     return handler

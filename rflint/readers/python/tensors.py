@@ -43,7 +43,28 @@ class Tensors:
         return TensorValue(nid, layout)
 
     def layout_of(self, x: TensorValue) -> Layout:
-        return x.layout if x.layout is not None else lay.standard(self.ndim, self.map_channels(x.node), x.node)
+        if x.layout is not None:
+            return x.layout
+        if self.is_ended(x.node):  # pooled to (N, C, 1, 1): no position left
+            return (lay.Dim((lay.BATCH,)), lay.standard(self.ndim, self.map_channels(x.node), x.node)[1]) + (lay.Dim(()),) * self.ndim
+        return lay.standard(self.ndim, self.map_channels(x.node), x.node)
+
+    def is_ended(self, nid: int) -> bool:
+        """Whether node ``nid``'s output holds no positions (global pooling, a flattened
+        vector, a constant, and what is computed from them alone)."""
+        if nid in self.ended:
+            return self.ended[nid]
+        assert self.builder is not None
+        node = self.builder.node(nid)
+        op = node.op
+        if isinstance(op, (Global, EndSpatial, Constant)) or (isinstance(op, Mix) and op.is_global):
+            result = True
+        elif not node.inputs or isinstance(op, Opaque):
+            result = False
+        else:
+            result = all(self.is_ended(i) for i in node.inputs)
+        self.ended[nid] = result
+        return result
 
     def map_channels(self, nid: int) -> int | None:
         """The channel count of node ``nid``'s map, where the layers say it."""
@@ -93,7 +114,8 @@ class Tensors:
         if ta and tb:
             la, lb = self.layout_of(a), self.layout_of(b)
             out = la if lay.has_positions(la) or not lay.has_positions(lb) else lb
-            if lay.has_positions(la) and lay.has_positions(lb) and not _broadcastable(la, lb):
+            if lay.has_positions(la) and lay.has_positions(lb) and not (self.is_ended(a.node) or self.is_ended(b.node)) \
+                    and not _broadcastable(la, lb):
                 return self.opaque([a, b], f"{name} of maps arranged differently", node, name)
             return self.add_node(Merge(kind), [a.node, b.node], name, node, layout=out)  # type: ignore[arg-type]
         if ta or tb:
@@ -161,6 +183,8 @@ class Tensors:
         """Mixing within windows (or globally) of one or more tensors of the same positions."""
         xs = x if isinstance(x, list) else [x]
         inputs = list(dict.fromkeys(t.node for t in xs))
+        if any(w is None for w in windows):
+            inputs = inputs[:1]  # global: every output reads every key, whatever their jump; the frame ends
         if len(inputs) > 1:
             merged = self.add_node(Merge("mul"), inputs, name, node)
             inputs = [merged.node]
@@ -171,11 +195,16 @@ class Tensors:
 def _broadcastable(a: Layout, b: Layout) -> bool:
     """Whether two arrangements put the same positions in the same places (dimensions of
     size one broadcast: an SE gate's (N, C, 1, 1) against a map)."""
-    da = [d for d in a if d.factors or d.extra]
-    db = [d for d in b if d.factors or d.extra]
-    pa = [d for d in da if lay.spatial_factors(d)]
-    pb = [d for d in db if lay.spatial_factors(d)]
-    return pa == pb
+    pa = [d for d in a if lay.spatial_factors(d)]
+    pb = [d for d in b if lay.spatial_factors(d)]
+    if pa == pb:
+        return True
+    for da, db in zip(reversed(a), reversed(b)):  # aligned from the last dimension, as torch broadcasts
+        if not (da.factors or da.extra) or not (db.factors or db.extra):
+            continue
+        if (lay.spatial_factors(da) or lay.spatial_factors(db)) and (da.factors, da.extra) != (db.factors, db.extra):
+            return False
+    return True
 
 
 def is_size(value: Any) -> bool:

@@ -30,7 +30,13 @@ _REQUIRED = object()
 
 
 class BadArgument(Exception):
-    """An argument the layer cannot take; the message names the parameter."""
+    """An argument the layer cannot take; the message names the parameter (torch raises a
+    TypeError or ValueError there)."""
+
+
+class UnknownArgument(BadArgument):
+    """An argument whose value is not known: the layer's geometry is not either (not an
+    error of the model's code)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class LayerSpec:
 def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     """An int or a sequence of n ints, as PyTorch's ``_ntuple`` accepts."""
     if isinstance(value, Unknown):
-        raise BadArgument(f"{name} is not known ({value.reason})")
+        raise UnknownArgument(f"{name} is not known ({value.reason})")
     if isinstance(value, bool):
         raise BadArgument(f"{name} must be an int, got {value!r}")
     if isinstance(value, int):
@@ -78,7 +84,7 @@ def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
         return tuple(value)
     u = first_unknown(value)
     if u:
-        raise BadArgument(f"{name} is not known ({u.reason})")
+        raise UnknownArgument(f"{name} is not known ({u.reason})")
     raise BadArgument(f"{name} must be an int or {n} ints, got {value!r}")
 
 
@@ -187,7 +193,7 @@ def pad_spec(pad: Any, n: int, name: str = "padding") -> tuple[tuple[int, int], 
         return ((pad, pad),) * n
     u = first_unknown(pad)
     if u:
-        raise BadArgument(f"{name} is not known ({u.reason})")
+        raise UnknownArgument(f"{name} is not known ({u.reason})")
     if not isinstance(pad, (list, tuple)) or len(pad) % 2 or not all(isinstance(v, int) for v in pad):
         raise BadArgument(f"{name} must be an int or pairs of ints, got {pad!r}")
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]  # last axis first
@@ -208,7 +214,7 @@ def _pad(n: int) -> Callable[[dict[str, Any], int], tuple[Op, dict[str, Any]]]:
 def resample(size: Any, scale: Any, mode: Any, align_corners: Any, n: int | None) -> Op:
     """Upsample / interpolate: the operator for a scale factor or a target size."""
     if not isinstance(mode, str):
-        raise BadArgument(f"mode is not known ({getattr(mode, 'reason', mode)})")
+        raise UnknownArgument(f"mode is not known ({getattr(mode, 'reason', mode)})")
     modes = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "bilinear": "linear",
              "trilinear": "linear", "bicubic": None, "area": None}
     if mode not in modes:
@@ -217,7 +223,7 @@ def resample(size: Any, scale: Any, mode: Any, align_corners: Any, n: int | None
     if kind is None:
         return Opaque(f"interpolation mode {mode!r} is not modelled")
     if isinstance(align_corners, Unknown):
-        raise BadArgument(f"align_corners is not known ({align_corners.reason})")
+        raise UnknownArgument(f"align_corners is not known ({align_corners.reason})")
     ac = bool(align_corners) if kind == "linear" else False
     ndim = n or {"bilinear": 2, "trilinear": 3, "linear": 1}.get(mode, 2)
     if size is not None:
@@ -226,7 +232,7 @@ def resample(size: Any, scale: Any, mode: Any, align_corners: Any, n: int | None
         raise BadArgument("either size or scale_factor must be given")
     u = first_unknown(scale)
     if u:
-        raise BadArgument(f"scale_factor is not known ({u.reason})")
+        raise UnknownArgument(f"scale_factor is not known ({u.reason})")
     scales = (scale,) * ndim if isinstance(scale, (int, float)) else tuple(scale)
     if len(scales) != ndim or not all(isinstance(v, (int, float)) and v > 0 for v in scales):
         raise BadArgument(f"scale_factor must be positive numbers, got {scale!r}")
@@ -367,7 +373,7 @@ def _antialiased_pads(k: int, s: int, b: dict[str, Any]) -> tuple[int, int]:
     """adobe/antialiased-cnns BlurPool: pad ``(k-1)//2`` before, ``ceil((k-1)/2)`` after, plus ``pad_off``."""
     off = b.get("pad_off", 0)
     if not isinstance(off, int):
-        raise BadArgument(f"pad_off is not known ({off!r})")
+        raise UnknownArgument(f"pad_off is not known ({off!r})")
     return (k - 1) // 2 + off, -(-(k - 1) // 2) + off
 
 
