@@ -195,7 +195,7 @@ def out_sizes(node: Node, sizes: tuple[int | None, ...], ndim: int) -> tuple[tup
             out.append(_resample_out(op, a, n))
             continue
         if isinstance(op, Global):
-            out.append(op.output_size[a] if op.output_size else 1)
+            out.append(op.output_size[a] if op.output_size and a < len(op.output_size) else 1)
             continue
         if n is None:
             out.append(None)

@@ -146,6 +146,10 @@ def _sdpa(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Ca
     q, k, v = (list(args) + [kwargs.get("query"), kwargs.get("key"), kwargs.get("value")])[:3]
     tensors = [t for t in (q, k, v) if isinstance(t, TensorValue)]
     bad = next((t for t in (q, k, v) if isinstance(t, Unknown)), None)
+    if bad is None and isinstance(q, ParamValue) and isinstance(k, TensorValue) and isinstance(v, TensorValue):
+        # Learned queries (attention pooling): each reads every key position; no position is left.
+        lv = ev.layout_of(v)
+        return ev.mix(v, (None,) * ev.ndim, node, "attention", lay.forget_positions(lv, ev.map_sizes(v.node)))
     if bad is not None or len(tensors) < 3:
         reason = bad.reason if bad is not None else "attention of values that are not tensors"
         return ev.opaque(tensors or [ev.as_tensor(bad, node)], reason, node, "attention")  # type: ignore[list-item]

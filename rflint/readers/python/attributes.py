@@ -350,6 +350,8 @@ class Attributes:
             return Builtin(f"{obj.kind}.{name}", methods[name])
         if name in children:
             return children[name]
+        if name in obj.attrs:
+            return obj.attrs[name]
         method = self._module_method(obj, name)
         if method is not None:
             return method
@@ -424,7 +426,10 @@ class Attributes:
                     obj.children[name] = value  # nn.Module.__setattr__ registers it; Sequential runs it in order
                 self.repath(value, f"{obj.path}.{name}" if obj.path else name)
         elif isinstance(obj, ContainerValue):
-            obj.children[name] = value
+            if is_module(value) or isinstance(value, Unknown):
+                obj.children[name] = value  # a module set on a container is one of its children
+            else:
+                obj.attrs[name] = value  # a plain attribute (grad_checkpointing = False) is not
 
     def repath(self, value: Any, path: str) -> None:
         """Give a module and everything below it their dotted names (``layer1.0.conv1``)."""

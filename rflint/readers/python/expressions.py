@@ -155,7 +155,11 @@ class Expressions:
             kind = "add" if isinstance(op, (ast.Add, ast.Sub)) else "mul"
             return self.binary_tensor_op(kind, a, b, node, type(op).__name__.lower())
         if isinstance(a, ConstTensor) or isinstance(b, ConstTensor):
+            if isinstance(a, ParamValue) or isinstance(b, ParamValue):
+                return _param_binop(a, b)
             return _const_binop(op, a, b)
+        if isinstance(a, ParamValue) or isinstance(b, ParamValue):
+            return _param_binop(a, b)
         if isinstance(a, (SizeValue, SymSize)) or isinstance(b, (SizeValue, SymSize)):
             return _size_arithmetic(op, a, b)
         u = first_unknown(a, b)
@@ -398,3 +402,15 @@ def _size_arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
         return fn(va, vb)
     except Exception as exc:  # noqa: BLE001
         return Unknown(f"{type(exc).__name__}: {exc}")
+
+
+def _param_binop(a: Any, b: Any) -> Any:
+    """Arithmetic with a tensor whose values are not known (a parameter, ``q_latent * scale``):
+    such a tensor, of the broadcast shape where both are known."""
+    u = first_unknown(a, b)
+    if u:
+        return u
+    shapes = [consttensor.shape_of(v) if not isinstance(v, (int, float)) else () for v in (a, b)]
+    shape = consttensor.broadcast_shapes(*shapes) if all(s is not None for s in shapes) else None  # type: ignore[arg-type]
+    what = a.what if isinstance(a, ParamValue) else b.what
+    return ParamValue(what, shape)

@@ -96,8 +96,8 @@ class Imports:
         tree, text = parsed
         mod.lines = source_lines(text)
         self.read_files.add(mod.path)
-        saved_module, saved_steps, saved_chain = self.module, self.steps, self.chain
-        self.module, self.chain = mod, []
+        saved_module, saved_steps, saved_chain, saved_try = self.module, self.steps, self.chain, self.try_depth
+        self.module, self.chain, self.try_depth = mod, [], 0  # read lazily: not inside the reader's try
         try:
             for stmt in tree.body:
                 try:
@@ -107,7 +107,7 @@ class Imports:
         except BudgetExceeded:
             self.unknown(f"step budget exhausted reading {mod.name}", None)
         finally:
-            self.module, self.steps, self.chain = saved_module, saved_steps, saved_chain
+            self.module, self.steps, self.chain, self.try_depth = saved_module, saved_steps, saved_chain, saved_try
         mod.state = "loaded"
         return True
 

@@ -19,6 +19,7 @@ from ...diagnostics import Diagnostic, Severity
 from ...ir import GraphBuilder, Location, Opaque, Unresolved
 from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from ..pragma import pragma_settings
+from .control import Raised
 from .evaluator import BudgetExceeded, Evaluator
 from .loader import Finder, parse_text
 from .values import SourceModule, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
@@ -192,6 +193,8 @@ def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args
         instance = ev.instantiate(cls, args, kwargs, None)
     except BudgetExceeded:
         instance = ev.unknown(f"step budget exhausted building {cls.name}", cls.node)
+    except Raised as exc:  # not caught by the model's own try (a safety net: try statements catch theirs)
+        instance = ev.unknown(exc.reason, cls.node)
     return _trace(ev, cls.name, instance, cls.node, overrides)
 
 
@@ -202,6 +205,8 @@ def _build_factory(ev: Evaluator, func: FunctionValue, overrides: dict[str, Any]
         instance = ev.call_function(func, args, kwargs, func.node, None)
     except BudgetExceeded:
         instance = ev.unknown(f"step budget exhausted in {func.name}()", func.node)
+    except Raised as exc:
+        instance = ev.unknown(exc.reason, func.node)
     return _trace(ev, func.name, instance, func.node, overrides)  # type: ignore[arg-type]
 
 
@@ -235,6 +240,8 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
             result = ev.apply_module(instance, [TensorValue(x)], {}, def_node)
         except BudgetExceeded:
             result = ev.unknown(f"step budget exhausted running {name}.forward", def_node)
+        except Raised as exc:
+            result = ev.unknown(exc.reason, def_node)
         outputs = _outputs(result)
         if not outputs:
             why = result.reason if isinstance(result, Unknown) else f"forward returned no tensor ({type(result).__name__})"

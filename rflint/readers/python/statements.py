@@ -129,12 +129,12 @@ class Statements:
         """Evaluate a deferred module constant in its own module, once."""
         module = deferred.module or self.module
         namespace[name] = Unknown(f"{name} refers to itself")
-        saved = self.module
-        self.module = module
+        saved, saved_try = self.module, self.try_depth
+        self.module, self.try_depth = module, 0  # evaluated lazily: not inside the reader's try
         try:
             value = self.eval(deferred.expr, Scope(module.globals))
         finally:
-            self.module = saved
+            self.module, self.try_depth = saved, saved_try
         # Modules are shared by the files of a run: an Unknown (an import cycle met half-way)
         # is not kept, so that what a file reads does not depend on the files read before it.
         namespace[name] = deferred if isinstance(value, Unknown) else value
@@ -292,22 +292,27 @@ class Statements:
     def _try(self, stmt: ast.Try, scope: Scope) -> None:
         """``try``: an error raised in the body (a layer refusing an argument, a missing key,
         a ``raise``) runs the first ``except`` clause that names its class or a base of it."""
+        caught: Raised | None = None
+        depth = self.try_depth
         self.try_depth += 1
         try:
             self.exec_body(stmt.body, scope)
         except Raised as exc:
-            self.try_depth -= 1
-            handler = next((h for h in stmt.handlers if self._catches(h, exc.kind, scope)), None)
+            caught = exc
+        finally:
+            self.try_depth = depth  # also when the body returns or breaks
+        try:
+            if caught is None:
+                self.exec_body(stmt.orelse, scope)
+                return
+            handler = next((h for h in stmt.handlers if self._catches(h, caught.kind, scope)), None)
             if handler is None:
                 if self.try_depth:
-                    raise
-                raise Return(self.unknown(exc.reason, stmt)) from None
+                    raise caught
+                raise Return(self.unknown(caught.reason, stmt))
             if handler.name:
-                scope.locals[handler.name] = Unknown(f"the {exc.kind} caught here")
+                scope.locals[handler.name] = Unknown(f"the {caught.kind} caught here")
             self.exec_body(handler.body, scope)
-        else:
-            self.try_depth -= 1
-            self.exec_body(stmt.orelse, scope)
         finally:
             if stmt.finalbody:
                 self.exec_body(stmt.finalbody, scope)

@@ -33,10 +33,13 @@ relu relu_ relu6 elu elu_ selu celu gelu silu mish hardswish hardsigmoid hardtan
 prelu rrelu glu sigmoid tanh softplus softsign logsigmoid softmax log_softmax dropout dropout1d dropout2d dropout3d
 alpha_dropout feature_alpha_dropout batch_norm instance_norm group_norm layer_norm local_response_norm normalize
 threshold clamp clamp_ clip abs exp log neg sqrt rsqrt square pow channel_shuffle native_channel_shuffle
+rms_norm softmin erf erfc tanhshrink hardshrink softshrink sign reciprocal nan_to_num
 """.split()
 _SAME_TENSOR_METHODS = """
 contiguous clone float half double bfloat16 to type type_as detach cpu cuda requires_grad_ relu relu_ sigmoid
 sigmoid_ tanh tanh_ clamp clamp_ clip abs exp log neg sqrt rsqrt pow softmax log_softmax mul_ add_ div_ sub_
+square square_ reciprocal sign erf gelu silu exp_ log_ abs_ neg_ masked_fill masked_fill_ nan_to_num clamp_min
+clamp_max pow_ sqrt_ fill_ zero_ float_power
 """.split()
 
 
@@ -274,6 +277,14 @@ def _merge(kind: str, name: str) -> Handler:
     return handler
 
 
+def _addcmul(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``torch.addcmul(a, b, c)`` is ``a + b * c``."""
+    a, b, c = (list(args) + [kwargs.get("tensor1"), kwargs.get("tensor2")])[:3]
+    return ev.binary_tensor_op("add", a, ev.binary_tensor_op("mul", b, c, node, "addcmul"), node, "addcmul")
+
+
+FUNCTIONS["torch.addcmul"] = _addcmul
+METHODS["addcmul"] = _addcmul
 FUNCTIONS["torch.add"] = _merge("add", "torch.add")
 FUNCTIONS["torch.sub"] = _merge("add", "torch.sub")
 FUNCTIONS["torch.mul"] = _merge("mul", "torch.mul")
@@ -382,7 +393,30 @@ def _reduce(name: str) -> Handler:
     return handler
 
 
-for _name in ("mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp"):
+for _name in ("maximum", "minimum"):
+    FUNCTIONS[f"torch.{_name}"] = _merge("add", f"torch.{_name}")
+    METHODS[_name] = _merge("add", _name)
+
+
+def _where(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``torch.where(cond, a, b)``: every output reads the same position of each."""
+    out: Any = None
+    for value in args[:3]:
+        if isinstance(value, TensorValue):
+            out = value if out is None else ev.binary_tensor_op("add", out, value, node, "torch.where")
+    return out if out is not None else ev.unknown("torch.where of values that are not tensors", node)
+
+
+FUNCTIONS["torch.where"] = _where
+
+
+def _norm(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``x.norm(p, dim)``: a reduction like ``sum`` (its ``p`` comes first)."""
+    dim = kwargs.pop("dim", args[2] if len(args) > 2 else None)
+    return _reduce("norm")(ev, [args[0], dim] if dim is not None else [args[0]], kwargs, node)
+
+
+for _name in ("mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp", "prod"):
     METHODS[_name] = _reduce(_name)
     FUNCTIONS[f"torch.{_name}"] = _reduce(f"torch.{_name}")
 
@@ -408,3 +442,6 @@ FUNCTIONS["torch.jit.annotate"] = lambda ev, args, kwargs, node: args[1] if len(
 # The shape and layout operations, and attention and token mixing, register their handlers
 # in FUNCTIONS and METHODS too.
 from . import attention, tensor_shape  # noqa: E402,F401
+METHODS["norm"] = _norm
+FUNCTIONS["torch.norm"] = _norm
+FUNCTIONS["torch.linalg.vector_norm"] = _norm

@@ -161,7 +161,13 @@ def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast
     targets = _targets(ev, shape)
     if isinstance(targets, Unknown):
         return ev.opaque(x, f"reshape to a shape that is not known ({targets.reason})", node, "reshape")
-    new = lay.reshape(ev.layout_of(x), ev.map_sizes(x.node), targets)
+    layout = ev.layout_of(x)
+    new = lay.reshape(layout, ev.map_sizes(x.node), targets)
+    if new is None and not lay.has_positions(layout):
+        # Without positions any shape will do: channel-like dimensions of the sizes asked.
+        new = tuple(Dim((Factor("C", count=t.value) if t is not None and t.value is not None else Factor("C", key=("reshape", id(node), i)),))
+                    for i, t in enumerate(targets))
+        return ev.tensor(x.node, new)
     return relaid(ev, x, new, node, "reshape", targets=len(targets))
 
 

@@ -80,6 +80,7 @@ class ContainerValue:
     children: dict[str, Any]
     loc: Location | None
     path: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)  # plain attributes set on it (not children)
 
 
 @dataclass(eq=False, repr=False)
