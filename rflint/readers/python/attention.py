@@ -19,7 +19,8 @@ import ast
 import re
 from typing import TYPE_CHECKING, Any
 
-from ...ir import Merge, Pointwise
+from ...ir import Merge, Pointwise, Window
+from . import consttensor
 from . import layout as lay
 from .layout import Dim, Factor, Layout
 from .tensor_ops import FUNCTIONS, METHODS
@@ -126,9 +127,36 @@ def linear_over(ev: "Evaluator", x: TensorValue, dim: int, node: ast.AST, name: 
     out = layout[:dim] + (Dim((channel,)),) + layout[dim + 1:]
     if windows is None and not d.extra:
         return ev.add_node(Pointwise(), [x.node], name, node, attrs, path, loc, layout=out)
+    merged = _patch_merging(layout, dim, ev.ndim)
+    if merged is not None:
+        # The positions of each w x w block were moved into this dimension (Swin's patch
+        # merging): a linear layer over it is a conv with kernel = stride = w.
+        w, outer = merged
+        n = ev.ndim
+        new = tuple(Dim(tuple(Factor("S", f.axis) if f in outer else f for f in dd.factors), dd.extra) for dd in out)
+        return ev.add_node(Window("conv", w, w, (1,) * n, ((0, 0),) * n), [x.node], name, node, attrs, path, loc, layout=new)
     if windows is None:
         windows = (None,) * ev.ndim  # class tokens mixed in: every position reads them
     return ev.mix(x, windows, node, name, out)
+
+
+def _patch_merging(layout: Layout, dim: int, ndim: int) -> tuple[tuple[int, ...], list[Factor]] | None:
+    """(w per axis, the outer factors) when ``layout[dim]`` holds exactly the inner ``w``
+    positions of every axis and the blocks themselves (stride ``w``, the rest of the axis)
+    are elsewhere: a space-to-depth arrangement."""
+    inner = lay.spatial_factors(layout[dim])
+    w: list[int] = []
+    outer: list[Factor] = []
+    for a in range(ndim):
+        mine = [f for f in inner if f.axis == a]
+        if len(mine) != 1 or mine[0].stride != 1 or mine[0].count is None:
+            return None
+        blocks = [f for i, d in enumerate(layout) if i != dim for f in lay.spatial_factors(d) if f.axis == a]
+        if len(blocks) != 1 or blocks[0].stride != mine[0].count or blocks[0].count is not None:
+            return None
+        w.append(mine[0].count)
+        outer.append(blocks[0])
+    return tuple(w), outer
 
 
 def _matmul(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
@@ -204,8 +232,16 @@ def _einsum(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.
     inputs = [s.strip().replace(" ", "") for s in m.group(1).split(",")]
     result = m.group(2).replace(" ", "")
     tensors = [t for t in operands if isinstance(t, TensorValue)]
-    if len(inputs) != len(operands) or not tensors:
+    if len(inputs) != len(operands):
         return ev.unknown("einsum of operands rflint cannot match to its equation", node)
+    if not tensors:  # parameters and constants (a relative-position table): a parameter
+        sizes: dict[str, int] = {}
+        for spec, t in zip(inputs, operands):
+            shape = consttensor.shape_of(t)
+            if shape is not None and len(shape) == len(spec):
+                sizes.update(zip(spec, shape))
+        shape = tuple(sizes[c] for c in result) if all(c in sizes for c in result) else None
+        return ParamValue("einsum of parameters", shape)
     letters: dict[str, Dim] = {}
     for spec, t in zip(inputs, operands):
         if not isinstance(t, TensorValue):

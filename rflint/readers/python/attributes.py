@@ -16,7 +16,9 @@ from .stdlib._support import function
 from .stdlib.builtins import PLAIN, SAFE_METHODS
 from .stdlib.collections import namedtuple_attribute
 from .stdlib.enum import is_enum_class
+from .stdlib.enum import EnumMember
 from .stdlib.enum import member as enum_member
+from .stdlib.enum import member_attribute as enum_member_attribute
 from .stdlib.functools import partial_attribute
 from .torch_nn import MISSING_ATTRIBUTE, canonical_nn_name, layer_attribute, parameter_shapes
 from .values import (
@@ -92,6 +94,11 @@ class Attributes:
             return self.unknown(f"{obj.name} has no attribute '{name}' that rflint models", node)
         if isinstance(obj, Record):
             return obj.get(name)
+        if isinstance(obj, EnumMember):
+            value = enum_member_attribute(obj, name)
+            if value is not None:
+                return value
+            obj = obj.value  # a str/int enum member has its value's methods
         if isinstance(obj, Partial):
             value = partial_attribute(obj, name)
             return value if value is not None else self.unknown(f"functools.partial has no attribute '{name}'", node)
@@ -450,7 +457,7 @@ class Attributes:
         registration order (``IntermediateLayerGetter`` rebuilds a backbone from them)."""
         def direct(m: Any) -> list[tuple[str, Any]]:
             if isinstance(m, ModuleInstance):
-                items = {**{k: v for k, v in m.attrs.items() if is_module(v)}, **m.children}
+                items = {**{k: v for k, v in m.attrs.items() if self._is_nn_module(v)}, **m.children}
                 return list(items.items())
             if isinstance(m, ContainerValue):
                 return list(m.children.items())
@@ -465,6 +472,13 @@ class Attributes:
                 pairs.append((prefix, m))
                 stack[0:0] = [(f"{prefix}.{k}" if prefix else k, v) for k, v in direct(m)]
         return [(k, v) for k, v in pairs] if how.startswith("named") else [v for _, v in pairs]
+
+    def _is_nn_module(self, value: Any) -> bool:
+        """A torch module (a layer, a container, an instance of an nn.Module subclass), not an
+        instance of any other class the model keeps (a config, an enum member)."""
+        if isinstance(value, ModuleInstance):
+            return self.is_module_class(value.cls) or self.container_kind(value.cls) is not None
+        return is_module(value)
 
     def container_kind(self, cls: ClassValue) -> str | None:
         """``Sequential``, ``ModuleList`` or ``ModuleDict`` when a user class derives from one."""

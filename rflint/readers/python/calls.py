@@ -23,6 +23,8 @@ from .control import (
     normalise_path,
 )
 from .stdlib import dataclasses
+from .stdlib.enum import is_enum_class
+from .stdlib.enum import lookup as enum_lookup
 from .torch_nn import LAYERS, BadArgument, canonical_nn_name, external_layer, layer_attribute, parameter_shapes
 from .values import (
     Builtin,
@@ -203,6 +205,8 @@ class Calls:
         return any(canonical_nn_name(p) is not None for p in cls.external_bases())
 
     def instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST | None) -> Any:
+        if is_enum_class(cls) and len(args) == 1:
+            return enum_lookup(self, cls, args[0], node)  # Format('NHWC'): a member by value
         loc = self.loc(node) if node is not None else None  # where it is built, before entering it
         if node is not None:
             self.chain.append(self.frame(node, cls.name))

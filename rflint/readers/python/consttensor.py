@@ -281,7 +281,10 @@ def _broadcast_to(t: ConstTensor | Number, shape: Shape) -> ConstTensor | None:
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
     "truediv": lambda x, y: x / y, "floordiv": lambda x, y: x // y, "pow": lambda x, y: x**y,
+    "eq": lambda x, y: int(x == y), "ne": lambda x, y: int(x != y), "lt": lambda x, y: int(x < y),
+    "le": lambda x, y: int(x <= y), "gt": lambda x, y: int(x > y), "ge": lambda x, y: int(x >= y),
 }
+_COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}  # a bool tensor, held as int64 0/1
 
 
 def elementwise(op: str, a: Any, b: Any) -> ConstTensor | Number | Unknown:
@@ -292,8 +295,8 @@ def elementwise(op: str, a: Any, b: Any) -> ConstTensor | Number | Unknown:
         return Unknown(f"shapes {shapes[0]} and {shapes[1]} do not broadcast")
     xs, ys = _broadcast_to(a, shape), _broadcast_to(b, shape)
     if xs is None or ys is None:
-        return Unknown(f"a constant tensor of shape {shape} is too large to evaluate")
-    dtype = promote(a, b, op)
+        return ParamValue(f"a constant too large to hold ({shape})", shape)  # its shape is still known
+    dtype = "int64" if op in _COMPARISONS else promote(a, b, op)
     try:
         values = tuple(_cast(_BINARY[op](x, y), dtype) for x, y in zip(xs.values, ys.values))
     except (ZeroDivisionError, OverflowError, ValueError) as exc:
@@ -387,7 +390,7 @@ def _repeat(t: ConstTensor, reps: list[Any]) -> ConstTensor | Unknown:
         return Unknown(f"repeat{tuple(reps)!r} of a constant tensor of shape {t.shape}")
     lead = len(shape) - t.ndim
     out = _gather(t, shape, lambda idx: [i % n for i, n in zip(idx[lead:], t.shape)])
-    return out if out is not None else Unknown(f"a constant tensor of shape {shape} is too large to evaluate")
+    return out if out is not None else ParamValue(f"a constant too large to hold ({shape})", shape)
 
 
 def _expand(t: ConstTensor, sizes: list[Any]) -> ConstTensor | Unknown:
@@ -430,6 +433,7 @@ _METHODS: dict[str, Method] = {
     "int": lambda t: t.cast("int64"), "long": lambda t: t.cast("int64"), "astype": lambda t, *a, **k: t,
     "tolist": lambda t: t.tolist(), "item": lambda t: float(t) if t.dtype != "int64" else int(t),
     "split": lambda t, s, dim=0: split(t, s, dim), "unique": lambda t, *a, **k: _unique(t),
+    "masked_fill": lambda t, m, v: masked_fill(t, m, v), "masked_fill_": lambda t, m, v: masked_fill(t, m, v),
     "max": lambda t, dim=None: _extreme(t, max, dim), "min": lambda t, dim=None: _extreme(t, min, dim),
     "amax": lambda t, dim=None: _extreme(t, max, dim), "amin": lambda t, dim=None: _extreme(t, min, dim),
     "size": _size, "dim": lambda t: t.ndim, "numel": lambda t: len(t.values),
@@ -579,6 +583,16 @@ def _unique_call(t: ConstTensor, kwargs: dict[str, Any]) -> Any:
     if kwargs.get("return_counts"):
         out.append(ConstTensor(tuple(t.values.count(v) for v in values.values), "int64", values.shape))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def masked_fill(t: ConstTensor, mask: Any, value: Any) -> ConstTensor | Unknown:
+    """``t.masked_fill(mask, value)``: ``value`` where the (broadcast) mask is true."""
+    if not isinstance(mask, ConstTensor) or not isinstance(value, (int, float)):
+        return Unknown("masked_fill with a mask or value that is not a constant")
+    m = _broadcast_to(mask, t.shape)
+    if m is None:
+        return Unknown("masked_fill with a mask that does not broadcast")
+    return ConstTensor(tuple(_cast(value, t.dtype) if k else v for v, k in zip(t.values, m.values)), t.dtype, t.shape)
 
 
 def _extreme(t: ConstTensor, fn: Callable[..., Number], dim: Any = None) -> Any:

@@ -214,6 +214,12 @@ class Expressions:
                 u = first_unknown(left, right)
                 if u:
                     return u
+                if isinstance(left, (ConstTensor, ParamValue)) or isinstance(right, (ConstTensor, ParamValue)):
+                    if len(node.ops) > 1 or type(op) not in _CMP_NAMES:
+                        return Unknown("a chained comparison of tensors")
+                    if isinstance(left, ParamValue) or isinstance(right, ParamValue):
+                        return _param_binop(left, right)
+                    return elementwise(_CMP_NAMES[type(op)], left, right)  # a mask: elementwise
                 if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, _PLAIN):
                     try:  # membership of a class, a layer... in a table: identity, as Python
                         result = (left in right) == isinstance(op, ast.In)
@@ -356,6 +362,7 @@ class Expressions:
         return r if isinstance(r, Unknown) else dict(r)
 
 
+_CMP_NAMES = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 _CONST_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
                  ast.Pow: "pow"}
 
@@ -391,6 +398,10 @@ def _size_arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
                 return size_value(LayoutSize(1, (("S", axis, stride * k),), value))
             if len(sa.atoms) == 1 and sa.atoms[0][0] == "C" and value is None:
                 return size_value(LayoutSize(sa.coef / k, sa.atoms, None))  # channels // groups
+    numeric = [v.numeric if isinstance(v, SymSize) and v.numeric is not None and v.numeric != v.size else None for v in (a, b)]
+    if any(n is not None for n in numeric):  # retry with the spatial parts as numbers
+        return _size_arithmetic(op, SymSize(numeric[0]) if numeric[0] is not None else a,
+                                SymSize(numeric[1]) if numeric[1] is not None else b)
     va = int(a) if isinstance(a, SizeValue) else a
     vb = int(b) if isinstance(b, SizeValue) else b
     if isinstance(va, SymSize) or isinstance(vb, SymSize):

@@ -153,6 +153,8 @@ def factor_size(f: Factor, sizes: Sequence[int | None]) -> Size:
             return number(f.count)
         if isinstance(f.key, tuple) and f.key[:1] == ("part",):  # a part of an unknown channel count
             return Size(Fraction(1, f.key[2]), (("C", f.key[1]),))
+        if isinstance(f.key, tuple) and f.key[:1] == ("keys",):  # the key positions of a pairwise product
+            return factor_size(f.key[1], sizes)
         return Size(Fraction(1), (("C", f.key),))
     if f.count is not None:
         return number(f.count)

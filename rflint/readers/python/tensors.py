@@ -176,13 +176,17 @@ class Tensors:
     def shape_of(self, x: TensorValue) -> tuple[Any, ...]:
         """``x.shape``: per dimension a size that knows what it counts (and its number when
         the input size is configured)."""
-        return tuple(size_value(s, x.node) for s in self.dim_sizes(x))
+        sizes = self.map_sizes(x.node)
+        return tuple(size_value(s, x.node, lay.concrete(s, sizes)) for s in self.dim_sizes(x))
 
     def mix(self, x: TensorValue | list[TensorValue], windows: tuple[int | None, ...], node: ast.AST, name: str,
             out_layout: Layout | None) -> TensorValue:
         """Mixing within windows (or globally) of one or more tensors of the same positions."""
         xs = x if isinstance(x, list) else [x]
         inputs = list(dict.fromkeys(t.node for t in xs))
+        sizes = self.map_sizes(inputs[0])
+        # A window as large as the map (Swin's last stage) mixes the whole axis: global.
+        windows = tuple(None if w is not None and w > 1 and n is not None and w >= n else w for w, n in zip(windows, sizes))
         if any(w is None for w in windows):
             inputs = inputs[:1]  # global: every output reads every key, whatever their jump; the frame ends
         if len(inputs) > 1:

@@ -216,15 +216,18 @@ class SizeValue(int):
 
 @dataclass(frozen=True)
 class SymSize:
-    """A tensor size whose number is not known (no input size is configured): what it
-    counts, for reshapes; arithmetic that needs the number is an Unknown."""
+    """A tensor size whose number is not known (the batch; or no input size is configured):
+    what it counts, for reshapes; arithmetic that needs the number is an Unknown.
+    ``numeric``: the same with the spatial parts of known size as numbers (the number of
+    windows times the batch, which ``Bw // num_windows`` divides)."""
 
     size: LayoutSize
     node: int | None = None
+    numeric: LayoutSize | None = None
 
 
-def size_value(size: LayoutSize, node: int | None = None) -> "SizeValue | SymSize":
-    return SizeValue(size, node) if size.value is not None else SymSize(size, node)
+def size_value(size: LayoutSize, node: int | None = None, numeric: LayoutSize | None = None) -> "SizeValue | SymSize":
+    return SizeValue(size, node) if size.value is not None else SymSize(size, node, numeric)
 
 
 def as_size(value: Any) -> LayoutSize | None:

@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..consttensor import ConstTensor
+from .enum import EnumMember
 from ..torch_nn import canonical_nn_name, is_torch_subclass
 from ..values import (
     BoundMethod,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..evaluator import Evaluator
 
 PLAIN = (int, float, str, bool, type(None), tuple, list, dict, range, slice, bytes, complex, frozenset, set,
-         re.Match, re.Pattern)
+         re.Match, re.Pattern, EnumMember)
 """Values that stand for themselves: Python's own operations on them are the program's."""
 
 # Methods of plain data that are pure and safe to call on the evaluator's own values.
