@@ -426,6 +426,10 @@ class Attributes:
         return names
 
     def set_attr(self, obj: Any, name: str, value: Any) -> None:
+        if isinstance(obj, SourceModule):
+            if self.load(obj):
+                obj.globals[name] = value  # mod.__all__ = [...]
+            return
         if isinstance(obj, ModuleInstance):
             obj.attrs[name] = value
             if is_module(value):

@@ -20,6 +20,7 @@ from .control import (
 )
 from .stdlib.builtins import PLAIN as _PLAIN
 from .values import (
+    Builtin,
     ContainerValue,
     LazyImport,
     ModuleInstance,
@@ -277,6 +278,8 @@ class Expressions:
             return u
         if isinstance(obj, TensorValue):
             return tensor_shape.index(self, obj, key, node)
+        if isinstance(obj, Builtin) and obj.members and "__getitem__" in obj.members:
+            return self.call(obj.members["__getitem__"], [key], {}, node)  # type: ignore[arg-type]
         if isinstance(obj, ConstTensor):
             return consttensor.index(obj, key)
         if isinstance(obj, ParamValue):

@@ -58,5 +58,8 @@ SYS: dict[str, Any] = {
     "platform": "linux",
     "maxsize": sys.maxsize,
     "byteorder": sys.byteorder,
-    "modules": model("sys.modules", lambda ev, a, k, n: Unknown("sys.modules")),
+    "modules": Builtin("sys.modules", lambda ev, a, k, n: Unknown("sys.modules()"), None, {
+        "__getitem__": model("sys.modules[]", lambda ev, a, k, n: ev.module_value(a[0]) if isinstance(a[0], str) else Unknown("sys.modules[?]")),
+        "get": model("sys.modules.get", lambda ev, a, k, n: ev.module_value(a[0]) if a and isinstance(a[0], str) else Unknown("sys.modules.get")),
+    }),
 }
