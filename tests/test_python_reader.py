@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rflint.analysis import analyse
-from rflint.ir import EndSpatial, Global, Merge, Opaque, Resample, TransposedConv, Window
+from rflint.ir import EndSpatial, Global, Graph, Merge, Node, Opaque, Resample, TransposedConv, Window
 from rflint.readers.python import build_entry, read_python
 
 REPO = Path(__file__).resolve().parent.parent
@@ -348,8 +348,14 @@ def test_example_frames_match_measurement(file: str, cls: str, shape, output) ->
         ("import kornia", "kornia.filters.BlurPool2D(5)", ((5, 5), (2, 2), ((2, 2), (2, 2)))),
     ],
 )
-def test_known_blur_layers_are_modelled(imports: str, ctor: str, window) -> None:
-    g = model(f"""
+@pytest.mark.parametrize("installed", [True, False], ids=["real source", "stand-in"])
+def test_known_blur_layers_are_modelled(imports: str, ctor: str, window, installed: bool) -> None:
+    """A blur from antialiased-cnns, timm or kornia is a blur, read from the package's real
+    source when it is installed (its pad and fixed-kernel conv) and from the model of it
+    when not (an isolated pre-commit environment): the same frame and no AA finding."""
+    from rflint.readers.python.reader import ReaderSession
+
+    src = textwrap.dedent(f"""
         import torch.nn as nn
         {imports}
         class M(nn.Module):
@@ -360,10 +366,19 @@ def test_known_blur_layers_are_modelled(imports: str, ctor: str, window) -> None
             def forward(self, x):
                 return self.conv(self.blur(x))
     """)
-    blur = g.nodes[1]
+    if installed:
+        package = imports.split()[1].split(".")[0]
+        pytest.importorskip(package)
+    g = build_entry("m.py", src, "M", ReaderSession(use_installed=installed)).graph
+    assert g.complete, g.unresolved
+    blurs = [n for n in g.nodes if n.attrs.get("blur")]
+    assert len(blurs) == 1, [(n.type_name, n.attrs) for n in g.nodes]
     kernel, stride, pads = window
-    assert blur.op == Window("conv", kernel, stride, (1, 1), pads)
-    assert blur.attrs["blur"] is True
+    # The frame of the blur's output equals that of one window with the stated padding.
+    expected = analyse(Graph("w", (g.nodes[0], Node(1, Window("conv", kernel, stride, (1, 1), pads), (0,), "blur")),
+                             (("output", 1),), 2))
+    got = analyse(g)
+    assert got.info(blurs[0].id).frames == expected.info(1).frames
 
 
 BLOCKS_USER = """

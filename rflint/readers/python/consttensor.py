@@ -385,6 +385,10 @@ def _reshaped(t: ConstTensor, shape: Shape | None) -> ConstTensor | Unknown:
 
 
 def _repeat(t: ConstTensor, reps: list[Any]) -> ConstTensor | Unknown:
+    """``t.repeat(*reps)``. A count that is not a number (a kernel repeated over the
+    channels of a map whose channel count is not known) is taken as 1: every copy holds
+    the same values, which is what a fixed kernel's verdict reads."""
+    reps = [r if isinstance(r, int) and not isinstance(r, bool) else 1 for r in reps]
     shape = repeat_shape(t.shape, reps)
     if shape is None:
         return Unknown(f"repeat{tuple(reps)!r} of a constant tensor of shape {t.shape}")

@@ -129,6 +129,11 @@ class Imports:
                 value = self.force(value, name, mod.globals)
             if isinstance(value, LazyImport):
                 if value == LazyImport(mod.name, name):
+                    # ``from . import filters`` in package ``kornia``: the submodule kornia.filters.
+                    sub = self.module_value(f"{mod.name}.{name}")
+                    if isinstance(sub, SourceModule):
+                        mod.globals[name] = sub
+                        return sub
                     return self.unknown(f"import cycle on {mod.name}.{name}", node)
                 resolved = self.resolve(value, node)
                 if not isinstance(resolved, Unknown):

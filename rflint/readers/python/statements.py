@@ -25,6 +25,7 @@ from .control import (
 )
 from .stdlib.builtins import PLAIN as _PLAIN
 from .values import (
+    ParamValue,
     BoundMethod,
     Builtin,
     ClassValue,
@@ -70,6 +71,16 @@ class Statements:
         elif isinstance(stmt, ast.AugAssign):
             current = self.eval(stmt.target, scope)  # the target, read
             self.assign(stmt.target, self.binop(stmt.op, current, self.eval(stmt.value, scope), stmt), scope)
+        elif isinstance(stmt, ast.Expr) and _copy_into_attribute(stmt.value):
+            # self.filt.copy_(blur_filter): a buffer filled in place holds the new values.
+            call = stmt.value
+            target = call.func.value  # type: ignore[attr-defined]
+            if isinstance(target, ast.Attribute) and target.attr == "data":
+                target = target.value
+            value = self.eval(call.args[0], scope)  # type: ignore[attr-defined]
+            owner = self.eval(target.value, scope)  # type: ignore[attr-defined]
+            if isinstance(value, (ConstTensor, ParamValue)):
+                self.set_attr(owner, target.attr, value)  # type: ignore[attr-defined]
         elif isinstance(stmt, ast.Expr):
             if not top or isinstance(stmt.value, ast.Call):
                 self.eval(stmt.value, scope)  # at module level: calls (a registration) run when the module is read
@@ -411,3 +422,14 @@ _EXCEPTION_BASES = {
     "FileNotFoundError": {"OSError", "IOError", "EnvironmentError"}, "NotImplementedError": {"RuntimeError"},
     "RecursionError": {"RuntimeError"}, "UnboundLocalError": {"NameError"},
 }
+
+
+def _copy_into_attribute(expr: ast.expr) -> bool:
+    """``obj.name.copy_(value)`` or ``obj.name.data.copy_(value)`` with one argument."""
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "copy_"
+            and len(expr.args) == 1 and not expr.keywords):
+        return False
+    target = expr.func.value
+    if isinstance(target, ast.Attribute) and target.attr == "data":
+        target = target.value
+    return isinstance(target, ast.Attribute)

@@ -17,7 +17,7 @@ from . import layout as lay
 from .consttensor import ConstTensor
 from .layout import Dim
 from .torch_nn import LAYERS, BadArgument, LayerSpec, conv_padding, ntuple, pad_spec, resample
-from .values import Builtin, ParamValue, SizeValue, SymSize, TensorValue, Unknown
+from .values import Builtin, ExternalRef, ParamValue, SizeValue, SymSize, TensorValue, Unknown
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -339,6 +339,10 @@ def param_attribute(p: ParamValue, name: str) -> Any:
     it with a feature map keeps every position where it is)."""
     if name == "shape":
         return p.shape if p.shape is not None else Unknown("shape of a parameter")
+    if name == "device":
+        return tensor_shape.DEVICE
+    if name == "dtype":
+        return ExternalRef("torch.float32")
     if name == "size":
         return Builtin("Tensor.size", lambda ev, args, kwargs, n: _param_size(p, args))
     if name in ("reshape_as", "view_as", "expand_as"):

@@ -19,7 +19,9 @@ from . import layout as lay
 from .consttensor import ConstTensor
 from .layout import Dim, Factor, Layout
 from .tensor_ops import FUNCTIONS, METHODS, Handler
-from .values import ParamValue, SizeValue, SymSize, TensorValue, Unknown, as_size, size_value
+from .values import ExternalRef, ParamValue, Record, SizeValue, SymSize, TensorValue, Unknown, as_size, size_value
+
+DEVICE = Record("torch.device", (("type", "cpu"), ("index", None)))
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -128,6 +130,12 @@ def tensor_attribute(ev: "Evaluator", x: TensorValue, name: str) -> Any:
     if name in ("device", "dtype", "is_cuda", "requires_grad", "grad", "data", "layout", "names"):
         if name == "data":
             return x
+        if name == "device":
+            return DEVICE
+        if name == "dtype":
+            return ExternalRef("torch.float32")  # the default float dtype: what rflint reads models at
+        if name == "is_cuda":
+            return False
         return Unknown(f"Tensor.{name} (not modelled)")
     if name == "mT":
         rank = len(ev.layout_of(x))
