@@ -41,6 +41,51 @@ NO_CONVOLUTION = {
 }
 
 
+#: Models the reader does not yet follow to the end, with the first thing it says it could
+#: not resolve. For these the test holds that the graph says so (complete=False): never a
+#: number it does not have. A model that starts to resolve fails here until it is taken off
+#: the list, and is then held to its measurement like every other.
+KNOWN_UNRESOLVED: dict[str, str] = {
+    "botnet26t_256": "bottleneck_attn.py:88: reshape to a shape rflint cannot relate to the input's positions",
+    "cpubone_nano": "cpubone.py:427: reshape to a shape rflint cannot relate to the input's positions",
+    "crossvit_tiny_240": "crossvit.py:311: interpolation mode 'bicubic' is not modelled",
+    "csatv2": "csatv2.py:287: reshape to a shape rflint cannot relate to the input's positions",
+    "deepseek_vit_412m": "attention.py:278: indexing along a dimension holding positions",
+    "edgenext_xx_small": "edgenext.py:81: unary operator on a non-number",
+    "efficientformer_l1": "efficientformer.py:119: str() of a Record",
+    "efficientformerv2_s0": "efficientformer_v2.py:226: str() of a Record",
+    "efficientnet_cc_b0_4e": "cond_conv2d.py:117: F.conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
+    "efficientvim_m1": "efficientvim.py:101: Conv1d of a tensor that is not arranged as a map (N, C, spatial...)",
+    "efficientvit_m0": "efficientvit_msra.py:294: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
+    "eva02_tiny_patch14_224": "pos_embed_sincos.py:467: cannot iterate over ParamValue",
+    "gcvit_xxtiny": "gcvit.py:223: tensor method 'repeat_interleave' is not modelled",
+    "ghostnetv2_100": "ghostnet.py:121: merged branches have different jumps (32, 192/7)",
+    "ghostnetv3_050": "ghostnet.py:217: merged branches have different jumps (32, 192/7)",
+    "halonet26t": "halo_attn.py:228: tensor method 'unfold' is not modelled",
+    "hiera_tiny_224": "hiera.py:408: amax over part of the positions",
+    "lambda_resnet26t": "lambda_layer.py:153: reshape to a shape that is not known (cannot unpack 5 values into 4)",
+    "levit_128s": "levit.py:326: str() of a Record",
+    "levit_conv_128s": "levit.py:314: str() of a Record",
+    "lowformer_b0": "lowformer.py:311: reshape to a shape rflint cannot relate to the input's positions",
+    "maxvit_pico_rw_256": "maxxvit.py:765: reshape to a shape rflint cannot relate to the input's positions",
+    "mobilenetv5_300m": "_manipulate.py:54: loop over a value that is not known (computed by a long loop that builds no l...",
+    "mvitv2_tiny": "mvitv2.py:494: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
+    "nest_tiny": "nest.py:397: loop over a value that is not known (constant-tensor method 'flip' is not model...",
+    "nextvit_small": "nextvit.py:297: AvgPool1d of a tensor that is not arranged as a map (N, C, spatial...)",
+    "qwen3_vit_88m": "attention.py:278: indexing along a dimension holding positions",
+    "sam2_hiera_tiny": "hieradet_sam2.py:440: expected a tensor, got ParamValue",
+    "samvit_base_patch16_224": "vision_transformer_sam.py:118: an index with more entries than the tensor has dimensions",
+    "sequencer2d_s": "sequencer.py:183: call to torch.nn.LSTM is not modelled",
+    "shvit_s1": "shvit.py:215: reshape to a shape rflint cannot relate to the input's positions",
+    "swinv2_tiny_window8_256": "swin_transformer_v2.py:280: reshape to a shape rflint cannot relate to the input's positions",
+    "tiny_vit_5m_224": "tiny_vit.py:837: step budget exhausted in tiny_vit_5m_224()",
+    "tnt_s_patch16_224": "tnt.py:206: call to torch.nn.Unfold is not modelled",
+    "twins_pcpvt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
+    "twins_svt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
+    "volo_d1_224": "volo.py:84: call to torch.nn.Unfold is not modelled",
+}
+
+
 def _measured(rec: dict) -> tuple:
     return (Fraction(rec["j"]), tuple(Fraction(a) for a in rec["alpha"]), tuple(Fraction(b) for b in rec["beta"]))
 
@@ -62,6 +107,10 @@ def test_static_frame_matches_measurement(rec: dict) -> None:
     context = (f"{rec['file']}::{rec['name']} at {tuple(rec['input_size'])}: measured {rec['what']}"
                f"{' at ' + rec['module'] if rec['what'] == 'patch_embed' else ''}: r={rec['r']} P={rec['P']} "
                f"{_fmt(*want)}; complete={graph.complete}; unresolved: {reasons or 'none'}")
+    if rec["name"] in KNOWN_UNRESOLVED:
+        assert not graph.complete, f"{rec['name']} now resolves: take it off KNOWN_UNRESOLVED; {context}"
+        assert reasons, context
+        return
     assert graph.complete, context
     analysis = exp.analysis
     if rec["what"] == "last_spatial_map":

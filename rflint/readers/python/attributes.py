@@ -14,7 +14,7 @@ from .control import Scope, decorated
 from .stdlib import dataclasses
 from .stdlib._support import function
 from .stdlib.builtins import PLAIN, SAFE_METHODS
-from .stdlib.collections import namedtuple_attribute
+from .stdlib.collections import NOT_A_FIELD, NamedTupleNew, namedtuple_attribute
 from .stdlib.enum import is_enum_class
 from .stdlib.enum import EnumMember
 from .stdlib.enum import member as enum_member
@@ -22,6 +22,7 @@ from .stdlib.enum import member_attribute as enum_member_attribute
 from .stdlib.functools import partial_attribute
 from .torch_nn import MISSING_ATTRIBUTE, canonical_nn_name, layer_attribute, parameter_shapes
 from .values import (
+    AutogradContext,
     Builtin,
     BoundMethod,
     ClassValue,
@@ -50,6 +51,10 @@ _MODULE_RETURNS_SELF = {"to", "cuda", "cpu", "half", "float", "double", "bfloat1
 _MODULE_RETURNS_NOTHING = {"zero_grad", "load_state_dict", "register_forward_hook", "register_forward_pre_hook",
                            "register_full_backward_hook", "register_backward_hook", "register_state_dict_pre_hook",
                            "register_load_state_dict_post_hook", "reset_parameters", "state_dict"}
+_AUTOGRAD_FUNCTIONS = {"torch.autograd.Function", "torch.autograd.function.Function",
+                       "torch.autograd.function.InplaceFunction"}
+_CONTEXT_METHODS = {"save_for_backward", "mark_dirty", "mark_non_differentiable", "set_materialize_grads",
+                    "save_for_forward"}
 _MODULE_API = _MODULE_RETURNS_SELF | _MODULE_RETURNS_NOTHING | {
     "training", "children", "named_children", "modules", "named_modules", "parameters", "named_parameters",
     "buffers", "named_buffers", "add_module", "register_module", "register_buffer", "register_parameter",
@@ -104,6 +109,12 @@ class Attributes:
             return value if value is not None else self.unknown(f"functools.partial has no attribute '{name}'", node)
         if isinstance(obj, (FunctionValue, BoundMethod)):
             return self._function_attr(obj, name, node)
+        if isinstance(obj, AutogradContext):
+            if name in obj.attrs:
+                return obj.attrs[name]
+            if name in _CONTEXT_METHODS:
+                return Builtin(f"ctx.{name}", lambda ev, args, kwargs, n: None)
+            return self.fail("AttributeError", f"the autograd context has no attribute '{name}' set", node)
         if isinstance(obj, TensorValue):
             value = tensor_shape.tensor_attribute(self, obj, name)
             if value is not None:
@@ -116,7 +127,7 @@ class Attributes:
             return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: obj)  # a 0-d result is a number
         if isinstance(obj, tuple):
             value = namedtuple_attribute(obj, name)
-            if value is not None:
+            if value is not NOT_A_FIELD:
                 return value
         for typ, allowed in SAFE_METHODS.items():
             if isinstance(obj, typ) and name in allowed:
@@ -156,7 +167,17 @@ class Attributes:
         for base in (b for c in obj.mro() for b in c.bases):
             if isinstance(base, Builtin) and base.members is not None and name in base.members:
                 return base.members[name]
+        if name == "apply" and _AUTOGRAD_FUNCTIONS.intersection(obj.external_bases()):
+            return Builtin(f"{obj.name}.apply", lambda ev, args, kwargs, n: ev._autograd_apply(obj, args, kwargs, n))
         return self.fail("AttributeError", f"class {obj.name} has no attribute '{name}'", node)
+
+    def _autograd_apply(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """``MyFunction.apply(x)`` runs the static ``forward(ctx, x)``: what it computes is
+        the forward pass (``backward`` only changes gradients)."""
+        forward = self._class_attr_of(cls, "forward", node)
+        if not isinstance(forward, FunctionValue):
+            return self.unknown(f"{cls.name}.forward is not a function rflint can read", node)
+        return self.call(forward, [AutogradContext(), *args], kwargs, node)  # type: ignore[attr-defined]
 
     def _function_attr(self, obj: FunctionValue | BoundMethod, name: str, node: ast.AST) -> Any:
         func = obj.func if isinstance(obj, BoundMethod) else obj
@@ -432,12 +453,16 @@ class Attributes:
             return
         if isinstance(obj, ModuleInstance):
             obj.attrs[name] = value
-            if is_module(value):
+            if self._is_nn_module(value):
                 if self.container_kind(obj.cls):
                     obj.children[name] = value  # nn.Module.__setattr__ registers it; Sequential runs it in order
                 self.repath(value, f"{obj.path}.{name}" if obj.path else name)
+        elif isinstance(obj, AutogradContext):
+            obj.attrs[name] = value
+        elif isinstance(obj, NamedTupleNew):
+            obj.set(name, value)  # anything but __defaults__ changes nothing the model reads
         elif isinstance(obj, ContainerValue):
-            if is_module(value) or isinstance(value, Unknown):
+            if self._is_nn_module(value) or isinstance(value, Unknown):
                 obj.children[name] = value  # a module set on a container is one of its children
             else:
                 obj.attrs[name] = value  # a plain attribute (grad_checkpointing = False) is not

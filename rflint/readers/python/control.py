@@ -15,11 +15,11 @@ from .values import ClassValue, SourceModule
 if TYPE_CHECKING:
     from .evaluator import Evaluator
 
-STEP_BUDGET = 200_000
+STEP_BUDGET = 400_000
 STAR_IMPORTS = "\0star-imports"
 """The key, in a module's globals, of the modules its ``from m import *`` name: no Python
 name can collide with it."""
-IDLE_LOOP_STEPS = 20_000
+IDLE_LOOP_STEPS = 60_000
 """A loop that has run this many steps without building a layer or a graph node is not
 run to the end: it computes values that do not shape the model (timm's attention-bias
 index tables, resolution**4 iterations), and the names it touches become Unknown."""

@@ -21,8 +21,10 @@ from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from ..pragma import pragma_settings
 from .control import Raised
 from .evaluator import BudgetExceeded, Evaluator
+from .torch_nn import LAYERS
 from .loader import Finder, parse_text
-from .values import SourceModule, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, TensorValue, Unknown
+from .values import (BoundMethod, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, SourceModule,
+                     TensorValue, Unknown)
 
 
 
@@ -90,7 +92,7 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
             diagnostics.extend(errors)
             if not (factories or overrides or errors):
                 continue
-            model = _build_factory(ev, value, overrides, [], {})
+            model = _build_factory(ev, value, value.name, value.node, overrides, [], {})
             if not model.graph.nodes[1:]:
                 continue  # not a model factory after all
         else:
@@ -148,14 +150,21 @@ def _build_named(ev: Evaluator, entry: str) -> ReadModel:
         call = ast.parse(entry.strip(), mode="eval").body
     except SyntaxError:
         raise ReaderError(f"{path}::{entry}: not a valid entry (expected NAME or NAME(args))") from None
-    if isinstance(call, ast.Name):
-        name, arg_nodes, kw_nodes = call.id, [], []
-    elif isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
-        name, arg_nodes, kw_nodes = call.func.id, call.args, call.keywords
-    else:
-        raise ReaderError(f"{path}::{entry}: not a valid entry (expected NAME or NAME(args))")
+    func, arg_nodes, kw_nodes = (call.func, call.args, call.keywords) if isinstance(call, ast.Call) else (call, [], [])
+    dotted = _dotted(func)
+    if dotted is None:
+        raise ReaderError(f"{path}::{entry}: not a valid entry (expected NAME, NAME(args) or CLASS.METHOD(args))")
+    name, *members = dotted
     target = ev.globals.get(name)
-    if not isinstance(target, (ClassValue, FunctionValue)):
+    if members and isinstance(target, ClassValue):
+        # A classmethod or staticmethod factory (``EfficientNet.from_name('efficientnet-b0')``).
+        target = ev.get_attr(target, members[0], func) if len(members) == 1 else None
+        if not isinstance(target, (FunctionValue, BoundMethod)):
+            raise ReaderError(f"{path}: '{'.'.join(dotted)}' is not a method rflint can call")
+        name = ".".join(dotted)
+    elif members:
+        raise ReaderError(f"{path}: no class named '{name}' (an entry CLASS.METHOD names a class of the file)")
+    if not isinstance(target, (ClassValue, FunctionValue, BoundMethod)):
         known = sorted(n for n, v in ev.globals.items() if isinstance(v, ClassValue) and ev.is_module_class(v))
         hint = f"; module classes here: {', '.join(known)}" if known else ""
         raise ReaderError(f"{path}: no class or function named '{name}'{hint}")
@@ -164,14 +173,14 @@ def _build_named(ev: Evaluator, entry: str) -> ReadModel:
         kwargs = {k.arg: ast.literal_eval(k.value) for k in kw_nodes if k.arg}
     except ValueError:
         raise ReaderError(f"{path}::{entry}: arguments must be literals") from None
-    node = target.node
+    node = target.func.node if isinstance(target, BoundMethod) else target.node
     overrides, errors = pragma_settings(path, ev.lines, node)  # type: ignore[arg-type]
     if errors:
         raise ReaderError(errors[0].message)
     if isinstance(target, ClassValue):
         model = _build_class(ev, target, overrides, args, kwargs)
     else:
-        model = _build_factory(ev, target, overrides, args, kwargs)
+        model = _build_factory(ev, target, name, node, overrides, args, kwargs)
     label = entry.strip()
     graph = model.graph
     return ReadModel(dataclasses.replace(graph, name=label), model.overrides)
@@ -198,16 +207,27 @@ def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args
     return _trace(ev, cls.name, instance, cls.node, overrides)
 
 
-def _build_factory(ev: Evaluator, func: FunctionValue, overrides: dict[str, Any], args: list[Any],
-                   kwargs: dict[str, Any]) -> ReadModel:
+def _build_factory(ev: Evaluator, func: FunctionValue | BoundMethod, name: str, node: ast.AST,
+                   overrides: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> ReadModel:
     _start(ev)
     try:
-        instance = ev.call_function(func, args, kwargs, func.node, None)
+        instance = ev.call(func, args, kwargs, node)  # type: ignore[arg-type]
     except BudgetExceeded:
-        instance = ev.unknown(f"step budget exhausted in {func.name}()", func.node)
+        instance = ev.unknown(f"step budget exhausted in {name}()", node)
     except Raised as exc:
-        instance = ev.unknown(exc.reason, func.node)
-    return _trace(ev, func.name, instance, func.node, overrides)  # type: ignore[arg-type]
+        instance = ev.unknown(exc.reason, node)
+    return _trace(ev, name, instance, node, overrides)
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` as ``['a', 'b', 'c']``; None for anything but names and attributes."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return [node.id, *reversed(parts)]
 
 
 def _start(ev: Evaluator) -> None:
@@ -258,12 +278,17 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
 
 
 def _spatial_rank(ev: Evaluator, instance: Any) -> int:
-    """The model's spatial axes: those of its first layer that has any (2 when none does)."""
-    for layer, _ in ev.iter_layers(instance):
-        n = layer.op.spatial_ndim
-        if n:
-            return n
-    return 2
+    """The model's spatial axes: the most any of its layers has (an ECA gate's Conv1d in a
+    2-D network does not make it 1-D), counting subclasses of torch's layers (timm's
+    StdConv2d); 2 when no layer says."""
+    ranks = {n for layer, _ in ev.iter_layers(instance) if (n := layer.op.spatial_ndim)}
+    for sub in ev.submodules(instance, "modules") if isinstance(instance, (ModuleInstance, ContainerValue)) else []:
+        if isinstance(sub, ModuleInstance):
+            for base in sub.cls.external_bases():
+                spec = LAYERS.get(base.rsplit(".", 1)[-1])
+                if spec is not None and spec.ndim:
+                    ranks.add(spec.ndim)
+    return max(ranks) if ranks else 2
 
 
 def _spatial_size(size: Any, ndim: int) -> tuple[int, ...] | None:

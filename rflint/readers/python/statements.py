@@ -345,10 +345,7 @@ class Statements:
         under construction may lack the layers it would have built."""
         for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}:
             scope.locals[name] = why
-        if IDLE_REASON not in why.reason:
-            # (Over what a long loop that built nothing left unknown, a loop walks that
-            # computation's results, weight initialisation's modules: it builds nothing either.)
-            self.taint(why.reason, stmt)
+        self.taint(why.reason, stmt)
 
     def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int]) -> bool:
         """Stop a loop that has long built nothing (IDLE_LOOP_STEPS); every local name it

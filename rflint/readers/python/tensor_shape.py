@@ -84,10 +84,8 @@ def _space_to_depth(layout: Layout, ndim: int) -> int | None:
         if len(mine) != 1 or mine[0].stride != 1 or mine[0].count != f or (factor is not None and f != factor):
             return None
         factor = f
-    # torch's PixelUnshuffle orders channels as (C, f, f): the channel factors come first.
-    kinds = [f.kind for f in layout[1].factors]
-    if kinds != sorted(kinds):  # "C" < "S": channels outermost
-        return None
+    # torch's PixelUnshuffle orders channels as (C, f, f); TResNet's SpaceToDepth as (f, f, C).
+    # The order of the channels moves no position: either is a PixelUnshuffle for the frame.
     return factor
 
 
