@@ -246,6 +246,76 @@ CASES = {
                 x = torch.transpose(x, 1, 2).contiguous()
                 return x.view(batch, -1, height, width)
     """, [(3, 3), (5, 5)]),
+    "namedtuple defaults set through __new__.__defaults__, and a field that is None": ("""
+        from collections import namedtuple
+        Params = namedtuple("Params", ["width", "depth", "k"])
+        Params.__new__.__defaults__ = (None,) * len(Params._fields)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                p = Params(width=4)
+                k = p.k or 5                 # None, the default set above
+                self.c = nn.Conv2d(1, p.width, k)
+            def forward(self, x):
+                return self.c(x)
+    """, [(5, 5)]),
+    "a torch.autograd.Function's apply runs its static forward": ("""
+        class Swish(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, i):
+                ctx.save_for_backward(i)
+                ctx.k = 3
+                return i * torch.sigmoid(i)
+            @staticmethod
+            def backward(ctx, grad):
+                return grad
+
+        class Pad(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, i):
+                return F.pad(i, (1, 1, 1, 1))
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(1, 1, 3)
+            def forward(self, x):
+                return self.c(Pad.apply(Swish.apply(x)))
+    """, [(3, 3)]),
+    "F.conv2d on a pooled vector (a squeeze-and-excitation gate written functionally)": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(4, 4, 3)
+                self.w_reduce = nn.Parameter(torch.randn(2, 4, 1, 1))
+                self.w_expand = nn.Parameter(torch.randn(4, 2, 1, 1))
+            def forward(self, x):
+                x = self.c(x)
+                s = F.adaptive_avg_pool2d(x, 1)
+                s = F.conv2d(s, self.w_reduce)
+                s = s * torch.sigmoid(s)
+                s = F.conv2d(s, self.w_expand)
+                return torch.sigmoid(s) * x
+    """, [(3, 3), (1, 1), (1, 1)]),
+    "an optional dependency that is not installed: the except ImportError branch runs": ("""
+        try:
+            from rflint_test_no_such_package import FancyNorm
+        except ImportError:
+            FancyNorm = None
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                k = 3 if FancyNorm is None else 5
+                self.c = nn.Conv2d(1, 1, k)
+                self.n = nn.BatchNorm2d(1) if FancyNorm is None else FancyNorm(1)
+            def forward(self, x):
+                x = self.n(self.c(x))
+                if FancyNorm is not None and isinstance(self.n, FancyNorm):
+                    x = x * 2
+                return x
+    """, [(3, 3)]),
 }
 
 
@@ -408,3 +478,21 @@ def test_a_long_loop_that_builds_no_layer_is_stopped_and_its_names_are_unknown()
     assert any("long loop" in u.reason or "builds no layer" in u.reason for u in g.unresolved)
     assert not [n for n in g.nodes if isinstance(n.op, Window) and n.op.kind == "conv"]
     assert _findings(source.replace("3 if len(idxs) else 5", "3")) == [("AA101", 17)]
+
+
+def test_an_entry_can_be_a_classmethod_factory() -> None:
+    """``EfficientNet.from_name('efficientnet-b0')``: a class's classmethod builds the model."""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self, k):
+                super().__init__()
+                self.c = nn.Conv2d(1, 1, k)
+            def forward(self, x):
+                return self.c(x)
+            @classmethod
+            def from_name(cls, name):
+                return cls({"small": 3, "large": 7}[name])
+    """)
+    g = build_entry("m.py", src, "M.from_name('large')").graph
+    assert kernels(g) == [(7, 7)]
+    assert g.complete and g.name == "M.from_name('large')"

@@ -18,6 +18,7 @@ from .control import (
     BudgetExceeded,
     Continue,
     Deferred,
+    Raised,
     Return,
     Scope,
 )
@@ -34,6 +35,8 @@ class Imports:
     """What ``import`` and ``from ... import`` bind, and reading the modules they name. A part of :class:`Evaluator`."""
 
     def _import(self, stmt: ast.Import | ast.ImportFrom, scope: Scope) -> None:
+        if self.try_depth:
+            self._raise_if_absent(stmt)
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
@@ -51,6 +54,16 @@ class Imports:
                 self._import_star(module, scope, stmt)
                 continue
             scope.locals[alias.asname or alias.name] = LazyImport(module, alias.name)
+
+    def _raise_if_absent(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        """Inside ``try``, importing a package that is not installed raises ModuleNotFoundError
+        (an optional dependency's fallback runs). Outside one the import stays lazy: a name
+        that is never used costs nothing, and one that is says it is not known."""
+        names = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else \
+            [resolve_relative(self.module.package, stmt.module, stmt.level) or ""]
+        for name in names:
+            if name and self.finder.is_absent(name, self.root):
+                raise Raised("ModuleNotFoundError", f"No module named '{name.split('.')[0]}'")
 
     def _import_star(self, module: str, scope: Scope, stmt: ast.stmt) -> None:
         """``from m import *``, lazily: ``m`` is read when a name this module does not

@@ -13,6 +13,7 @@ same answers.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -104,6 +105,26 @@ class Finder:
             if found:
                 return found
         return _find_in(str(STUBS), name)
+
+    def is_absent(self, name: str, importer_root: str) -> bool:
+        """Whether importing ``name`` would fail here: a third-party package found in no
+        root, whose top-level name the environment rflint runs in cannot find either
+        (``try: from inplace_abn import InPlaceABN / except ImportError: InPlaceABN = None``).
+        Never True in an isolated finder (tests), which cannot tell."""
+        top = name.split(".", 1)[0]
+        if not self.use_installed or is_modelled(top) or self.find(top, importer_root) is not None:
+            return False
+        return not _environment_has(top)
+
+
+@lru_cache(maxsize=256)
+def _environment_has(top: str) -> bool:
+    """A top-level module the running interpreter can find (``find_spec`` on a top-level
+    name locates it without importing anything): compiled and namespace packages too."""
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 _PARSED: dict[str, tuple[str, ast.Module]] = {}

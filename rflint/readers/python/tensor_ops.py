@@ -153,13 +153,17 @@ def _functional_conv(n: int) -> Handler:
         x = _tensor(ev, bound.get("input"), node)
         if isinstance(x, Unknown):
             return x
-        x = as_map(ev, x, node, name)
+        layout = ev.layout_of(x)
+        if lay.has_positions(layout):
+            x = as_map(ev, x, node, name)
         try:
             op, attrs = conv_window(bound.get("weight"), bound, n)
         except BadArgument as exc:
             reason = f"{name}: {exc}"
             ev.unknown(reason, node)
             return ev.add_node(Opaque(reason), [x.node], name, node)
+        if not lay.has_positions(layout):  # a pooled vector (an SE gate's 1x1 conv): it keeps its arrangement
+            return ev.add_node(op, [x.node], name, node, attrs, layout=x.layout)
         return ev.add_node(op, [x.node], name, node, attrs)
 
     return handler

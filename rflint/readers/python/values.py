@@ -270,6 +270,14 @@ class Builtin:
         return self.check is not None
 
 
+@dataclass(eq=False)
+class AutogradContext:
+    """The ``ctx`` a ``torch.autograd.Function``'s ``forward`` is given: the forward pass
+    only stores on it (``ctx.save_for_backward(x)``, ``ctx.scale = s``), which is kept."""
+
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Record:
     """A small read-only object of a modelled library whose attributes are plain fields

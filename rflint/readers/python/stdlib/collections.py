@@ -80,14 +80,34 @@ def _namedtuple(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: 
     options = {k: known(v) for k, v in kwargs.items() if k in ("defaults", "rename")}
     cls = collections.namedtuple(name, fields, **options)
     return Builtin(name, lambda ev, a, k, n: cls(*known(a), **known(k)), lambda v: isinstance(v, cls),
-                   {"_fields": cls._fields, "_make": model(f"{name}._make", lambda ev, a, k, n: cls._make(items(ev, a[0], n)))})
+                   {"_fields": cls._fields, "_make": model(f"{name}._make", lambda ev, a, k, n: cls._make(items(ev, a[0], n))),
+                    "__new__": NamedTupleNew(cls)})
+
+
+class NamedTupleNew:
+    """``Point.__new__`` of a namedtuple: the pre-3.7 idiom for field defaults is
+    ``Point.__new__.__defaults__ = (None,) * len(Point._fields)`` (efficientnet_pytorch)."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+    def set(self, name: str, value: Any) -> bool:
+        """Set ``__defaults__`` (a tuple of plain values); False for anything else."""
+        if name != "__defaults__" or not (value is None or isinstance(value, tuple)):
+            return False
+        self.cls.__new__.__defaults__ = value
+        return True
+
+
+NOT_A_FIELD = object()
 
 
 def namedtuple_attribute(value: tuple, name: str) -> Any:  # type: ignore[type-arg]
-    """``point.x``, ``point._replace(x=1)``, ``point._asdict()`` of a namedtuple; None if not one."""
+    """``point.x``, ``point._replace(x=1)``, ``point._asdict()`` of a namedtuple;
+    ``NOT_A_FIELD`` if not one (a field's value may be None)."""
     fields = getattr(type(value), "_fields", None)
     if fields is None:
-        return None
+        return NOT_A_FIELD
     if name in fields:
         return getattr(value, name)
     if name == "_fields":
@@ -96,7 +116,7 @@ def namedtuple_attribute(value: tuple, name: str) -> Any:  # type: ignore[type-a
         return model("_replace", lambda ev, a, k, n: value._replace(**k))  # type: ignore[attr-defined]
     if name == "_asdict":
         return model("_asdict", lambda ev, a, k, n: dict(value._asdict()))  # type: ignore[attr-defined]
-    return None
+    return NOT_A_FIELD
 
 
 def _abstract(name: str, *types: type) -> Builtin:
