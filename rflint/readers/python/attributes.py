@@ -249,7 +249,23 @@ class Attributes:
                     if isinstance(member, Builtin) else member
         if name.startswith("__") and name.endswith("__"):
             return Unknown(f"{name} of an instance is not modelled")  # telemetry and reprs; not reported
+        hook = obj.cls.lookup("__getattr__")
+        if hook is not None and not self.is_module_class(obj.cls):
+            # Python calls __getattr__ when the normal lookup fails (MONAI's LayerFactory
+            # answers ``Conv.CONV`` with the factory name).
+            return self.call(self._instance_attr(obj, "__getattr__", node), [name], {}, node)  # type: ignore[attr-defined]
         return self.fail("AttributeError", f"{obj.cls.name} has no attribute '{name}' that rflint can see", node)
+
+    def _object_getattribute(self, obj: Any, name: str, node: ast.AST) -> Any:
+        """``object.__getattribute__(self, name)`` (as ``super().__getattribute__(name)``):
+        the normal lookup, without the class's ``__getattr__``; AttributeError if it fails."""
+        if isinstance(obj, ModuleInstance):
+            if name in obj.attrs:
+                return obj.attrs[name]
+            if any(name in c.class_attrs for c in obj.cls.mro()) or obj.cls.lookup(name) is not None:
+                return self._instance_attr(obj, name, node)
+            return self.fail("AttributeError", f"{obj.cls.name} has no attribute '{name}'", node)
+        return self.get_attr(obj, name, node)
 
     def _module_method(self, obj: Any, name: str) -> Any:
         """What every ``nn.Module`` has: ``training`` (False: rflint reads the model at
@@ -327,6 +343,9 @@ class Attributes:
             if data_cls is not None:
                 return Builtin("super().__init__", lambda ev, args, kwargs, n: dataclasses.init(ev, data_cls, proxy.self_obj, args, kwargs, n))
             return Builtin("super().__init__", lambda ev, args, kwargs, n: ev._external_init(proxy.self_obj, args, kwargs, n))
+        if name == "__getattribute__":
+            return Builtin("super().__getattribute__",
+                           lambda ev, args, kwargs, n: ev._object_getattribute(proxy.self_obj, str(args[0]), n))
         return self.unknown(f"super().{name} is not modelled", node)
 
     def _container_attr(self, obj: ContainerValue, name: str, node: ast.AST) -> Any:

@@ -281,6 +281,7 @@ def _broadcast_to(t: ConstTensor | Number, shape: Shape) -> ConstTensor | None:
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
     "truediv": lambda x, y: x / y, "floordiv": lambda x, y: x // y, "pow": lambda x, y: x**y,
+    "mod": lambda x, y: x % y,  # the sign of the divisor, as torch.remainder and numpy.mod
     "eq": lambda x, y: int(x == y), "ne": lambda x, y: int(x != y), "lt": lambda x, y: int(x < y),
     "le": lambda x, y: int(x <= y), "gt": lambda x, y: int(x > y), "ge": lambda x, y: int(x >= y),
 }
@@ -367,6 +368,8 @@ _UNARY: dict[str, Callable[[Number], Number]] = {
     "abs": abs, "neg": lambda v: -v, "log2": lambda v: math.log2(v) if v > 0 else -math.inf,
     "sign": lambda v: (v > 0) - (v < 0), "floor": math.floor, "ceil": math.ceil, "trunc": math.trunc,
     "sin": math.sin, "cos": math.cos, "tanh": math.tanh, "sigmoid": lambda v: 1 / (1 + math.exp(-v)),
+    "rsqrt": lambda v: 1 / math.sqrt(v) if v > 0 else math.inf if v == 0 else math.nan,
+    "reciprocal": lambda v: 1 / v if v else math.inf,
 }
 
 
@@ -448,7 +451,8 @@ _METHODS: dict[str, Method] = {
     "unsqueeze": _unsqueeze, "squeeze": _squeeze, "outer": lambda t, o: outer(t, o), "ger": lambda t, o: outer(t, o),
     "permute": lambda t, *d: permute(t, [a % t.ndim for a in sizes_arg(d)]),
     **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff", "log2",
-                                                          "sign", "floor", "ceil", "sin", "cos", "tanh", "trunc")},
+                                                          "sign", "floor", "ceil", "sin", "cos", "tanh", "trunc",
+                                                          "rsqrt", "reciprocal", "sigmoid")},
     **{name: (lambda t, o, _op=op: elementwise(_op, t, o)) for name, op in (
         ("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv"), ("true_divide", "truediv"),
         ("pow", "pow"), ("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("div_", "truediv"))},
@@ -528,10 +532,24 @@ def _full(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
 
 
 def _arange(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
-    if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args) and len(args) <= 3:
-        values = list(range(*args))
-        return ConstTensor.of(values, "int64") if values and len(values) <= MAX_ELEMENTS else None
-    return None
+    """``arange(end)``, ``arange(start, end[, step])``, also by keyword and with floats:
+    ``ceil((end - start) / step)`` values ``start + i * step``, int64 when all are ints."""
+    if len(args) > 3:
+        return None
+    bound = dict(zip(("end",) if len(args) == 1 else ("start", "end", "step"), args))
+    bound.update({k: v for k, v in kwargs.items() if k in ("start", "end", "step")})
+    start, end, step = bound.get("start", 0), bound.get("end"), bound.get("step", 1)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, end, step)) or step == 0:
+        return None
+    count = max(0, math.ceil((end - start) / step))
+    if not count or count > MAX_ELEMENTS:
+        return None
+    given = kwargs.get("dtype")
+    dtype = dtype_of(given) if given is not None else (
+        "int64" if all(isinstance(v, int) for v in (start, end, step)) else "float32")
+    if dtype is None:
+        return None
+    return ConstTensor(tuple(_cast(start + i * step, dtype) for i in range(count)), dtype, (count,))
 
 
 def _linspace(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
@@ -670,6 +688,8 @@ _CONSTRUCTORS: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {
     if a and isinstance(a[0], (list, tuple)) and a[0] and all(isinstance(x, ConstTensor) for x in a[0]) else None,
     "torch.unique": lambda a, k: _unique_call(a[0], k) if a and isinstance(a[0], ConstTensor) else None,
     "torch.get_default_dtype": lambda a, k: ExternalRef("torch.float32"),
+    "numpy.atleast_1d": lambda a, k: _data([a[0] if isinstance(a[0], (list, tuple, ConstTensor)) else [a[0]]], {},
+                                           None if _all_ints(a[0]) else "float64") if len(a) == 1 and not k else None,
 }
 
 
@@ -685,6 +705,8 @@ _ON_TENSORS: dict[str, Callable[..., Any]] = {
     **{fn: (lambda t, _fn=fn: unary(_fn, t)) for fn in ("round", "log", "exp", "sqrt", "abs", "neg", "diff", "log2",
                                                           "sign", "floor", "ceil", "sin", "cos", "tanh", "trunc")},
     "unique": lambda t, *a, **k: _unique(t),
+    "any": lambda t: any(t.values), "all": lambda t: all(t.values),  # a truth, as ``if`` reads it
+    **{name: (lambda t, _fn=fn: _extreme(t, _fn)) for name, fn in (("min", min), ("max", max), ("amin", min), ("amax", max))},
     **{name: (lambda x, y, _op=op: elementwise(_op, x, y)) for name, op in (
         ("divide", "truediv"), ("div", "truediv"), ("true_divide", "truediv"), ("pow", "pow"), ("power", "pow"),
         ("mul", "mul"), ("multiply", "mul"), ("add", "add"), ("sub", "sub"), ("subtract", "sub"))},

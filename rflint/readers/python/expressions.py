@@ -19,8 +19,10 @@ from .control import (
     Scope,
 )
 from .stdlib.builtins import PLAIN as _PLAIN
+from .stdlib.enum import is_enum_class
 from .values import (
     Builtin,
+    ClassValue,
     ContainerValue,
     LazyImport,
     ModuleInstance,
@@ -221,7 +223,10 @@ class Expressions:
                     if isinstance(left, ParamValue) or isinstance(right, ParamValue):
                         return _param_binop(left, right)
                     return elementwise(_CMP_NAMES[type(op)], left, right)  # a mask: elementwise
-                if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, _PLAIN):
+                if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, ClassValue) and is_enum_class(right):
+                    members = self.enum_members_of(right, node)
+                    result = any(m is left or m == left for m in members) == isinstance(op, ast.In)
+                elif isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, _PLAIN):
                     try:  # membership of a class, a layer... in a table: identity, as Python
                         result = (left in right) == isinstance(op, ast.In)
                     except TypeError as exc:
@@ -296,6 +301,8 @@ class Expressions:
                 return values[key]
             except (IndexError, TypeError):
                 return self.unknown(f"index {key!r} out of range", node)
+        if isinstance(obj, ModuleInstance) and not self.is_module_class(obj.cls) and obj.cls.lookup("__getitem__") is not None:
+            return self.call(self.get_attr(obj, "__getitem__", node), [key], {}, node)  # a registry, a factory
         if isinstance(obj, ModuleInstance) and obj.children:
             try:
                 return list(obj.children.values())[key]
@@ -367,7 +374,7 @@ class Expressions:
 
 _CMP_NAMES = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 _CONST_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
-                 ast.Pow: "pow"}
+                 ast.Pow: "pow", ast.Mod: "mod"}
 
 
 def _const_binop(op: ast.operator, a: Any, b: Any) -> Any:

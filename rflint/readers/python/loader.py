@@ -114,11 +114,11 @@ class Finder:
         top = name.split(".", 1)[0]
         if not self.use_installed or is_modelled(top) or self.find(top, importer_root) is not None:
             return False
-        return not _environment_has(top)
+        return not environment_has(top)
 
 
 @lru_cache(maxsize=256)
-def _environment_has(top: str) -> bool:
+def environment_has(top: str) -> bool:
     """A top-level module the running interpreter can find (``find_spec`` on a top-level
     name locates it without importing anything): compiled and namespace packages too."""
     try:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import builtins, collections, contextlib, copy, dataclasses, enum, functools, itertools, logging, math, operator, os, re
+from . import (builtins, collections, contextlib, copy, dataclasses, enum, functools, importlib, inspect, itertools, keyword,
+               logging, math, operator, os, re)
 from . import typing as typing_
 
 MODULES: dict[str, dict[str, Any]] = {
@@ -27,7 +28,12 @@ MODULES: dict[str, dict[str, Any]] = {
     "dataclasses": dataclasses.MEMBERS,
     "enum": enum.MEMBERS,
     "functools": functools.MEMBERS,
+    "importlib": importlib.MEMBERS,
+    "importlib.util": importlib.UTIL,
+    "importlib.metadata": importlib.METADATA,
+    "inspect": inspect.MEMBERS,
     "itertools": itertools.MEMBERS,
+    "keyword": keyword.MEMBERS,
     "logging": logging.LOGGING,
     "warnings": logging.WARNINGS,
     "math": math.MEMBERS,

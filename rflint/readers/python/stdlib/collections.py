@@ -136,7 +136,8 @@ ABC: dict[str, Any] = {
     "Collection": _abstract("Collection", *_ITERABLES), "Container": _abstract("Container", *_ITERABLES),
     "Sized": _abstract("Sized", *_ITERABLES), "Mapping": _abstract("Mapping", dict),
     "MutableMapping": _abstract("MutableMapping", dict), "Set": _abstract("Set", set, frozenset),
-    "MutableSet": _abstract("MutableSet", set), "Hashable": _abstract("Hashable", int, float, str, tuple, frozenset, bytes),
+    "MutableSet": _abstract("MutableSet", set), "Hashable": model("collections.abc.Hashable", lambda ev, a, k, n: Unknown("Hashable() is abstract"),
+                      lambda v: not isinstance(v, (list, dict, set))),
     "Callable": model("collections.abc.Callable", lambda ev, a, k, n: Unknown("Callable() is abstract"), _is_callable),
     "Generator": _abstract("Generator"),
 }

@@ -76,9 +76,21 @@ def member_attribute(m: EnumMember, name: str) -> Any:
     return None
 
 
+def _instance_of(base: str) -> Any:
+    """``isinstance(v, enum.Enum)`` (or IntEnum...): a member of an enum class derived from it."""
+    def check(v: Any) -> bool:
+        if not isinstance(v, EnumMember):
+            return False
+        return base == "enum.Enum" or any(isinstance(b, Builtin) and b.name == base for c in v.cls.mro() for b in c.bases)
+    return check
+
+
 MEMBERS: dict[str, Any] = {
-    name.split(".")[1]: model(name, constant(Unknown(f"{name}() lookup by value")), lambda v: Unknown("isinstance against an enum"))
+    name.split(".")[1]: model(name, constant(Unknown(f"{name}() lookup by value")), _instance_of(name))
     for name in ENUM_BASES
 }
 MEMBERS["auto"] = model("enum.auto", constant(_AUTO))
 MEMBERS["unique"] = model("enum.unique", lambda ev, a, k, n: a[0] if a else None)
+MEMBERS["EnumMeta"] = MEMBERS["EnumType"] = model(
+    "enum.EnumMeta", lambda ev, a, k, n: ev.unknown("creating an enum class with EnumMeta() is not modelled", n),
+    lambda v: isinstance(v, ClassValue) and is_enum_class(v))
