@@ -14,6 +14,7 @@ from typing import Literal, Sequence
 
 from .ir import (
     Constant,
+    SideInput,
     EndSpatial,
     Global,
     Graph,
@@ -72,7 +73,7 @@ class NodeInfo:
     moments: tuple[Moments, ...] | None = None
     channels: int | None = None
     misaligned: bool = False
-    constant: bool = False  # a Constant: no frame, and no global context either
+    constant: bool = False  # a Constant or SideInput: no frame, and no global context either
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,8 @@ def _analyse_node(node: Node, inputs: list[NodeInfo], ndim: int) -> NodeInfo:
     if isinstance(op, Merge):
         return _merge(op, inputs, ndim, channels)
     src = inputs[0]
+    if src.constant:  # computed from a constant or a side input alone (a timestep's MLP)
+        return NodeInfo("ended", channels=channels, constant=True)
     axes = op.spatial_ndim if isinstance(op, (Window, TransposedConv, Resample, Mix, Shift)) else None
     if axes is not None and axes < ndim:  # Conv1d on a 2-D map: say so, never index past
         if src.status != "local":  # on pooled features (an ECA gate's Conv1d): nothing to index
@@ -285,7 +288,7 @@ def _analyse_node(node: Node, inputs: list[NodeInfo], ndim: int) -> NodeInfo:
     sizes, far = out_sizes(node, sizes_in, ndim)
     if isinstance(op, Global) or (isinstance(op, Mix) and op.is_global):
         return NodeInfo("ended", is_global=True, sizes=sizes, channels=channels)
-    if isinstance(op, Constant):
+    if isinstance(op, (Constant, SideInput)):
         return NodeInfo("ended", channels=channels, constant=True)
     if isinstance(op, EndSpatial):
         return NodeInfo("ended", is_global=is_global, channels=channels)
@@ -310,7 +313,7 @@ def _merge(op: Merge, inputs: list[NodeInfo], ndim: int, channels: int | None) -
         return NodeInfo("unknown", is_global=is_global, reason=unknown[0].reason, channels=channels)
     local = [i for i in inputs if i.status == "local" and i.frames is not None]
     if not local:
-        return NodeInfo("ended", is_global=is_global, channels=channels)
+        return NodeInfo("ended", is_global=is_global, channels=channels, constant=all(i.constant for i in inputs))
     if any(i.status != "local" and not i.constant for i in inputs):
         is_global = True  # a gate or a pooled context broadcast over the map
     sizes = local[0].sizes

@@ -229,6 +229,14 @@ class Constant(Op):
 
 
 @dataclass(frozen=True)
+class SideInput(Op):
+    """An input of the model that holds no image positions (a diffusion timestep, a class
+    label, a text embedding), broadcast into maps: it adds no receptive field, no global
+    image context, and is not a coordinate. Its one input is the image input, which it
+    does not read (the graph keeps one source)."""
+
+
+@dataclass(frozen=True)
 class EndSpatial(Op):
     """Flatten, reshape that merges spatial axes, linear on flattened features."""
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from .ir import (
     Constant,
+    SideInput,
     EndSpatial,
     Global,
     Graph,
@@ -86,6 +87,8 @@ def op_signature(op: Op) -> str:
         return "end_spatial"
     if isinstance(op, Constant):
         return "constant"
+    if isinstance(op, SideInput):
+        return "side_input"
     if isinstance(op, Opaque):
         return "opaque"
     return "pointwise"

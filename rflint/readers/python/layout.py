@@ -246,6 +246,7 @@ def reshape(layout: Layout, sizes: Sequence[int | None], targets: Sequence[Size 
     for p in pieces:
         total = total.times(dim_size(p, sizes) if isinstance(p, Dim) else factor_size(p, sizes))
     total = concrete(total, sizes)
+    written = list(targets)  # before sizes became numbers: which axis a size-1 target names
     targets = [concrete(t, sizes) if t is not None else None for t in targets]
     if sum(t is None for t in targets) > 1:
         return None
@@ -260,10 +261,14 @@ def reshape(layout: Layout, sizes: Sequence[int | None], targets: Sequence[Size 
         targets = [rest if t is None else t for t in targets]
     queue = list(pieces)
     out: list[Dim] = []
-    for target in targets:
+    for target, asked in zip(targets, written):
         need: Size = target  # type: ignore[assignment]
         taken: list[Factor] = []
         extra_dim: Dim | None = None
+        if need.is_one and asked is not None and queue and isinstance(queue[0], Factor) and queue[0].kind == "S" \
+                and (("S", queue[0].axis, queue[0].stride),) == asked.atoms:
+            # ``reshape(B, C, H, W)`` with H == 1: the height (by name) takes axis 0, not a unit dim
+            taken.append(queue.pop(0))  # type: ignore[arg-type]
         while not need.is_one:
             if not queue:
                 return None

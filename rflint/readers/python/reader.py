@@ -16,14 +16,15 @@ import re
 from typing import Any, Sequence
 
 from ...diagnostics import Diagnostic, Severity
-from ...ir import GraphBuilder, Location, Opaque, Unresolved
+from ...ir import GraphBuilder, Location, Opaque, SideInput, Unresolved
 from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from ..pragma import pragma_settings
+from . import layout as lay
 from .control import Raised
 from .evaluator import BudgetExceeded, Evaluator
 from .torch_nn import LAYERS
 from .loader import Finder, parse_text
-from .values import (BoundMethod, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, SourceModule,
+from .values import (BoundMethod, Builtin, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, SourceModule,
                      TensorValue, Unknown)
 
 
@@ -257,7 +258,7 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
         ev.report(reason, instance.loc if isinstance(instance, Unknown) and instance.loc else ev.loc(def_node))
     else:
         try:
-            result = ev.apply_module(instance, [TensorValue(x)], {}, def_node)
+            result = ev.apply_module(instance, [TensorValue(x)], _side_inputs(ev, instance, x), def_node)
         except BudgetExceeded:
             result = ev.unknown(f"step budget exhausted running {name}.forward", def_node)
         except Raised as exc:
@@ -313,6 +314,14 @@ def _outputs(result: Any, prefix: str = "output") -> list[tuple[str, int]]:
         for key, item in result.items():
             out.extend(_outputs(item, f"{prefix}[{key!r}]"))
         return out
+    if isinstance(result, ModuleInstance) and any(c.is_dataclass() for c in result.cls.mro()):
+        # A dataclass of outputs (diffusers' UNet2DOutput(sample=...), a mapping too: output['sample']).
+        mapping = any(isinstance(b, Builtin) and b.name in ("dict", "collections.OrderedDict")
+                      for c in result.cls.mro() for b in c.bases)
+        out = []
+        for key, item in result.attrs.items():
+            out.extend(_outputs(item, f"{prefix}[{key!r}]" if mapping else f"{prefix}.{key}"))
+        return out
     return []
 
 
@@ -329,6 +338,24 @@ def _add_unapplied(ev: Evaluator, instance: Any, x: int) -> None:
         node = ev.builder.add(layer.op, [src], layer.type_name, layer.path, layer.loc, {**layer.attrs, "unapplied": True})
         if parent is not None:
             prev_in[id(parent)] = node
+
+
+def _side_inputs(ev: Evaluator, instance: Any, x: int) -> dict[str, TensorValue]:
+    """``forward(self, sample, timestep, encoder_hidden_states)``: a required argument after
+    the image is an input that holds no image positions (a SideInput per argument, shaped
+    (batch,)), and the model is read with it as an assumption it says."""
+    if not isinstance(instance, ModuleInstance):
+        return {}
+    forward = instance.cls.lookup("forward")
+    if not isinstance(forward, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {}
+    missing = _required_params(forward, 1, {})
+    out: dict[str, TensorValue] = {}
+    for name in missing:
+        ev.assume(f"{instance.cls.name}.forward: argument '{name}' has no default and is taken as an input that holds "
+                  f"no image positions", forward)
+        out[name] = ev.add_node(SideInput(), [x], name, forward, layout=(lay.Dim((lay.BATCH,)),))
+    return out
 
 
 def _required_params(init: ast.FunctionDef, n_args: int, kwargs: dict[str, Any]) -> list[str]:

@@ -33,13 +33,13 @@ relu relu_ relu6 elu elu_ selu celu gelu silu mish hardswish hardsigmoid hardtan
 prelu rrelu glu sigmoid tanh softplus softsign logsigmoid softmax log_softmax dropout dropout1d dropout2d dropout3d
 alpha_dropout feature_alpha_dropout batch_norm instance_norm group_norm layer_norm local_response_norm normalize
 threshold clamp clamp_ clip abs exp log neg sqrt rsqrt square pow channel_shuffle native_channel_shuffle
-rms_norm softmin erf erfc tanhshrink hardshrink softshrink sign reciprocal nan_to_num
+rms_norm softmin erf erfc tanhshrink hardshrink softshrink sign reciprocal nan_to_num sin cos tan
 """.split()
 _SAME_TENSOR_METHODS = """
 contiguous clone float half double bfloat16 to type type_as detach cpu cuda requires_grad_ relu relu_ sigmoid
 sigmoid_ tanh tanh_ clamp clamp_ clip abs exp log neg sqrt rsqrt pow softmax log_softmax mul_ add_ div_ sub_
 square square_ reciprocal sign erf gelu silu exp_ log_ abs_ neg_ masked_fill masked_fill_ nan_to_num clamp_min
-clamp_max pow_ sqrt_ fill_ zero_ float_power
+clamp_max pow_ sqrt_ fill_ zero_ float_power sin cos tan sin_ cos_
 """.split()
 
 
@@ -446,6 +446,17 @@ for _path, _value in {
 }.items():
     FUNCTIONS[_path] = _constant(_value)
 FUNCTIONS["torch.jit.annotate"] = lambda ev, args, kwargs, node: args[1] if len(args) > 1 else None
+
+
+def _is_tensor(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``torch.is_tensor(x)``: tensors of every kind the evaluator holds; not numbers or lists."""
+    x = args[0] if args else kwargs.get("obj")
+    if isinstance(x, Unknown):
+        return x
+    return isinstance(x, (TensorValue, ConstTensor, ParamValue))
+
+
+FUNCTIONS["torch.is_tensor"] = _is_tensor
 
 # The shape and layout operations, and attention and token mixing, register their handlers
 # in FUNCTIONS and METHODS too.

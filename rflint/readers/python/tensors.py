@@ -14,7 +14,8 @@ import ast
 from typing import Any
 
 from ...analysis import out_sizes
-from ...ir import Constant, EndSpatial, Global, Location, Merge, Mix, Op, Opaque, PixelShuffle, PixelUnshuffle, Resample
+from ...ir import (Constant, EndSpatial, Global, Location, Merge, Mix, Op, Opaque, PixelShuffle, PixelUnshuffle, Resample,
+                   SideInput)
 from . import consttensor
 from . import layout as lay
 from .layout import Layout
@@ -84,8 +85,12 @@ class Tensors:
             c = self.map_channels(node.inputs[0])
             f = node.op.factor ** node.op.ndim
             count = None if c is None else c // f if isinstance(node.op, PixelShuffle) else c * f
-        elif isinstance(node.op, (Opaque, Global, Mix, EndSpatial)) or node.type_name == "F.conv2d":
+        elif isinstance(node.op, (Opaque, Global, Mix, EndSpatial, Constant, SideInput)) or node.type_name == "F.conv2d":
             count = None
+        elif isinstance(node.op, Merge):
+            # add/mul broadcast: the counts are equal or 1 (a gate, a per-channel bias)
+            parts = [c for c in (self.map_channels(i) for i in node.inputs) if c is not None]
+            count = max(parts) if parts else None
         else:
             count = self.map_channels(node.inputs[0])
         self.channels[nid] = count
