@@ -188,9 +188,36 @@ def check_result(path: str, result: ReadResult, text: str | None, config: "Confi
                 Diagnostic(UNRESOLVED, f"{model.graph.name}: {u.reason}", u.loc, Severity.INFO, model=model.graph.name)
                 for u in model.graph.unresolved if u.loc is not None and u.loc.file == path
             )
+        if not model.block and not model.graph.complete and any(r.code == INCOMPLETE_MODEL for r in rules):
+            found.append(_incomplete(model.graph, path, show_unresolved))
     kept = _filter([_place(d, path) for d in found], text, config, path,
                    unused_noqa=text is not None and any(r.code == UNUSED_NOQA for r in rules))
     return sorted(kept, key=Diagnostic.sort_key)
+
+
+INCOMPLETE_MODEL = "RL004"
+
+
+def _incomplete(graph: Graph, path: str, shown: bool) -> Diagnostic:
+    """RL004: a model the reader could not follow to the end. Its receptive field and the
+    model-level rules are not known, which a run must say rather than pass."""
+    reasons = list(dict.fromkeys(graph.unresolved))
+    said = f"{len(reasons)} unresolved construct{'s' if len(reasons) != 1 else ''}"
+    if reasons:
+        u = reasons[0]
+        where = f"{_shown_path(u.loc.file)}:{u.loc.line}: " if u.loc is not None else ""
+        said += f"; the first: {where}{u.reason}"
+    hint = "" if shown else " --show-unresolved lists them."
+    loc = graph.loc if graph.loc is not None else Location(path, 1, 1)
+    return Diagnostic(INCOMPLETE_MODEL, f"{graph.name} was not read completely ({said}): its receptive field is not known "
+                      f"and the model-level rules did not run.{hint}", loc, Severity.INFO, model=graph.name)
+
+
+def _shown_path(file: str) -> str:
+    try:
+        return os.path.relpath(file)
+    except ValueError:
+        return file
 
 
 _MODEL_MEMO: "OrderedDict[bytes, tuple[list[Diagnostic], list[tuple[str, Exception]]]]" = OrderedDict()

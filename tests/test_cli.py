@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from import_guard import BLOCKER
 
 REPO = Path(__file__).resolve().parent.parent
@@ -294,3 +296,34 @@ def test_explain_imports_no_pydantic_and_no_rule(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stderr.split() == ["0", "False", "False"]
     json.loads(out.stdout)
+
+
+UNREADABLE = """\
+import torch.nn as nn
+from some_unreadable_library import Block
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.block = Block(8)
+
+    def forward(self, x):
+        return self.block(self.conv(x))
+"""
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "json", "json-lines", "junit", "github", "gitlab", "sarif"])
+def test_a_model_that_was_not_read_never_passes(tmp_path: Path, fmt: str) -> None:
+    """A run whose model the reader could not follow to the end says so (RL004, on the
+    class line, naming the first unresolved construct) in every output format, and never
+    ends with "All checks passed!" or exit code 0 on it."""
+    (tmp_path / "net.py").write_text(UNREADABLE)
+    result = run("check", "net.py", "--output-format", fmt, "--no-cache", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "RL004" in result.stdout and "some_unreadable_library" in result.stdout, result.stdout
+    if fmt in ("full", "concise"):
+        assert "All checks passed" not in result.stdout
+        assert "net.py:5:1: RL004 Net was not read completely" in result.stdout
+        assert result.stdout.rstrip().endswith("Found 1 issue (1 model not read completely).")

@@ -1,6 +1,6 @@
 """RL: rflint's own findings, as ruff's RUF family. Registered so that they can be
 selected, ignored and documented like any rule; their findings come from the readers
-(RL001, RL002) and from the API's ``# noqa`` bookkeeping (RL003), not from a graph."""
+(RL001, RL002, RL004) and from the API's ``# noqa`` bookkeeping (RL003), not from a graph."""
 
 from __future__ import annotations
 
@@ -39,3 +39,11 @@ class UnusedNoqa(_MetaRule):
     severity = Severity.WARNING
     enabled_by_default = False
     summary = "A # noqa comment naming rflint codes that suppress nothing on its line"
+
+
+@register
+class IncompleteModel(_MetaRule):
+    code = "RL004"
+    name = "incomplete-model"
+    severity = Severity.INFO
+    summary = "A model the reader could not follow to the end: its receptive field is not known"

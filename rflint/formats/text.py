@@ -159,15 +159,20 @@ def _plural(n: int, word: str) -> str:
 
 def summary(diags: Sequence[Diagnostic] | Iterable[Diagnostic], fix_safe_count: int = 0, fix_unsafe_count: int = 0) -> str:
     """The last line: ``All checks passed!``, ``Found 1 issue.``, or
-    ``Found 3 issues (1 fixable with --fix, 1 more with --unsafe-fixes).``
+    ``Found 3 issues (1 fixable with --fix, 1 more with --unsafe-fixes).``; a model the
+    reader could not follow (RL004) is counted there too: such a run never passes.
 
     The fix counts are the caller's (it knows which fixes were already
     applied or are hidden), not recomputed from ``diags``.
     """
-    count = len(diags) if isinstance(diags, Sequence) else sum(1 for _ in diags)
+    diags = list(diags)
+    count = len(diags)
     if count == 0:
         return "All checks passed!"
     fixable = []
+    incomplete = sum(1 for d in diags if d.code == "RL004")
+    if incomplete:
+        fixable.append(f"{_plural(incomplete, 'model')} not read completely")
     if fix_safe_count:
         fixable.append(f"{fix_safe_count} fixable with --fix")
     if fix_unsafe_count:
