@@ -119,3 +119,17 @@ def test_the_layers_are_found() -> None:
     layers = {_layer(m) for m in MODULES}
     assert layers >= {"core", "readers", "rules", "formats", "support", "api", "cli"}
     assert any(imported == "rflint.ir" for imported, _ in _imports(MODULES["rflint.analysis"]))
+
+
+def test_no_two_parts_of_the_evaluator_define_the_same_method() -> None:
+    """The evaluator is one class composed of mixins (statements, expressions, attributes,
+    calls...): a method two of them define is silently shadowed by the first in the MRO
+    (a decorator runner once named ``_register`` replaced ``register_buffer``'s)."""
+    from rflint.readers.python.evaluator import Evaluator
+
+    owners: dict[str, list[str]] = {}
+    for part in Evaluator.__mro__:
+        for name, value in vars(part).items():
+            if callable(value) and not (name.startswith("__") and name.endswith("__")):
+                owners.setdefault(name, []).append(part.__name__)
+    assert {name: parts for name, parts in owners.items() if len(parts) > 1} == {}

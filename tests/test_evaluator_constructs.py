@@ -316,6 +316,160 @@ CASES = {
                     x = x * 2
                 return x
     """, [(3, 3)]),
+    "a layer factory: __getattr__, __getitem__, registration by a module-level decorator, a recursive closure": ("""
+        from keyword import iskeyword
+
+        class Factory:
+            def __init__(self):
+                self.components = {}
+            def add(self, name, fn):
+                if not name.isidentifier() or iskeyword(name):
+                    raise ValueError(name)
+                self.components[name.upper()] = fn
+            def register(self, name):
+                def deco(fn):
+                    self.add(name, fn)
+                    return fn
+                return deco
+            def __getattr__(self, key):
+                if key in self.components:
+                    return key
+                return super().__getattribute__(key)
+            def __getitem__(self, args):
+                name, *rest = (args,) if isinstance(args, str) else args
+                return self.components[name.upper()](*rest)
+
+        Conv = Factory()
+
+        @Conv.register("conv")
+        def conv_factory(dim):
+            return {1: nn.Conv1d, 2: nn.Conv2d}[dim]
+
+        class M(nn.Module):
+            def __init__(self, depth=2):
+                super().__init__()
+                def block(d):
+                    if d == 0:
+                        return nn.Identity()
+                    return nn.Sequential(Conv[Conv.CONV, 2](1, 1, 2 * d + 1), block(d - 1))
+                self.body = block(depth)
+            def forward(self, x):
+                return self.body(x)
+    """, [(5, 5), (3, 3)]),
+    "numpy on constant arrays: atleast_1d, %, any, min": ("""
+        import numpy as np
+
+        def same_padding(kernel_size, dilation=1):
+            k = np.atleast_1d(kernel_size)
+            if np.any((k - 1) * dilation % 2 == 1):
+                raise NotImplementedError(kernel_size)
+            p = (k - 1) // 2 * dilation
+            if np.min(p) < 0:
+                raise AssertionError(p)
+            return tuple(int(v) for v in p)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                try:
+                    self.even = nn.Conv2d(1, 1, 4, padding=same_padding(4))
+                except NotImplementedError:
+                    self.even = nn.Conv2d(1, 1, 1)
+                self.c = nn.Conv2d(1, 1, 5, padding=same_padding((5, 5)))
+            def forward(self, x):
+                return self.c(self.even(x))
+    """, [(1, 1), (5, 5)]),
+    "inspect.signature of torch layers, user classes and partials": ("""
+        import inspect
+
+        class Norm(nn.Module):
+            def __init__(self, num_channels, eps=1e-5):
+                super().__init__()
+                self.n = nn.GroupNorm(1, num_channels, eps)
+            def forward(self, x):
+                return self.n(x)
+
+        def make(norm_type, channels):
+            kw = {}
+            if "num_features" in inspect.signature(norm_type).parameters:
+                kw["num_features"] = channels
+            if "num_channels" in inspect.signature(norm_type).parameters:
+                kw["num_channels"] = channels
+            return norm_type(**kw)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                eps = inspect.signature(partial(nn.Conv2d, 1, 1)).parameters["kernel_size"].default
+                k = 3 if eps is inspect.Parameter.empty else 9
+                self.c = nn.Conv2d(1, 1, k)
+                self.a = make(nn.BatchNorm2d, 1)
+                self.b = make(Norm, 1)
+            def forward(self, x):
+                return self.b(self.a(self.c(x)))
+    """, [(3, 3)]),
+    "enums: iteration, membership, isinstance against Enum and EnumMeta": ("""
+        import enum
+        from collections.abc import Hashable
+
+        class Mode(str, enum.Enum):
+            SMALL = "small"
+            LARGE = "large"
+
+        def look_up(opt, supported):
+            if not isinstance(opt, Hashable):
+                raise ValueError(opt)
+            if isinstance(supported, enum.EnumMeta):
+                if isinstance(opt, str) and opt in {item.value for item in supported}:
+                    return supported(opt)
+                if isinstance(opt, enum.Enum) and opt in supported:
+                    return opt
+            raise ValueError(opt)
+
+        class M(nn.Module):
+            def __init__(self, a="large", b=Mode.SMALL):
+                super().__init__()
+                ks = {Mode.SMALL: 3, Mode.LARGE: 7}
+                self.a = nn.Conv2d(1, 1, ks[look_up(a, Mode)])
+                self.b = nn.Conv2d(1, 1, ks[look_up(b, Mode)])
+                self.n = len([m for m in Mode])
+            def forward(self, x):
+                return self.b(self.a(x))
+    """, [(7, 7), (3, 3)]),
+    "a frozen batch norm: buffers registered from constants, rsqrt of a constant": ("""
+        class FrozenBN(nn.Module):
+            def __init__(self, n, eps=1e-5):
+                super().__init__()
+                self.eps = eps
+                self.register_buffer("weight", torch.ones(n))
+                self.register_buffer("running_var", torch.ones(n))
+            def forward(self, x):
+                w = self.weight.reshape(1, -1, 1, 1)
+                rv = self.running_var.reshape(1, -1, 1, 1)
+                return x * (w * (rv + self.eps).rsqrt())
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(1, 4, 3)
+                self.n = FrozenBN(4)
+            def forward(self, x):
+                return self.n(self.c(x))
+    """, [(3, 3)]),
+    "a class named after its own base (class Conv2d(Conv2d)) derives from the import": ("""
+        from torch.nn import Conv2d
+
+        class Conv2d(Conv2d):
+            def __init__(self, channels):
+                super().__init__(channels, channels, 5, padding=2)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = Conv2d(1)
+            def forward(self, x):
+                return self.c(x)
+    """, [(5, 5)]),
 }
 
 
@@ -430,7 +584,8 @@ def test_recursion_with_an_undecidable_base_case_is_cut_not_explored() -> None:
     """timm's DLA builds its tree recursively on `levels`. Built without arguments (the
     partial build that lets literal layers reach the layer rules), `levels == 1` cannot be
     decided, both branches recurse, and the work doubled per level until the step budget
-    ran out, losing the whole class (2.3 s on dla.py, and its AA102 missed)."""
+    ran out, losing the whole class (2.3 s on dla.py, and its AA102 missed). What is built
+    depends on `levels`, so the model also says it was not read completely (RL004)."""
     assert _findings("""
         import torch.nn as nn
 
@@ -446,7 +601,7 @@ def test_recursion_with_an_undecidable_base_case_is_cut_not_explored() -> None:
 
             def forward(self, x):
                 return self.down(x)
-    """) == [("AA102", 12)]
+    """) == [("RL004", 4), ("AA102", 12)]
 
 
 def test_a_long_loop_that_builds_no_layer_is_stopped_and_its_names_are_unknown() -> None:
@@ -496,3 +651,113 @@ def test_an_entry_can_be_a_classmethod_factory() -> None:
     g = build_entry("m.py", src, "M.from_name('large')").graph
     assert kernels(g) == [(7, 7)]
     assert g.complete and g.name == "M.from_name('large')"
+
+
+def test_a_dict_changed_by_an_undecidable_branch_is_unknown_not_the_branch_that_ran_last() -> None:
+    """Both branches of an undecidable ``if`` run; a dict one of them fills in place would
+    otherwise carry that branch's key into the layer built after it."""
+    g = build("""
+        import some_unreadable_library as lib
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                kw = {}
+                if lib.wants_num_channels():
+                    kw["num_channels"] = 1
+                self.n = nn.InstanceNorm2d(num_features=1, **kw)
+            def forward(self, x):
+                return self.n(x)
+    """)
+    reasons = [u.reason for u in g.unresolved]
+    assert not g.complete
+    assert any("changed differently by the branches of an undecidable condition" in r for r in reasons), reasons
+    assert not any("unexpected keyword argument" in r for r in reasons), reasons
+
+
+DIFFUSION = """
+    from dataclasses import dataclass
+
+    @dataclass
+    class Output(OrderedDict):
+        sample: torch.Tensor
+
+    def timestep_embedding(t, dim, max_period=10000):
+        half = dim // 2
+        exponent = -math.log(max_period) * torch.arange(start=0, end=half, dtype=torch.float32, device=t.device)
+        emb = torch.exp(exponent / half)
+        emb = t[:, None].float() * emb[None, :]
+        return torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+
+    class M(nn.Module):
+        def __init__(self, c=8):
+            super().__init__()
+            self.conv_in = nn.Conv2d(3, c, 3, padding=1)
+            self.time = nn.Linear(16, c)
+            self.conv_out = nn.Conv2d(c, 3, 5, padding=2)
+        def forward(self, sample, timestep, class_labels=None):
+            if not torch.is_tensor(timestep):
+                timestep = torch.tensor([timestep])
+            elif len(timestep.shape) == 0:
+                timestep = timestep[None]
+            temb = self.time(timestep_embedding(timestep, 16))
+            h = self.conv_in(sample)
+            b, c, height, width = h.shape
+            h = h + temb[:, :, None, None]
+            seq = h.view(b, c, height * width).transpose(1, 2)      # tokens, and back
+            h = seq.transpose(-1, -2).reshape(b, c, height, width)
+            return Output(sample=self.conv_out(h))
+"""
+
+
+@pytest.mark.parametrize("size", [(16, 16), (1, 24)])
+def test_a_required_forward_argument_is_a_side_input_without_positions(size) -> None:
+    """``forward(self, sample, timestep)``: the timestep is an input that holds no image
+    positions (diffusers' UNet2DModel); its embedding broadcast into the map adds no
+    receptive field, no global context and no coordinate; the model says what it assumed,
+    and a dataclass of outputs names them as a mapping (``output['sample']``). At height 1,
+    ``reshape(b, c, height, width)`` still puts the height on axis 0."""
+    src = HEADER + textwrap.dedent(DIFFUSION)
+    model = build_entry("m.py", src, "M", input_size=size)
+    g = model.graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert [name for name, _ in g.outputs] == ["output['sample']"]
+    assert any("argument 'timestep' has no default" in a.reason for a in g.assumptions), g.assumptions
+    assert not any("class_labels" in a.reason for a in g.assumptions)
+    info = analyse(g).info(dict(g.outputs)["output['sample']"])
+    assert info.status == "local" and not info.is_global
+    assert [(f.r, f.j) for f in info.frames] == [(7, 1), (7, 1)]
+
+
+def test_installed_packages_and_versions_are_read_from_the_environment() -> None:
+    """``importlib.util.find_spec`` and ``importlib.metadata.version`` answer as the
+    environment rflint runs in (nothing imported); a missing distribution raises
+    PackageNotFoundError where a ``try`` catches it."""
+    import importlib.metadata
+
+    g = build("""
+        import importlib.util
+        import importlib.metadata as importlib_metadata
+
+        def available(name):
+            found = importlib.util.find_spec(name) is not None
+            try:
+                version = importlib_metadata.version(name)
+            except (ImportError, importlib_metadata.PackageNotFoundError):
+                found, version = False, "N/A"
+            return found, version
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                ok, v = available("pytest")
+                missing, _ = available("rflint_test_no_such_package")
+                k = 3 if ok and not missing else 9
+                self.c = nn.Conv2d(1, 1, k)
+                self.version = v
+            def forward(self, x):
+                return self.c(x)
+    """)
+    assert kernels(g) == [(3, 3)]
+    assert g.complete
+    assert importlib.metadata.version("pytest")  # what the model read

@@ -45,16 +45,6 @@ MISALIGNED = "merged branches have different jumps"
 #: output): never a number it does not have. A record that starts to resolve fails here until
 #: it is taken off the list, and is then held to its measurement like every other.
 KNOWN_UNRESOLVED: dict[str, str] = {
-    "monai-unet": "convolutions.py:158: LayerFactory has no attribute 'PRELU'",
-    "monai-basicunet": "convolutions.py:125: LayerFactory has no attribute 'CONV'",
-    "monai-segresnet": "convolutions.py:125: LayerFactory has no attribute 'CONV'",
-    "monai-dynunet": "convolutions.py:125: LayerFactory has no attribute 'CONV'",
-    "monai-attentionunet": "convolutions.py:125: LayerFactory has no attribute 'CONV'",
-    "diffusers-unet2dmodel": "unet_2d.py:39: forward() missing argument 'timestep'",
-    "diffusers-autoencoderkl-encoder": "import_utils.py:71: call to importlib.metadata.distributions",
-    "diffusers-autoencoderkl-decoder": "import_utils.py:71: call to importlib.metadata.distributions",
-    **{f"torchvision-fasterrcnn_resnet50_fpn-backbone-{k}": "_utils.py:51: module torchvision.models.resnet has no '__dict__'"
-       for k in ("0", "1", "2", "3", "pool")},
 }
 
 

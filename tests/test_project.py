@@ -296,3 +296,34 @@ def test_a_building_block_gets_layer_rules_but_not_the_models_input_size(tmp_pat
     (tmp_path / "net.py").write_text(BLOCK_AND_MODEL.replace("\n\nclass Down", "\n\n# rflint: input-size=224\nclass Down", 1))
     pragma = api.check_paths(["net.py"], use_cache=False)  # a pragma makes the block a model again
     assert ("PD101", 8) in {(d.code, d.loc.line) for d in pragma.diagnostics}
+
+
+def test_a_module_dict_looks_names_up_as_attributes(tmp_path: Path, monkeypatch) -> None:
+    """``resnet.__dict__[backbone_name](...)``: torchvision's detection backbones pick the
+    factory by name from a module's namespace (its globals, read lazily as attributes)."""
+    pkg = tmp_path / "zoo"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nets.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        def small():
+            return nn.Conv2d(1, 1, 3)
+
+        def large():
+            return nn.Conv2d(1, 1, 7)
+    """))
+    (tmp_path / "net.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+        from zoo import nets
+
+
+        def backbone(name="large"):
+            maker = nets.__dict__.get(name, nets.small)
+            return nn.Sequential(nets.__dict__[name](), maker())
+    """))
+    monkeypatch.chdir(tmp_path)
+    exp = api.explain("net.py::backbone", input_size=(32, 32))
+    graph = exp.model.graph
+    assert graph.complete, [u.reason for u in graph.unresolved]
+    assert [n.op.kernel for n in graph.nodes if hasattr(n.op, "kernel")] == [(7, 7), (7, 7)]

@@ -66,8 +66,10 @@ class Calls:
         for kw in node.keywords:
             value = self.eval(kw.value, scope)
             if kw.arg is None:
+                if isinstance(value, Unknown):
+                    return value
                 if not isinstance(value, dict):
-                    return Unknown("**kwargs that are not known")
+                    return Unknown(f"** of a {type(value).__name__}, not a dict")
                 kwargs.update(value)
             else:
                 kwargs[kw.arg] = value

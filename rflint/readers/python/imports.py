@@ -24,6 +24,7 @@ from .control import (
 )
 from .loader import parse_file, resolve_relative
 from .values import (
+    Builtin,
     ExternalRef,
     LazyImport,
     SourceModule,
@@ -124,6 +125,23 @@ class Imports:
         mod.state = "loaded"
         return True
 
+    def _namespace(self, mod: SourceModule) -> Builtin:
+        """``module.__dict__``: its names, looked up as ``module.name`` is (torchvision's
+        detection backbones build ``resnet.__dict__[backbone_name](...)``)."""
+        def getitem(ev: Any, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
+            if not isinstance(args[0], str):
+                return ev.fail("KeyError", f"KeyError: {args[0]!r}", n)
+            value = ev.module_attr(mod, args[0], n)
+            return value
+
+        def get(ev: Any, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
+            key, default = args[0], args[1] if len(args) > 1 else None
+            return ev.module_attr(mod, key, n) if isinstance(key, str) and key in mod.globals else default
+
+        return Builtin(f"{mod.name}.__dict__", lambda ev, a, k, n: ev.unknown("calling a module's __dict__", n), None,
+                       {"__getitem__": Builtin("__getitem__", getitem), "get": Builtin("get", get),
+                        "keys": Builtin("keys", lambda ev, a, k, n: [key for key in mod.globals if key != STAR_IMPORTS])})
+
     def resolve(self, value: Any, node: ast.AST | None = None) -> Any:
         """The value behind a lazy ``from m import n``."""
         if not isinstance(value, LazyImport):
@@ -136,6 +154,8 @@ class Imports:
     def module_attr(self, mod: SourceModule, name: str, node: ast.AST | None) -> Any:
         if not self.load(mod) and not mod.is_package:
             return self.unknown(f"cannot read {mod.path}", node)
+        if name == "__dict__":
+            return self._namespace(mod)
         if name in mod.globals:
             value = mod.globals[name]
             if isinstance(value, Deferred):

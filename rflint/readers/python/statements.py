@@ -7,6 +7,7 @@ under the step budget, and a long loop that builds nothing is stopped.
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Any
 
 from .consttensor import ConstTensor
@@ -24,6 +25,7 @@ from .control import (
     safe_eq,
 )
 from .stdlib.builtins import PLAIN as _PLAIN
+from .stdlib.enum import EnumMember, is_enum_class
 from .values import (
     ParamValue,
     BoundMethod,
@@ -56,7 +58,9 @@ class Statements:
         elif isinstance(stmt, ast.ClassDef):
             self._define_class(stmt, scope)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            scope.locals[stmt.name] = self._define_function(stmt, scope, None)
+            func = scope.locals[stmt.name] = self._define_function(stmt, scope, None)
+            if top:
+                self._run_registering_decorators(stmt, func, scope)
         elif isinstance(stmt, ast.Assign):
             if top and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id not in scope.locals:
                 # Module constants are evaluated when first read (see Deferred).
@@ -120,11 +124,21 @@ class Statements:
         """Class attributes are evaluated when first read: model files declare weight
         enums and metadata in class bodies that a receptive field never needs."""
         module = self.module
+        # The names the bases use, bound as they are now (Python evaluates bases when the
+        # class is created): ``class Dataset(Dataset)`` after ``from torch.utils.data import
+        # Dataset`` derives from the import, not from itself. The values stay lazy.
+        bound: dict[str, Any] = {}
+        for n in (n for b in stmt.bases for n in ast.walk(b) if isinstance(n, ast.Name)):
+            try:
+                bound[n.id] = scope.lookup(n.id)
+            except KeyError:
+                pass
+        base_scope = Scope(scope.globals, bound)
 
         def bases() -> list[Any]:
             saved, self.module = self.module, module
             try:
-                return [self.eval(b, scope) for b in stmt.bases]
+                return [self.eval(b, base_scope) for b in stmt.bases]
             finally:
                 self.module = saved
 
@@ -165,6 +179,25 @@ class Statements:
             cls.class_attrs[name] = value
         return value
 
+    def _run_registering_decorators(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef, func: FunctionValue,
+                                    scope: Scope) -> None:
+        """Run a module-level decorator that is a method of an object the same module made
+        (``@Conv.factory_function("conv")`` adds the function to MONAI's layer factory,
+        which that module's ``Conv[Conv.CONV, 2]`` then reads). The name keeps the function
+        itself. Other decorators (an imported registry: timm's ``register_model``) are not
+        run: what they record is never read by a model's geometry, and reading a model
+        file must not run a thousand of them."""
+        for d in reversed(stmt.decorator_list):
+            target = d.func if isinstance(d, ast.Call) else d
+            if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+                continue
+            owner = scope.locals.get(target.value.id)
+            if not isinstance(owner, (Deferred, ModuleInstance)):
+                continue  # an import, a module, a class: not this module's registry object
+            decorator = self.eval(d, scope)
+            if isinstance(decorator, (FunctionValue, BoundMethod, Builtin)):
+                self.call(decorator, [func], {}, d)
+
     def _define_function(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, scope: Scope,
                          owner: ClassValue | None) -> FunctionValue:
         args = stmt.args
@@ -179,7 +212,10 @@ class Statements:
         env = scope.globals if scope.locals is scope.globals else {**scope.globals, **scope.locals}
         name = getattr(stmt, "name", "<lambda>")
         module = owner.module if owner is not None else self.module
-        return FunctionValue(name, stmt, module, env, defaults, owner)  # type: ignore[arg-type]
+        func = FunctionValue(name, stmt, module, env, defaults, owner)  # type: ignore[arg-type]
+        if env is not scope.globals and isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and owner is None:
+            env[name] = func  # a nested function that calls itself (MONAI's recursive _create_block)
+        return func
 
     def assign(self, target: ast.expr, value: Any, scope: Scope) -> None:
         if isinstance(target, ast.Name):
@@ -239,11 +275,17 @@ class Statements:
         "either branch" is.
         """
         before = dict(scope.locals)
+        # A dict, list or set the branches may change in place (``kw["num_channels"] = c``):
+        # each branch starts from its contents before, and one that ends different is Unknown.
+        containers = {id(v): (v, copy.copy(v)) for v in before.values() if type(v) in (dict, list, set)}
         built = self.built
         results = []
+        contents = []
         for body in (stmt.body, stmt.orelse):
             scope.locals.clear()
             scope.locals.update(before)
+            for value, saved in containers.values():
+                _restore(value, saved)
             returned: Any = NO_RETURN
             try:
                 self.exec_body(body, scope)
@@ -253,7 +295,17 @@ class Statements:
                 # A loop that may or may not stop here: its later iterations still run.
                 self.unknown(f"break/continue under an undecidable condition ({cond.reason})", stmt)
             results.append((dict(scope.locals), returned))
+            contents.append({key: copy.copy(value) for key, (value, _) in containers.items()})
+        changed = {key for key in containers if not safe_eq(contents[0][key], contents[1][key])}
+        for key, (value, _) in containers.items():
+            _restore(value, contents[1][key])  # the same in both branches, or changed (then Unknown below)
         (then_locals, then_ret), (else_locals, else_ret) = results
+        if changed:
+            why = Unknown(f"changed differently by the branches of an undecidable condition ({cond.reason})")
+            for branch_locals in (then_locals, else_locals):
+                for key, value in branch_locals.items():
+                    if id(value) in changed:
+                        branch_locals[key] = why
         if self.builder is None and self.built != built:
             # Both branches built layers, where only one would: what is built depends on it.
             self.taint(f"what is built depends on an undecidable condition ({cond.reason})", stmt)
@@ -391,7 +443,14 @@ class Statements:
             return list(value.children) if value.kind == "ModuleDict" else list(value.children.values())
         if isinstance(value, ModuleInstance) and value.children:
             return list(value.children.values())
+        if isinstance(value, ClassValue) and is_enum_class(value):
+            return self.enum_members_of(value, node)
         return Unknown(f"cannot iterate over {type(value).__name__}")
+
+    def enum_members_of(self, cls: ClassValue, node: ast.AST) -> list[Any]:
+        """An enum class's members in definition order (``for m in Color``)."""
+        members = [self.get_attr(cls, name, node) for name in cls.class_attrs if not name.startswith("_")]
+        return [m for m in members if isinstance(m, EnumMember)]
 
     def truth(self, value: Any) -> bool | Unknown:
         if isinstance(value, Unknown):
@@ -416,6 +475,7 @@ class Statements:
 _EXCEPTION_BASES = {
     "KeyError": {"LookupError"}, "IndexError": {"LookupError"}, "ZeroDivisionError": {"ArithmeticError"},
     "OverflowError": {"ArithmeticError"}, "ModuleNotFoundError": {"ImportError"},
+    "PackageNotFoundError": {"ModuleNotFoundError", "ImportError"},
     "FileNotFoundError": {"OSError", "IOError", "EnvironmentError"}, "NotImplementedError": {"RuntimeError"},
     "RecursionError": {"RuntimeError"}, "UnboundLocalError": {"NameError"},
 }
@@ -430,3 +490,15 @@ def _copy_into_attribute(expr: ast.expr) -> bool:
     if isinstance(target, ast.Attribute) and target.attr == "data":
         target = target.value
     return isinstance(target, ast.Attribute)
+
+
+def _restore(container: Any, contents: Any) -> None:
+    """Put ``contents`` back into ``container`` in place (other references see it too)."""
+    if isinstance(container, dict):
+        container.clear()
+        container.update(contents)
+    elif isinstance(container, list):
+        container[:] = contents
+    else:
+        container.clear()
+        container.update(contents)
