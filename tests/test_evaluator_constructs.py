@@ -761,3 +761,29 @@ def test_installed_packages_and_versions_are_read_from_the_environment() -> None
     assert kernels(g) == [(3, 3)]
     assert g.complete
     assert importlib.metadata.version("pytest")  # what the model read
+
+
+def test_rotary_embeddings_interleave_channels_and_split_a_table() -> None:
+    """EVA's rotary position embedding: a table of unknown values split in two
+    (``sin, cos = emb.chunk(2, -1)``), and the interleaved halves of the channels
+    (``x[..., 1::2]``, ``x[..., ::2]``) stacked and reshaped back to ``x.shape``."""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 4, stride=4)
+                self.register_buffer("emb", torch.randn(64, 16))
+            def forward(self, x):
+                x = self.conv(x)
+                B, C, H, W = x.shape
+                t = x.flatten(2).transpose(1, 2)
+                sin, cos = self.emb.chunk(2, -1)
+                rot = torch.stack([-t[..., 1::2], t[..., ::2]], -1).reshape(t.shape)
+                t = t * cos + rot * sin
+                return t.transpose(1, 2).reshape(B, C, H, W)
+    """)
+    g = build_entry("m.py", src, "M", input_size=(32, 32)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert kernels(g) == [(4, 4)]
+    info = analyse(g).info(dict(g.outputs)["output"])
+    assert info.status == "local" and [(f.r, f.j) for f in info.frames] == [(4, 4), (4, 4)]

@@ -57,7 +57,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "efficientnet_cc_b0_4e": "cond_conv2d.py:117: F.conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "efficientvim_m1": "efficientvim.py:101: Conv1d of a tensor that is not arranged as a map (N, C, spatial...)",
     "efficientvit_m0": "efficientvit_msra.py:294: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
-    "eva02_tiny_patch14_224": "pos_embed_sincos.py:467: cannot iterate over ParamValue",
     "gcvit_xxtiny": "gcvit.py:223: tensor method 'repeat_interleave' is not modelled",
     "ghostnetv2_100": "ghostnet.py:121: merged branches have different jumps (32, 192/7)",
     "ghostnetv3_050": "ghostnet.py:217: merged branches have different jumps (32, 192/7)",

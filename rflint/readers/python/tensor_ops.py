@@ -351,6 +351,8 @@ def param_attribute(p: ParamValue, name: str) -> Any:
         return Builtin("Tensor.size", lambda ev, args, kwargs, n: _param_size(p, args))
     if name in ("reshape_as", "view_as", "expand_as"):
         return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: ParamValue(p.what, consttensor.shape_of(args[0]) if args else None))
+    if name in ("chunk", "split", "tensor_split", "unbind"):
+        return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: _param_pieces(p, name, list(args), kwargs))
     reshape = _SHAPE_METHODS.get(name)
     if reshape is not None:
         def impl(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
@@ -358,6 +360,32 @@ def param_attribute(p: ParamValue, name: str) -> Any:
 
         return Builtin(f"Tensor.{name}", impl)
     return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: p)
+
+
+def _param_pieces(p: ParamValue, how: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """``emb.chunk(2, -1)``, ``w.split(c, dim)``, ``t.unbind(0)`` of a tensor whose values are
+    not known: the pieces, each with its shape (``sin, cos = emb.chunk(2, -1)``)."""
+    if p.shape is None:
+        return Unknown(f"{how} of a tensor whose shape is not known")
+    rank = len(p.shape)
+    dim = (args[0] if args else kwargs.get("dim", 0)) if how == "unbind" else (args[1] if len(args) > 1 else kwargs.get("dim", 0))
+    if not isinstance(dim, int) or isinstance(dim, bool) or not -rank <= dim < rank:
+        return Unknown(f"{how} along a dimension that is not known")
+    dim %= rank
+    size = p.shape[dim]
+    if how == "unbind":
+        return tuple(ParamValue(p.what, p.shape[:dim] + p.shape[dim + 1:]) for _ in range(size))
+    first = args[0] if args else kwargs.get("chunks", kwargs.get("split_size_or_sections", kwargs.get("sections")))
+    if how == "chunk" and isinstance(first, int) and first > 0:
+        step = -(-size // first)
+        sizes = [min(step, size - i) for i in range(0, size, step)]
+    elif how == "split" and isinstance(first, int) and first > 0:
+        sizes = [min(first, size - i) for i in range(0, size, first)]
+    elif how == "split" and isinstance(first, (list, tuple)) and all(isinstance(v, int) for v in first) and sum(first) == size:
+        sizes = list(first)
+    else:
+        return Unknown(f"{how} with arguments rflint does not model")
+    return tuple(ParamValue(p.what, p.shape[:dim] + (k,) + p.shape[dim + 1:]) for k in sizes)
 
 
 def _param_size(p: ParamValue, args: list[Any]) -> Any:

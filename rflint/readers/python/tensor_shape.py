@@ -497,7 +497,7 @@ def index(ev: "Evaluator", x: TensorValue, key: Any, node: ast.AST) -> Any:
             if isinstance(k, int) or _is_size(k):
                 continue  # one channel (or one batch element): positions kept
             if isinstance(k, slice):
-                out.append(d)  # some channels
+                out.append(_sliced(d, k, sizes, (id(node), i)))  # some channels
                 continue
             return ev.opaque(x, "indexing channels with a value rflint does not model", node, "index")
         if d.extra and isinstance(k, int) and not isinstance(k, bool):
@@ -528,6 +528,21 @@ def index(ev: "Evaluator", x: TensorValue, key: Any, node: ast.AST) -> Any:
     if not lay.has_positions(tuple(out)) and lay.has_positions(tuple(layout)):
         return ended(ev, x, tuple(out), node, "index")
     return result
+
+
+def _sliced(d: Dim, k: slice, sizes: tuple[int | None, ...], key: object) -> Dim:
+    """Some channels of a dimension without positions (``x[..., 1::2]``), with their count:
+    the same dimension when the slice keeps it whole, half of it for a step of 2 from 0 or 1
+    (the interleaved halves of a rotary embedding), else a count of its own."""
+    if any(f.kind == "N" for f in d.factors):
+        return d  # part of the batch: the batch size stays symbolic
+    size = lay.dim_size(d, sizes)
+    if size.value is not None and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (k.start, k.stop, k.step)):
+        return Dim((Factor("C", count=len(range(*k.indices(size.value)))),))
+    if k.stop is None and k.step == 2 and k.start in (None, 0, 1) and len(d.factors) == 1 and d.factors[0].key is not None \
+            and not isinstance(d.factors[0].key, tuple):
+        return Dim((Factor("C", key=("part", d.factors[0].key, 2)),))
+    return Dim((Factor("C", key=("slice", key)),))
 
 
 def _crop(d: Dim, k: Any, sizes: tuple[int | None, ...]) -> tuple[int, int, int] | None:
