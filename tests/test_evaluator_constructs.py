@@ -787,3 +787,29 @@ def test_rotary_embeddings_interleave_channels_and_split_a_table() -> None:
     assert kernels(g) == [(4, 4)]
     info = analyse(g).info(dict(g.outputs)["output"])
     assert info.status == "local" and [(f.r, f.j) for f in info.frames] == [(4, 4), (4, 4)]
+
+
+def test_a_strided_slice_subsamples_and_a_channel_split_has_its_parts_counts() -> None:
+    """LeViT: ``x[:, ::2, ::2]`` of a channels-last map subsamples it (exactly what
+    AvgPool2d(kernel_size=1, stride=2) does: it aliases), and ``split([16, 64], dim=3)`` of
+    the channels gives parts of 16 and 64 channels, which the reshape after it relies on."""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(3, 80, 3, padding=1)
+                self.b = nn.Conv2d(64, 8, 3, padding=1)
+            def forward(self, x):
+                x = self.a(x)
+                B, C, H, W = x.shape
+                x = x.permute(0, 2, 3, 1)[:, ::2, ::2]
+                k, v = x.split([16, 64], dim=3)
+                v = v.reshape(B, -1, 64).transpose(1, 2).reshape(B, 64, H // 2, W // 2)
+                return self.b(v)
+    """)
+    g = build_entry("m.py", src, "M", input_size=(16, 16)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    (sub,) = [n for n in g.nodes if n.type_name == "subsample"]
+    assert sub.op == Window("avg_pool", (1, 1), (2, 2), (1, 1), ((0, 0), (0, 0)))
+    info = analyse(g).info(dict(g.outputs)["output"])
+    assert [(f.r, f.j, f.padding) for f in info.frames] == [(7, 2, 3), (7, 2, 3)]

@@ -346,7 +346,28 @@ def _chunk(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.C
     if lay.spatial_factors(layout[d]) or layout[d].extra:
         parts = [ev.opaque(x, f"split along a dimension holding positions ({d})", node, "split") for _ in range(n)]
         return tuple(parts)
-    return tuple(x for _ in range(n))
+    if any(f.kind == "N" for f in layout[d].factors):
+        return tuple(x for _ in range(n))  # parts of the batch: the batch size stays symbolic
+    total = ev.dim_sizes(x)[d].value
+    counts: list[int | None]
+    if isinstance(spec, (list, tuple)):
+        counts = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in spec]
+    elif total is not None:
+        step = -(-total // n) if chunk else spec
+        counts = [min(step, total - i) for i in range(0, total, step)] if isinstance(step, int) and step > 0 else [None] * n
+    else:
+        counts = [None] * n
+    parts = []
+    for i, count in enumerate(counts):
+        if count is not None:
+            piece = Dim((Factor("C", count=count),))
+        elif chunk and len(layout[d].factors) == 1 and layout[d].factors[0].key is not None \
+                and not isinstance(layout[d].factors[0].key, tuple):
+            piece = Dim((Factor("C", key=("part", layout[d].factors[0].key, n)),))  # equal parts of an unknown count
+        else:
+            piece = Dim((Factor("C", key=("split", id(node), i)),))
+        parts.append(ev.tensor(x.node, layout[:d] + (piece,) + layout[d + 1:]))
+    return tuple(parts)
 
 
 def _unbind(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
@@ -519,11 +540,16 @@ def index(ev: "Evaluator", x: TensorValue, key: Any, node: ast.AST) -> Any:
         from ...ir import Window
 
         pads = [(0, 0)] * ev.ndim
-        for axis, start, stop in crops:
+        strides = [1] * ev.ndim
+        for axis, start, stop, step in crops:
             n = sizes[axis]
             pads[axis] = (-start, stop - n)  # type: ignore[operator]
+            strides[axis] = step
         n = ev.ndim
-        result = ev.add_node(Window("pad", (1,) * n, (1,) * n, (1,) * n, tuple(pads)), [x.node], "crop", node,
+        # A crop is a padding by negative amounts; a strided slice (``x[:, ::2, ::2]``,
+        # LeViT's subsampling) is exactly AvgPool(kernel_size=1, stride=2): it aliases.
+        kind, name = ("pad", "crop") if all(st == 1 for st in strides) else ("avg_pool", "subsample")
+        result = ev.add_node(Window(kind, (1,) * n, tuple(strides), (1,) * n, tuple(pads)), [x.node], name, node,
                              layout=tuple(out) if x.layout is not None else None)
     if not lay.has_positions(tuple(out)) and lay.has_positions(tuple(layout)):
         return ended(ev, x, tuple(out), node, "index")
@@ -545,9 +571,12 @@ def _sliced(d: Dim, k: slice, sizes: tuple[int | None, ...], key: object) -> Dim
     return Dim((Factor("C", key=("slice", key)),))
 
 
-def _crop(d: Dim, k: Any, sizes: tuple[int | None, ...]) -> tuple[int, int, int] | None:
-    """A slice of a whole spatial axis with a known size: (axis, start, stop)."""
-    if not isinstance(k, slice) or k.step not in (None, 1) or d.extra:
+def _crop(d: Dim, k: Any, sizes: tuple[int | None, ...]) -> tuple[int, int, int, int] | None:
+    """A slice of a whole spatial axis whose size is known: (axis, start, stop, step)."""
+    if not isinstance(k, slice) or d.extra:
+        return None
+    step = 1 if k.step is None else _int(k.step)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
         return None
     if len(d.factors) != 1 or d.factors[0].kind != "S" or d.factors[0].stride != 1 or d.factors[0].count is not None:
         return None
@@ -556,7 +585,7 @@ def _crop(d: Dim, k: Any, sizes: tuple[int | None, ...]) -> tuple[int, int, int]
     if n is None:
         return None
     start, stop, _ = slice(_int(k.start), _int(k.stop)).indices(n)
-    return (axis, start, stop) if stop > start else None
+    return (axis, start, stop, step) if stop > start else None
 
 
 def _int(v: Any) -> Any:

@@ -126,6 +126,8 @@ def _str(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST
         return str(v)
     if isinstance(v, (FunctionValue, ClassValue)):
         return f"<{v.name}>"
+    if isinstance(v, Record) and v.type_name == "torch.device":
+        return str(v.get("type"))  # a cache key (LeViT's attention biases per device)
     raise NotKnown(Unknown(f"str() of a {type(v).__name__}"))
 
 
