@@ -470,6 +470,38 @@ CASES = {
             def forward(self, x):
                 return self.c(x)
     """, [(5, 5)]),
+    "a deque's left end (timm's pretrained tags put the default first)": ("""
+        from collections import deque
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                tags = deque(["in1k"])
+                tags.appendleft("")
+                first = tags.popleft()
+                k = 7 if first == "" and list(tags) == ["in1k"] else 3
+                self.c = nn.Conv2d(1, 1, k)
+            def forward(self, x):
+                return self.c(x)
+    """, [(7, 7)]),
+    "grouped-query attention: keys repeated over heads with repeat_interleave": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 16, 4, stride=4)
+                self.q = nn.Linear(16, 16)
+                self.kv = nn.Linear(16, 8)
+            def forward(self, x):
+                x = self.conv(x)
+                B, C, H, W = x.shape
+                t = x.flatten(2).transpose(1, 2)
+                q = self.q(t).reshape(B, -1, 4, 4).transpose(1, 2)
+                k, v = self.kv(t).reshape(B, -1, 2, 2, 2).permute(2, 0, 3, 1, 4).unbind(0)
+                k = k.repeat_interleave(2, dim=1)
+                v = torch.repeat_interleave(v, 2, dim=1)
+                o = F.scaled_dot_product_attention(q, k, v)
+                return o.transpose(1, 2).reshape(B, H, W, 8).permute(0, 3, 1, 2)
+    """, [(4, 4)]),
 }
 
 
@@ -813,3 +845,70 @@ def test_a_strided_slice_subsamples_and_a_channel_split_has_its_parts_counts() -
     assert sub.op == Window("avg_pool", (1, 1), (2, 2), (1, 1), ((0, 0), (0, 0)))
     info = analyse(g).info(dict(g.outputs)["output"])
     assert [(f.r, f.j, f.padding) for f in info.frames] == [(7, 2, 3), (7, 2, 3)]
+
+
+def test_the_factory_being_built_runs_its_own_decorators_first() -> None:
+    """timm's ``@register_model`` records the pretrained configuration (input size 256 for
+    ``swinv2_*_256``) that the factory's builder then passes on: the entry's decorators run
+    before it is called, as when its module was imported."""
+    src = HEADER + textwrap.dedent("""
+        _sizes = {}
+
+        def register_model(fn):
+            _sizes[fn.__name__] = 7
+            return fn
+
+        class M(nn.Module):
+            def __init__(self, k=3):
+                super().__init__()
+                self.c = nn.Conv2d(1, 1, k)
+            def forward(self, x):
+                return self.c(x)
+
+        @register_model
+        def large():
+            return M(_sizes.get("large", 3))
+    """)
+    g = build_entry("m.py", src, "large").graph
+    assert g.complete and kernels(g) == [(7, 7)]
+
+
+def test_a_very_deep_chain_is_read_without_recursion() -> None:
+    """ResNet-50x64 (CLIP) has thousands of nodes in a chain: sizes, channel counts and
+    whether a map has ended are computed without walking back one input per Python frame."""
+    g = build("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(*[nn.Conv2d(1, 1, 1) for _ in range(1500)])
+            def forward(self, x):
+                x = self.body(x)
+                b, c, h, w = x.shape
+                return x.view(b, c, h * w).transpose(1, 2).reshape(b, h, w, c).permute(0, 3, 1, 2)
+    """)
+    assert g.complete, [u.reason for u in g.unresolved][:3]
+    assert len(g.nodes) > 1500
+
+
+def test_constants_too_large_to_hold_keep_their_shapes_when_joined() -> None:
+    """Rotary tables: ``torch.cat([x, x], -1)`` and ``x.repeat_interleave(2, -1)`` of a
+    tensor whose values rflint does not hold keep a known shape, and a constant's
+    ``device``/``dtype`` are what ``.to(...)`` needs."""
+    g = build("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("periods", torch.arange(4, dtype=torch.float32))
+                self.register_buffer("table", torch.randn(64, 300))
+                self.c = nn.Conv2d(1, 1, 3)
+            def forward(self, x):
+                p = self.periods.to(device=self.periods.device, dtype=self.periods.dtype)
+                a = torch.cat([self.table, self.table], dim=-1)
+                b = self.table.repeat_interleave(2, -1)
+                if a.shape == b.shape == (64, 600) and p.shape == (4,):
+                    x = self.c(x)
+                return x
+    """)
+    assert g.complete, [u.reason for u in g.unresolved]
+    out = g.nodes[dict(g.outputs)["output"]]
+    assert out.name == "c" and not out.attrs.get("alternatives"), out  # the condition was decided

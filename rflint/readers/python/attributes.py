@@ -85,6 +85,8 @@ class Attributes:
         if isinstance(obj, ClassValue):
             return self._class_attr_of(obj, name, node)
         if isinstance(obj, ConstTensor):
+            if name == "device":
+                return tensor_shape.DEVICE
             value = consttensor.attribute(obj, name)
             return value if value is not None else self.unknown(f"constant-tensor method '{name}' is not modelled", node)
         if isinstance(obj, ParamValue):

@@ -468,6 +468,8 @@ def attribute(t: ConstTensor, name: str) -> Any:
         return t.ndim
     if name == "T" and t.ndim <= 2:
         return permute(t, list(range(t.ndim))[::-1])
+    if name == "dtype":
+        return ExternalRef(f"torch.{t.dtype}")
     method = _METHODS.get(name)
     if method is None:
         return None

@@ -15,7 +15,7 @@ from .values import ClassValue, SourceModule
 if TYPE_CHECKING:
     from .evaluator import Evaluator
 
-STEP_BUDGET = 400_000
+STEP_BUDGET = 1_000_000
 STAR_IMPORTS = "\0star-imports"
 """The key, in a module's globals, of the modules its ``from m import *`` name: no Python
 name can collide with it."""

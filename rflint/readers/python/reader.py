@@ -20,7 +20,7 @@ from ...ir import GraphBuilder, Location, Opaque, SideInput, Unresolved
 from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from ..pragma import pragma_settings
 from . import layout as lay
-from .control import Raised
+from .control import Raised, Scope
 from .evaluator import BudgetExceeded, Evaluator
 from .torch_nn import LAYERS
 from .loader import Finder, parse_text
@@ -211,6 +211,8 @@ def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args
 def _build_factory(ev: Evaluator, func: FunctionValue | BoundMethod, name: str, node: ast.AST,
                    overrides: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> ReadModel:
     _start(ev)
+    if isinstance(func, FunctionValue):
+        _run_own_decorators(ev, func)
     try:
         instance = ev.call(func, args, kwargs, node)  # type: ignore[arg-type]
     except BudgetExceeded:
@@ -218,6 +220,26 @@ def _build_factory(ev: Evaluator, func: FunctionValue | BoundMethod, name: str, 
     except Raised as exc:
         instance = ev.unknown(exc.reason, node)
     return _trace(ev, name, instance, node, overrides)
+
+
+def _run_own_decorators(ev: Evaluator, func: FunctionValue) -> None:
+    """The decorators of the factory being built run first, as they did when its module
+    was imported: timm's ``@register_model`` records the model's pretrained configuration,
+    whose input size the factory's builder then passes on (``swinv2_*_256`` is built for
+    256). Only this function's: a model file registers hundreds. What they do builds no
+    layer, so what they cannot resolve is not the model's (it is not reported)."""
+    saved = (list(ev.unresolved), set(ev._reported), dict(ev.assumptions))
+    scope = Scope(func.module.globals)
+    try:
+        for d in reversed(getattr(func.node, "decorator_list", [])):
+            decorator = ev.eval(d, scope)
+            if isinstance(decorator, (FunctionValue, BoundMethod, Builtin)):
+                ev.call(decorator, [func], {}, d)  # type: ignore[arg-type]
+    except (BudgetExceeded, Raised):
+        pass
+    finally:
+        ev.unresolved, ev._reported, ev.assumptions = saved
+        ev.steps = 0
 
 
 def _dotted(node: ast.expr) -> list[str] | None:

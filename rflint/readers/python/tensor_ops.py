@@ -334,7 +334,31 @@ _SHAPE_METHODS: dict[str, Callable[[tuple[int, ...], list[Any]], tuple[int, ...]
     "expand": lambda shape, a: consttensor.expand_shape(shape, consttensor.sizes_arg(a)),
     "unsqueeze": lambda shape, a: shape[: a[0] % (len(shape) + 1)] + (1,) + shape[a[0] % (len(shape) + 1):]
     if a and isinstance(a[0], int) else None,
+    "repeat_interleave": lambda shape, a: _interleaved(shape, a),
+    "flatten": lambda shape, a: _flattened_shape(shape, a),
 }
+
+
+def _interleaved(shape: tuple[int, ...], a: list[Any]) -> tuple[int, ...] | None:
+    """The shape after ``repeat_interleave(r, dim)`` (an int ``r`` and a ``dim`` given)."""
+    if len(a) < 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in a[:2]) or not shape:
+        return None
+    r, d = a[0], a[1] % len(shape)
+    return shape[:d] + (shape[d] * r,) + shape[d + 1:]
+
+
+def _flattened_shape(shape: tuple[int, ...], a: list[Any]) -> tuple[int, ...] | None:
+    start = a[0] if a else 0
+    end = a[1] if len(a) > 1 else -1
+    if not shape or not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+        return None
+    s, e = start % len(shape), end % len(shape)
+    if s > e:
+        return None
+    merged = 1
+    for v in shape[s:e + 1]:
+        merged *= v
+    return shape[:s] + (merged,) + shape[e + 1:]
 
 
 def param_attribute(p: ParamValue, name: str) -> Any:
@@ -469,6 +493,7 @@ def _constant(value: Any) -> Handler:
 for _path, _value in {
     "torch._assert": None, "torch._C._log_api_usage_once": None, "torch.jit.is_scripting": False,
     "torch.jit.is_tracing": False, "torch._dynamo.is_compiling": False, "torch.compiler.is_compiling": False,
+    "torch.compiler.is_exporting": False, "torch.compiler.is_dynamo_compiling": False,
     "torch.is_grad_enabled": False, "torch.is_autocast_enabled": False, "torch.set_grad_enabled": None,
     "torch.manual_seed": None,
 }.items():

@@ -15,6 +15,7 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from ...ir import Constant, EndSpatial, Merge, PixelUnshuffle, Shift
+from . import consttensor
 from . import layout as lay
 from .consttensor import ConstTensor
 from .layout import Dim, Factor, Layout
@@ -303,11 +304,48 @@ def _repeat(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.
     reps = _sizes_arg(args[1:])
     layout = ev.layout_of(x)
     if len(reps) == len(layout) and all(r == 1 or not lay.spatial_factors(d) for r, d in zip(reps, layout)):
-        return x  # copies along batch or channels: every position keeps its field
+        # copies along batch or channels: every position keeps its field
+        if all(r == 1 for r in reps):
+            return x
+        sizes = ev.map_sizes(x.node)
+        new = tuple(d if r == 1 else _times(d, r, sizes, (id(node), i)) for i, (r, d) in enumerate(zip(reps, layout)))
+        return ev.tensor(x.node, new)
     return ev.opaque(x, "repeat along a spatial dimension", node, "repeat")
 
 
+def _times(d: Dim, r: Any, sizes: tuple[int | None, ...], key: object) -> Dim:
+    """A dimension without positions repeated ``r`` times: its count times ``r``."""
+    if any(f.kind == "N" for f in d.factors):
+        return d
+    size = lay.dim_size(d, sizes)
+    if size.value is not None and isinstance(r, int) and not isinstance(r, bool):
+        return Dim((Factor("C", count=size.value * r),))
+    return Dim((Factor("C", key=("repeat", key)),))
+
+
+def _repeat_interleave(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    """``k.repeat_interleave(heads // kv_heads, dim=1)`` (grouped-query attention): along a
+    dimension without positions every position keeps its field; the count grows."""
+    x = _x(ev, args, kwargs, node)
+    if isinstance(x, Unknown):
+        return x
+    repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
+    dim = args[2] if len(args) > 2 else kwargs.get("dim")
+    if dim is None:
+        return ev.opaque(x, "repeat_interleave of the flattened tensor", node, "repeat_interleave")
+    found = _along(ev, x, dim, node, "repeat_interleave")
+    if not isinstance(found, tuple):
+        return found
+    layout, d = found
+    if lay.spatial_factors(layout[d]) or layout[d].extra:
+        return ev.opaque(x, "repeat_interleave along a dimension holding positions", node, "repeat_interleave")
+    new = layout[:d] + (_times(layout[d], repeats, ev.map_sizes(x.node), id(node)),) + layout[d + 1:]
+    return ev.tensor(x.node, new)
+
+
 METHODS["repeat"] = _repeat
+METHODS["repeat_interleave"] = _repeat_interleave
+FUNCTIONS["torch.repeat_interleave"] = _repeat_interleave
 
 
 # ---------------------------------------------------------------------- splitting and joining
@@ -391,6 +429,21 @@ for _name, _handler in (("chunk", _chunk), ("split", _chunk), ("tensor_split", _
     FUNCTIONS[f"torch.{_name}"] = _handler
 
 
+def _join_values(tensors: Any, dim: Any, stack: bool) -> ParamValue:
+    """cat/stack of tensors whose values are not all held: a tensor of the joined shape."""
+    shapes = [consttensor.shape_of(t) for t in tensors]
+    if any(s is None for s in shapes) or not isinstance(dim, int) or isinstance(dim, bool):
+        return ParamValue("a joined tensor")
+    first = shapes[0]
+    rank = len(first) + (1 if stack else 0)
+    if not -rank <= dim < rank or any(len(s) != len(first) for s in shapes):
+        return ParamValue("a joined tensor")
+    d = dim % rank
+    if stack:
+        return ParamValue("a stacked tensor", first[:d] + (len(shapes),) + first[d:])
+    return ParamValue("a concatenated tensor", first[:d] + (sum(s[d] for s in shapes),) + first[d + 1:])
+
+
 def _join(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call, stack: bool) -> Any:
     """``torch.cat``/``torch.stack``: along channels a concat; a class token put in front of
     the tokens (a tensor without positions) makes extra tokens; along positions, Opaque."""
@@ -405,6 +458,8 @@ def _join(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Ca
     if bad is not None or not maps:
         if bad is not None and maps:
             return ev.opaque(maps + [ev.as_tensor(bad, node)], bad.reason, node, name)  # type: ignore[list-item]
+        if bad is None and all(isinstance(t, (ParamValue, ConstTensor)) for t in tensors):
+            return _join_values(tensors, dim, stack)  # constants too large to hold, or mixed with held ones
         return bad if bad is not None else ev.unknown(f"{name} of values that are not tensors", node)
     layout = ev.layout_of(maps[0])
     rank = len(layout) + (1 if stack else 0)

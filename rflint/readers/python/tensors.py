@@ -11,7 +11,7 @@ computed from ``x.size()``) are numbers.
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, Callable
 
 from ...analysis import out_sizes
 from ...ir import (Constant, EndSpatial, Global, Location, Merge, Mix, Op, Opaque, PixelShuffle, PixelUnshuffle, Resample,
@@ -56,6 +56,7 @@ class Tensors:
         if nid in self.ended:
             return self.ended[nid]
         assert self.builder is not None
+        self._upstream_first(nid, self.ended, self.is_ended)
         node = self.builder.node(nid)
         op = node.op
         if isinstance(op, (Global, EndSpatial, Constant)) or (isinstance(op, Mix) and op.is_global):
@@ -72,6 +73,7 @@ class Tensors:
         if nid in self.channels:
             return self.channels[nid]
         assert self.builder is not None
+        self._upstream_first(nid, self.channels, self.map_channels)
         node = self.builder.node(nid)
         declared = node.attrs.get("out_channels")
         if isinstance(declared, int) and not isinstance(declared, bool):
@@ -149,11 +151,33 @@ class Tensors:
 
     # ------------------------------------------------------------------ sizes
 
+    def _upstream_first(self, nid: int, cache: dict[int, Any], compute: Callable[[int], Any]) -> None:
+        """Fill ``cache`` for the nodes ``nid`` depends on, sources first, without recursion:
+        a deep network (ResNet-50x64, thousands of nodes in a chain) would exceed Python's
+        recursion limit walking back one input at a time."""
+        assert self.builder is not None
+        stack, order, seen = [nid], [], set()
+        while stack:
+            n = stack.pop()
+            if n in cache or n in seen:
+                continue
+            seen.add(n)
+            order.append(n)
+            node = self.builder.node(n)
+            stack.extend(node.inputs)
+            like = getattr(node.op, "like", None)
+            if isinstance(like, int):
+                stack.append(like)
+        for n in sorted(order[1:]):  # node ids grow along edges: a source is computed before its users
+            if n not in cache:
+                compute(n)
+
     def map_sizes(self, nid: int) -> tuple[int | None, ...]:
         """The spatial sizes of node ``nid``'s map (None where not known)."""
         if nid in self.sizes:
             return self.sizes[nid]
         assert self.builder is not None
+        self._upstream_first(nid, self.sizes, self.map_sizes)
         node = self.builder.node(nid)
         if not node.inputs:
             sizes = self.input_size if self.input_size is not None else (None,) * self.ndim

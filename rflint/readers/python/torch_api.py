@@ -240,6 +240,16 @@ NAMES: dict[str, frozenset[str]] = {
     'run_frozen_optimizations save save_jit_module_to_flatbuffer script script_if_tracing script_method '
     'set_fusion_strategy set_module strict_fusion torch trace trace_module unused wait warnings '
     ).split()),
+    "torch.compiler": frozenset((
+    'Any CacheInfo Callable F FuncType NestedCompileRegionOptions ParamSpec PrecompileError TYPE_CHECKING TypeVar '
+    'allow_in_graph assume_constant_result compile config contextlib cudagraph_mark_step_begin '
+    'cudagraph_mark_warmup_incomplete disable get_default_backend io is_compiling is_dynamo_compiling is_exporting '
+    'keep_portable_guards_unsafe keep_tensor_guards_unsafe list_backends load_cache_artifacts '
+    'load_compiled_function nested_compile_region nonstrict_trace precompile reset save_cache_artifacts '
+    'set_default_backend set_enable_guard_collectives set_stance skip_all_guards_unsafe '
+    'skip_guard_on_all_nn_modules_unsafe skip_guard_on_globals_unsafe skip_guard_on_inbuilt_nn_modules_unsafe '
+    'substitute_in_graph torch wrap_numpy '
+    ).split()),
 }
 
 
@@ -248,7 +258,7 @@ def names(namespace: str) -> frozenset[str] | None:
     return NAMES.get(namespace)
 
 
-_NAMESPACES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.nn.init", "torch.jit")
+_NAMESPACES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.nn.init", "torch.jit", "torch.compiler")
 
 
 def _main() -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..values import BoundMethod, Builtin, ClassValue, ExternalRef, FunctionValue, Partial, Unknown
 from ._support import MODULE_VALUES, NotKnown, items, known, model
+from .builtins import SAFE_METHODS
 
 if TYPE_CHECKING:
     from ..evaluator import Evaluator
@@ -119,6 +120,29 @@ def namedtuple_attribute(value: tuple, name: str) -> Any:  # type: ignore[type-a
     return NOT_A_FIELD
 
 
+class Deque(list):  # type: ignore[type-arg]
+    """``collections.deque``: a list with the left-end methods (timm's pretrained-config
+    tags are a deque, the default tag put first with ``appendleft``)."""
+
+    def appendleft(self, x: Any) -> None:
+        self.insert(0, x)
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+    def extendleft(self, values: Any) -> None:
+        for x in values:
+            self.insert(0, x)
+
+    def rotate(self, n: int = 1) -> None:
+        if self:
+            n %= len(self)
+            self[:] = self[-n:] + self[:-n]
+
+
+SAFE_METHODS[Deque] = {"appendleft", "popleft", "extendleft", "rotate"}  # and a list's, found before
+
+
 def _abstract(name: str, *types: type) -> Builtin:
     return model(f"collections.abc.{name}", lambda ev, a, k, n: Unknown(f"{name}() is abstract"),
                  lambda v: isinstance(v, types))
@@ -148,7 +172,8 @@ MEMBERS: dict[str, Any] = {
     "namedtuple": model("collections.namedtuple", _namedtuple),
     "Counter": model("collections.Counter", lambda ev, a, k, n: dict(collections.Counter(known(items(ev, a[0], n)))) if a else {},
                      lambda v: isinstance(v, dict)),
-    "deque": model("collections.deque", lambda ev, a, k, n: list(items(ev, a[0], n)) if a else [], lambda v: isinstance(v, list)),
+    "deque": model("collections.deque", lambda ev, a, k, n: Deque(items(ev, a[0], n)) if a else Deque(),
+                   lambda v: isinstance(v, Deque)),
     "abc": ExternalRef("collections.abc"),
     **ABC,
 }
