@@ -37,6 +37,7 @@ from .rf import (
     Moments,
     compose,
     compose_moments,
+    cubic_map,
     far_padding_used,
     linear_map,
     merge,
@@ -156,12 +157,13 @@ def index_maps(node: Node, in_sizes: Sequence[int | None], ndim: int) -> tuple[I
         for a in range(ndim):
             n_in = in_sizes[a] if a < len(in_sizes) else None
             n_out = _resample_out(op, a, n_in)
-            if op.mode == "linear" and op.align_corners:
+            interpolate = cubic_map if op.mode == "cubic" else linear_map
+            if op.mode in ("linear", "cubic") and op.align_corners:
                 if n_in is None or n_out is None:
                     return "align_corners=True resampling depends on the input size; give input-size"
                 if n_out < 2 or n_in < 2:
                     return "align_corners=True resampling to or from a single pixel"
-                maps.append(linear_map(Fraction(n_in - 1, n_out - 1), True))
+                maps.append(interpolate(Fraction(n_in - 1, n_out - 1), True))
                 continue
             if op.scale is not None:
                 ratio = 1 / op.scale[a]
@@ -169,8 +171,8 @@ def index_maps(node: Node, in_sizes: Sequence[int | None], ndim: int) -> tuple[I
                 ratio = Fraction(n_in, op.size[a])
             else:
                 return "resampling to a fixed size depends on the input size; give input-size"
-            if op.mode == "linear":
-                maps.append(linear_map(ratio, False))
+            if op.mode in ("linear", "cubic"):
+                maps.append(interpolate(ratio, False))
             else:
                 maps.append(nearest_map(ratio, exact=op.mode == "nearest-exact"))
         return tuple(maps)

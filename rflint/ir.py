@@ -118,14 +118,15 @@ class TransposedConv(Op):
         return len(self.kernel)
 
 
-ResampleMode = Literal["nearest", "nearest-exact", "linear"]
+ResampleMode = Literal["nearest", "nearest-exact", "linear", "cubic"]
 
 
 @dataclass(frozen=True)
 class Resample(Op):
     """Upsample / interpolate. Exactly one of ``scale``, ``size`` and ``like`` is set.
 
-    ``linear`` covers linear, bilinear and trilinear (one axis at a time).
+    ``linear`` covers linear, bilinear and trilinear (one axis at a time); ``cubic`` is
+    bicubic (four taps per axis, PyTorch's cubic convolution with A = -0.75).
     """
 
     mode: ResampleMode

@@ -160,6 +160,45 @@ def linear_map(ratio: Fraction, align_corners: bool) -> IndexMap:
     return IndexMap(a, b, tuple(taps), tuple(weights))
 
 
+CUBIC_A = Fraction(-3, 4)  # PyTorch's cubic convolution coefficient (upsample_bicubic2d)
+
+
+def _cubic_weights(lam: Fraction) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """Keys' cubic convolution weights of taps ``-1, 0, 1, 2`` at fraction ``lam``."""
+    a = CUBIC_A
+
+    def near(x: Fraction) -> Fraction:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: Fraction) -> Fraction:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return far(lam + 1), near(lam), near(1 - lam), far(2 - lam)
+
+
+def cubic_map(ratio: Fraction, align_corners: bool) -> IndexMap:
+    """Bicubic resampling along one axis with ``ratio = input/output`` (source coordinate
+    as for linear): ``o`` reads ``floor(src) - 1 .. floor(src) + 2``, and only
+    ``floor(src)`` when ``src`` is whole (the other weights are exactly zero). Two of the
+    four weights are negative; the frame holds the support, and the moments (the ERF, a
+    distribution of gradient magnitudes) take the weights' magnitudes, normalised."""
+    b, a = ratio.numerator, ratio.denominator
+    taps, weights = [], []
+    for r in range(a):
+        src = r * ratio if align_corners else (r + Fraction(1, 2)) * ratio - Fraction(1, 2)
+        i0 = floor(src)
+        lam = src - i0
+        if lam == 0:
+            taps.append((i0,))
+            weights.append((Fraction(1),))
+        else:
+            taps.append((i0 - 1, i0, i0 + 1, i0 + 2))
+            magnitudes = tuple(abs(w) for w in _cubic_weights(lam))
+            total = sum(magnitudes)
+            weights.append(tuple(w / total for w in magnitudes))
+    return IndexMap(a, b, tuple(taps), tuple(weights))
+
+
 def mix_map(window: int, offset: int) -> IndexMap:
     """Mixing within windows of ``window`` positions that start at ``-offset``: output
     ``o = m*w + r`` reads the whole window holding ``o``."""

@@ -147,13 +147,16 @@ class Stack:
         )
 
     def upsample(self, x: int, mode: str = "nearest", scale: Any = None, size: Any = None, align_corners: bool | None = None) -> int:
-        """``mode``: 'nearest', 'nearest-exact' or 'linear' (linear/bilinear/trilinear by ndim)."""
+        """``mode``: 'nearest', 'nearest-exact', 'linear' (linear/bilinear/trilinear by ndim)
+        or 'cubic' (bicubic: 2-D only, as in PyTorch)."""
         if (scale is None) == (size is None):
             raise ValueError("exactly one of scale and size")
-        if mode not in ("nearest", "nearest-exact", "linear"):
+        if mode not in ("nearest", "nearest-exact", "linear", "cubic"):
             raise ValueError(mode)
-        if mode != "linear" and align_corners is not None:
-            raise ValueError("align_corners only with linear")
+        if mode == "cubic" and self.ndim != 2:
+            raise ValueError("bicubic resampling is 2-D")
+        if mode not in ("linear", "cubic") and align_corners is not None:
+            raise ValueError("align_corners only with linear and cubic")
         nd = self.ndim
         return self._add(
             "upsample", (x,), self.ch(x), mode=mode,
@@ -339,7 +342,7 @@ class TorchStack(nn.Module):
                     cin, l.channels, p["k"], p["s"], p["p"], p["op"], dilation=p["d"]
                 )
             elif l.kind == "upsample":
-                mode = p["mode"] if p["mode"] != "linear" else {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]
+                mode = {"linear": {1: "linear", 2: "bilinear", 3: "trilinear"}[nd], "cubic": "bicubic"}.get(p["mode"], p["mode"])
                 scale = None if p["scale"] is None else tuple(float(v) for v in p["scale"])
                 m = nn.Upsample(size=p["size"], scale_factor=scale, mode=mode, align_corners=p["align_corners"])
             elif l.kind == "shuffle":

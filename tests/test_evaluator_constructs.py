@@ -912,3 +912,26 @@ def test_constants_too_large_to_hold_keep_their_shapes_when_joined() -> None:
     assert g.complete, [u.reason for u in g.unresolved]
     out = g.nodes[dict(g.outputs)["output"]]
     assert out.name == "c" and not out.attrs.get("alternatives"), out  # the condition was decided
+
+
+def test_a_module_appended_to_a_named_container_is_named_after_it() -> None:
+    """``self.patch_embed = nn.ModuleList()`` then ``self.patch_embed.append(PatchEmbed())``
+    (CrossViT): the layer is ``patch_embed.0.proj``, as ``named_modules()`` says."""
+    g = build("""
+        class Embed(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Conv2d(1, 1, 4, stride=4)
+            def forward(self, x):
+                return self.proj(x)
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.patch_embed = nn.ModuleList()
+                self.patch_embed.append(Embed())
+                self.patch_embed.extend([Embed()])
+            def forward(self, x):
+                return [e(x) for e in self.patch_embed]
+    """)
+    assert [n.name for n in g.nodes if n.name and n.inputs] == ["patch_embed.0.proj", "patch_embed.1.proj"]

@@ -200,6 +200,27 @@ def test_upsample_size(mode, n_in, n_out):
     check(st, sizes=(n_in,))
 
 
+@pytest.mark.parametrize("scale", [2, 3, 1.5, 0.5])
+def test_bicubic_scale(scale):
+    """Bicubic (PyTorch's cubic convolution): four taps per axis, one where the source is whole."""
+    st = Stack(2, f"bicubic x{scale}")
+    x = st.input(1)
+    x = st.conv(x, 2, k=3, s=2, p=1)
+    x = st.upsample(x, "cubic", scale=(scale, 2), align_corners=False)
+    x = st.conv(x, 1, k=3, p=1)
+    check(st)
+
+
+@pytest.mark.parametrize("n_in,n_out,align", [(40, 60, False), (40, 100, False), (41, 81, True), (51, 76, True)])
+def test_bicubic_size(n_in, n_out, align):
+    st = Stack(2, f"bicubic size {n_in}->{n_out} align_corners={align}")
+    x = st.input(1)
+    x = st.conv(x, 2, k=3, p=1)
+    x = st.upsample(x, "cubic", size=(n_out, n_out), align_corners=align)
+    x = st.conv(x, 1, k=3, p=1)
+    check(st, sizes=(n_in, n_in))
+
+
 @pytest.mark.parametrize("n_in,n_out", [(101, 201), (101, 301), (151, 226), (100, 199), (201, 101)])
 def test_bilinear_align_corners_size(n_in, n_out):
     # (n_in - 1)/(n_out - 1) with a small denominator: a short period, measurable in the interior

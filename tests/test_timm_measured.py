@@ -47,7 +47,6 @@ NO_CONVOLUTION = {
 #: the list, and is then held to its measurement like every other.
 KNOWN_UNRESOLVED: dict[str, str] = {
     "botnet26t_256": "bottleneck_attn.py:88: reshape to a shape rflint cannot relate to the input's positions",
-    "crossvit_tiny_240": "crossvit.py:311: interpolation mode 'bicubic' is not modelled",
     "csatv2": "csatv2.py:287: reshape to a shape rflint cannot relate to the input's positions",
     "deepseek_vit_412m": "attention.py:278: indexing along a dimension holding positions",
     "edgenext_xx_small": "edgenext.py:81: unary operator on a non-number",

@@ -359,14 +359,19 @@ class Attributes:
             children.clear()
             children.update((str(i), v) for i, v in enumerate(values))
 
+        def named(key: str, child: Any) -> None:
+            children[key] = child
+            if obj.path and is_module(child):  # appended after the container got its name
+                self.repath(child, f"{obj.path}.{key}")
+
         def append(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
-            children[str(len(children))] = args[0]
+            named(str(len(children)), args[0])
             return obj
 
         def extend(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
             items = ev.iterate(args[0], n)
             for item in items if not isinstance(items, Unknown) else []:
-                children[str(len(children))] = item
+                named(str(len(children)), item)
             return obj
 
         def insert(ev: Evaluator, args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> None:

@@ -216,7 +216,7 @@ def resample(size: Any, scale: Any, mode: Any, align_corners: Any, n: int | None
     if not isinstance(mode, str):
         raise UnknownArgument(f"mode is not known ({getattr(mode, 'reason', mode)})")
     modes = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "bilinear": "linear",
-             "trilinear": "linear", "bicubic": None, "area": None}
+             "trilinear": "linear", "bicubic": "cubic", "area": None}
     if mode not in modes:
         raise BadArgument(f"unknown interpolation mode {mode!r}")
     kind = modes[mode]
@@ -224,7 +224,7 @@ def resample(size: Any, scale: Any, mode: Any, align_corners: Any, n: int | None
         return Opaque(f"interpolation mode {mode!r} is not modelled")
     if isinstance(align_corners, Unknown):
         raise UnknownArgument(f"align_corners is not known ({align_corners.reason})")
-    ac = bool(align_corners) if kind == "linear" else False
+    ac = bool(align_corners) if kind in ("linear", "cubic") else False
     ndim = n or {"bilinear": 2, "trilinear": 3, "linear": 1}.get(mode, 2)
     if size is not None:
         return Resample(kind, size=ntuple(size, ndim, "size"), align_corners=ac)  # type: ignore[arg-type]
