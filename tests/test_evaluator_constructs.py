@@ -935,3 +935,32 @@ def test_a_module_appended_to_a_named_container_is_named_after_it() -> None:
                 return [e(x) for e in self.patch_embed]
     """)
     assert [n.name for n in g.nodes if n.name and n.inputs] == ["patch_embed.0.proj", "patch_embed.1.proj"]
+
+
+def test_prefix_tokens_that_are_none_and_a_resized_position_embedding() -> None:
+    """ViT code written for prefix (class) tokens: ``torch.cat([q[:, :, :npt], rot(q[:, :, npt:])], 2)``
+    with ``npt = 0`` concatenates nothing in front; a rotary table small enough to hold is
+    split with ``chunk``; a position embedding resized with ``F.interpolate`` (NaFlexViT)
+    keeps its shape."""
+    g = build("""
+        class M(nn.Module):
+            def __init__(self, npt=0):
+                super().__init__()
+                self.npt = npt
+                self.conv = nn.Conv2d(3, 8, 4, stride=4)
+                self.pos_embed = nn.Parameter(torch.zeros(1, 8, 4, 4))
+                self.register_buffer("rope", torch.ones(16, 16))
+            def forward(self, x):
+                x = self.conv(x)
+                B, C, H, W = x.shape
+                pos = F.interpolate(self.pos_embed, size=(H, W), mode="bilinear", align_corners=False)
+                x = x + pos
+                t = x.flatten(2).transpose(1, 2)[:, None]
+                sin, cos = self.rope.chunk(2, -1)
+                npt = self.npt
+                t = torch.cat([t[:, :, :npt, :], t[:, :, npt:, :] * cos + t[:, :, npt:, :] * sin], dim=2)
+                return t[:, 0].transpose(1, 2).reshape(B, C, H, W)
+    """)
+    assert g.complete, [u.reason for u in g.unresolved]
+    info = analyse(g).info(dict(g.outputs)["output"])
+    assert info.status == "local" and [(f.r, f.j) for f in info.frames] == [(4, 4), (4, 4)]

@@ -48,7 +48,6 @@ NO_CONVOLUTION = {
 KNOWN_UNRESOLVED: dict[str, str] = {
     "botnet26t_256": "bottleneck_attn.py:88: reshape to a shape rflint cannot relate to the input's positions",
     "csatv2": "csatv2.py:287: reshape to a shape rflint cannot relate to the input's positions",
-    "deepseek_vit_412m": "attention.py:278: indexing along a dimension holding positions",
     "edgenext_xx_small": "edgenext.py:81: unary operator on a non-number",
     "efficientnet_cc_b0_4e": "cond_conv2d.py:117: F.conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "efficientvim_m1": "efficientvim.py:101: Conv1d of a tensor that is not arranged as a map (N, C, spatial...)",
@@ -63,7 +62,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "mvitv2_tiny": "mvitv2.py:494: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "nest_tiny": "nest.py:397: loop over a value that is not known (constant-tensor method 'flip' is not model...",
     "nextvit_small": "nextvit.py:297: AvgPool1d of a tensor that is not arranged as a map (N, C, spatial...)",
-    "qwen3_vit_88m": "attention.py:278: indexing along a dimension holding positions",
     "sam2_hiera_tiny": "hieradet_sam2.py:440: expected a tensor, got ParamValue",
     "samvit_base_patch16_224": "vision_transformer_sam.py:118: an index with more entries than the tensor has dimensions",
     "sequencer2d_s": "sequencer.py:183: call to torch.nn.LSTM is not modelled",

@@ -440,6 +440,7 @@ _METHODS: dict[str, Method] = {
     "int": lambda t: t.cast("int64"), "long": lambda t: t.cast("int64"), "astype": lambda t, *a, **k: t,
     "tolist": lambda t: t.tolist(), "item": lambda t: float(t) if t.dtype != "int64" else int(t),
     "split": lambda t, s, dim=0: split(t, s, dim), "unique": lambda t, *a, **k: _unique(t),
+    "chunk": lambda t, chunks, dim=0: chunk(t, chunks, dim),
     "masked_fill": lambda t, m, v: masked_fill(t, m, v), "masked_fill_": lambda t, m, v: masked_fill(t, m, v),
     "max": lambda t, dim=None: _extreme(t, max, dim), "min": lambda t, dim=None: _extreme(t, min, dim),
     "amax": lambda t, dim=None: _extreme(t, max, dim), "amin": lambda t, dim=None: _extreme(t, min, dim),
@@ -570,6 +571,14 @@ def _linspace(args: list[Any], kwargs: dict[str, Any]) -> ConstTensor | None:
     half = steps // 2
     values = [f32(start + step * i) if i < half else f32(end - step * (steps - 1 - i)) for i in range(steps)]  # type: ignore[operator]
     return ConstTensor(tuple(values), "float32", (steps,))
+
+
+def chunk(t: ConstTensor, chunks: Any, dim: int = 0) -> tuple[ConstTensor, ...] | Unknown:
+    """``t.chunk(n, dim)``: parts of ``ceil(size / n)`` along ``dim`` (the last one smaller)."""
+    if not t.shape or not isinstance(chunks, int) or isinstance(chunks, bool) or chunks < 1:
+        return Unknown("chunk of a 0-d tensor or into a number of parts that is not known")
+    n = t.shape[dim % t.ndim]
+    return split(t, max(1, -(-n // chunks)), dim)
 
 
 def split(t: ConstTensor, sizes: Any, dim: int = 0) -> tuple[ConstTensor, ...] | Unknown:

@@ -174,6 +174,25 @@ for _n in (1, 2, 3):
     FUNCTIONS[f"torch.conv{_n}d"] = FUNCTIONS[f"torch.nn.functional.conv{_n}d"]
 
 
+def _resized_constant(t: Any, size: Any, scale: Any) -> ParamValue:
+    """``F.interpolate`` of a position embedding (a parameter, not a map of the input): a
+    tensor of unknown values whose shape is the resized one where it can be said."""
+    shape = consttensor.shape_of(t)
+    if shape is None or len(shape) < 3:
+        return ParamValue("a resized tensor")
+    n = len(shape) - 2
+    if size is not None:
+        sizes = (size,) * n if isinstance(size, int) else tuple(size) if isinstance(size, (list, tuple)) else None
+    elif scale is not None:
+        scales = (scale,) * n if isinstance(scale, (int, float)) else tuple(scale) if isinstance(scale, (list, tuple)) else None
+        sizes = tuple(int(d * f) for d, f in zip(shape[2:], scales)) if scales is not None and len(scales) == n else None
+    else:
+        sizes = None
+    if sizes is None or len(sizes) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+        return ParamValue("a resized tensor")
+    return ParamValue("a resized tensor", shape[:2] + tuple(sizes))
+
+
 def _interpolate(default_mode: str | None = None, default_align: bool | None = None) -> Handler:
     def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
         params = ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias")
@@ -181,6 +200,8 @@ def _interpolate(default_mode: str | None = None, default_align: bool | None = N
             params = ("input", "size", "scale_factor")
         bound = dict(zip(params, args))
         bound.update(kwargs)
+        if isinstance(bound.get("input"), (ParamValue, ConstTensor)):
+            return _resized_constant(bound["input"], bound.get("size"), bound.get("scale_factor"))
         x = _tensor(ev, bound.get("input"), node)
         if isinstance(x, Unknown):
             return x

@@ -429,6 +429,16 @@ for _name, _handler in (("chunk", _chunk), ("split", _chunk), ("tensor_split", _
     FUNCTIONS[f"torch.{_name}"] = _handler
 
 
+class _Empty:
+    """A slice that selects nothing along a dimension holding positions (``x[:, :0]``)."""
+
+    def __repr__(self) -> str:
+        return "<empty slice>"
+
+
+EMPTY = _Empty()
+
+
 def _join_values(tensors: Any, dim: Any, stack: bool) -> ParamValue:
     """cat/stack of tensors whose values are not all held: a tensor of the joined shape."""
     shapes = [consttensor.shape_of(t) for t in tensors]
@@ -450,8 +460,12 @@ def _join(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Ca
     name = "torch.stack" if stack else "torch.cat"
     tensors = args[0] if args else kwargs.get("tensors")
     dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    if isinstance(tensors, (list, tuple)) and not stack:
+        tensors = [t for t in tensors if t is not EMPTY]  # concatenating nothing adds nothing
     if not isinstance(tensors, (list, tuple)) or not tensors:
         return ev.unknown(f"{name} of a sequence that is not known", node)
+    if len(tensors) == 1 and isinstance(tensors[0], TensorValue):
+        return tensors[0]
     maps = [t for t in tensors if isinstance(t, TensorValue)]
     others = [t for t in tensors if not isinstance(t, TensorValue)]
     bad = next((t for t in others if isinstance(t, Unknown)), None)
@@ -584,6 +598,8 @@ def index(ev: "Evaluator", x: TensorValue, key: Any, node: ast.AST) -> Any:
         if d.extra and isinstance(k, slice) and k.step in (None, 1) and k.start in (None, 0) and _int(k.stop) == d.extra:
             out.append(Dim((Factor("C", count=d.extra),)))  # the class tokens alone: no position
             continue
+        if isinstance(k, slice) and k.step in (None, 1) and _int(k.start) in (None, 0) and _int(k.stop) == 0:
+            return EMPTY  # x[:, :, :npt] with no prefix tokens: nothing (what torch.cat then skips)
         crop = _crop(d, k, sizes)
         if crop is None:
             return ev.opaque(x, "indexing along a dimension holding positions", node, "index")
