@@ -593,17 +593,18 @@ def test_a_1d_conv_on_a_map_read_as_2d_is_unknown_not_a_crash() -> None:
 
 def test_interpolate_to_another_size_in_an_unmodelled_mode_is_opaque_not_a_crash() -> None:
     """timm's NaFlexViT: F.interpolate(x, size=y.shape[-2:], mode='bicubic') crashed the
-    reader (AttributeError on the Opaque it had already made)."""
+    reader (AttributeError on the Opaque it had already made). Bicubic is modelled now;
+    'area' is not."""
     g = build("""
         class M(nn.Module):
             def __init__(self):
                 super().__init__()
                 self.c = nn.Conv2d(3, 8, 3, stride=2, padding=1)
             def forward(self, x):
-                return F.interpolate(self.c(x), size=x.shape[-2:], mode="bicubic")
+                return F.interpolate(self.c(x), size=x.shape[-2:], mode="area")
     """)
     (op,) = [n.op for n in g.nodes if n.type_name == "F.interpolate"]
-    assert isinstance(op, Opaque) and "bicubic" in op.reason
+    assert isinstance(op, Opaque) and "area" in op.reason
 
 
 def _findings(source: str) -> list[tuple[str, int]]:
@@ -964,3 +965,29 @@ def test_prefix_tokens_that_are_none_and_a_resized_position_embedding() -> None:
     assert g.complete, [u.reason for u in g.unresolved]
     info = analyse(g).info(dict(g.outputs)["output"])
     assert info.status == "local" and [(f.r, f.j) for f in info.frames] == [(4, 4), (4, 4)]
+
+
+def test_a_conv_subclass_with_symbolic_channels_still_has_its_kernel() -> None:
+    """timm's Conv2dSame (``F.conv2d(pad_same(x, self.weight.shape[-2:], ...), self.weight)``)
+    built with channel counts that are not known (a pruned EfficientNet's): the weight's
+    kernel is still the layer's, so 'same' padding and the conv resolve."""
+    src = HEADER + textwrap.dedent("""
+        class Conv2dSame(nn.Conv2d):
+            def forward(self, x):
+                kh, kw = self.weight.shape[-2:]
+                ih, iw = x.size()[-2:]
+                pad_h = max((math.ceil(ih / self.stride[0]) - 1) * self.stride[0] + kh - ih, 0)
+                pad_w = max((math.ceil(iw / self.stride[1]) - 1) * self.stride[1] + kw - iw, 0)
+                x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+                return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation, self.groups)
+
+        class M(nn.Module):
+            def __init__(self, channels):
+                super().__init__()
+                self.c = Conv2dSame(3, channels, 3, stride=2)
+            def forward(self, x):
+                return self.c(x)
+    """)
+    g = build_entry("m.py", src, "M", input_size=(32, 32)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert kernels(g) == [(3, 3)]

@@ -25,7 +25,8 @@ from .control import (
 from .stdlib import dataclasses
 from .stdlib.enum import is_enum_class
 from .stdlib.enum import lookup as enum_lookup
-from .torch_nn import LAYERS, BadArgument, canonical_nn_name, external_layer, layer_attribute, parameter_shapes
+from .torch_nn import (LAYERS, BadArgument, canonical_nn_name, external_layer, layer_attribute, parameter_shapes,
+                       weight_kernel)
 from .values import (
     Builtin,
     BoundMethod,
@@ -253,8 +254,12 @@ class Calls:
                 except BadArgument:
                     continue
                 obj.attrs.update({k: layer_attribute(base, bound, k) for k in bound})
-                for name, shape in parameter_shapes(base, bound).items():
+                shapes = parameter_shapes(base, bound)
+                for name, shape in shapes.items():
                     obj.attrs[name] = ParamValue(f"{obj.cls.name}.{name}", shape) if shape is not None else None
+                kernel = weight_kernel(base, bound)
+                if "weight" not in shapes and kernel is not None:
+                    obj.attrs["weight"] = ParamValue(f"{obj.cls.name}.weight", None, kernel)
         if "ModuleDict" in bases and args and isinstance(args[0], dict):
             for key, child in args[0].items():
                 obj.children[str(key)] = child

@@ -122,6 +122,8 @@ def conv_window(weight: Any, bound: dict[str, Any], n: int) -> tuple[Window, dic
     constant or a buffer) that is a normalised non-negative depthwise kernel marks the
     layer a blur (RULES.md); a learnable one never is. Raises BadArgument."""
     shape = consttensor.shape_of(weight)
+    if shape is None and isinstance(weight, ParamValue) and weight.kernel is not None and len(weight.kernel) == n:
+        shape = (None, None, *weight.kernel)  # channel counts not known: the kernel is
     if shape is None:
         why = f" ({weight.reason})" if isinstance(weight, Unknown) else ""
         raise BadArgument(f"the weight's shape is not known{why}")
@@ -131,9 +133,9 @@ def conv_window(weight: Any, bound: dict[str, Any], n: int) -> tuple[Window, dic
     stride = ntuple(bound.get("stride", 1), n, "stride")
     dilation = ntuple(bound.get("dilation", 1), n, "dilation")
     window = Window("conv", kernel, stride, dilation, conv_padding(bound.get("padding", 0), kernel, stride, dilation))
-    attrs: dict[str, Any] = {"out_channels": shape[0]}
+    attrs: dict[str, Any] = {"out_channels": shape[0]} if shape[0] is not None else {}
     groups = bound.get("groups", 1)
-    if isinstance(groups, int) and not isinstance(groups, bool):
+    if isinstance(groups, int) and not isinstance(groups, bool) and shape[1] is not None:
         attrs.update(groups=groups, in_channels=groups * shape[1])
     if isinstance(weight, ConstTensor):
         verdict = consttensor.blur_kernel_verdict(weight)
@@ -387,7 +389,7 @@ def param_attribute(p: ParamValue, name: str) -> Any:
     values are not known: its shape where that is known, else the same tensor (combining
     it with a feature map keeps every position where it is)."""
     if name == "shape":
-        return p.shape if p.shape is not None else Unknown("shape of a parameter")
+        return p.shape if p.shape is not None else _partial_shape(p)
     if name == "device":
         return tensor_shape.DEVICE
     if name == "dtype":
@@ -433,10 +435,22 @@ def _param_pieces(p: ParamValue, how: str, args: list[Any], kwargs: dict[str, An
     return tuple(ParamValue(p.what, p.shape[:dim] + (k,) + p.shape[dim + 1:]) for k in sizes)
 
 
-def _param_size(p: ParamValue, args: list[Any]) -> Any:
-    if p.shape is None:
+def _partial_shape(p: ParamValue) -> Any:
+    """A conv weight's shape whose channel counts are not known: the counts are Unknown,
+    the kernel is known (``weight.shape[-2:]`` for 'same' padding)."""
+    if p.kernel is None:
         return Unknown("shape of a parameter")
-    return p.shape[args[0]] if args and isinstance(args[0], int) else p.shape
+    channels = Unknown(f"the channel counts of {p.what}")
+    return (channels, channels, *p.kernel)
+
+
+def _param_size(p: ParamValue, args: list[Any]) -> Any:
+    shape = p.shape if p.shape is not None else _partial_shape(p)
+    if isinstance(shape, Unknown):
+        return shape
+    if args and isinstance(args[0], int) and not isinstance(args[0], bool):
+        return shape[args[0]] if -len(shape) <= args[0] < len(shape) else Unknown(f"dimension {args[0]} of {p.what}")
+    return shape
 
 
 def _reduce(name: str) -> Handler:

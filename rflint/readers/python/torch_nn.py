@@ -510,6 +510,19 @@ def parameter_shapes(name: str, bound: dict[str, Any]) -> dict[str, tuple[int, .
     return {}
 
 
+def weight_kernel(name: str, bound: dict[str, Any]) -> tuple[int, ...] | None:
+    """A conv layer's kernel size, which its weight's trailing dimensions are even when
+    its channel counts are not known (``F.conv2d(x, self.weight, ...)`` of a Conv2d
+    subclass with symbolic channels)."""
+    n = _conv_family(name)
+    if n is None:
+        return None
+    try:
+        return ntuple(bound.get("kernel_size"), n, "kernel_size")
+    except BadArgument:
+        return None
+
+
 def layer_attribute(name: str, bound: dict[str, Any], attr: str) -> Any:
     """``layer.attr`` of a modelled layer as torch stores it; ``_MISSING`` when it has none
     the model knows of (parameters are handled by the caller, from ``parameter_shapes``)."""

@@ -248,6 +248,7 @@ class ParamValue:
 
     what: str
     shape: tuple[int, ...] | None = None
+    kernel: tuple[int, ...] | None = None  # a conv weight's kernel when its channel counts are not known
 
 
 @dataclass(frozen=True, eq=False)
