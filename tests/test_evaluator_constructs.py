@@ -502,6 +502,16 @@ CASES = {
                 o = F.scaled_dot_product_attention(q, k, v)
                 return o.transpose(1, 2).reshape(B, H, W, 8).permute(0, 3, 1, 2)
     """, [(4, 4)]),
+    "flip of a constant tensor (NesT's block-index tables)": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                order = torch.arange(4).flip(0)                  # 3, 2, 1, 0
+                grid = torch.flip(torch.arange(6).reshape(2, 3), dims=(1,))
+                self.c = nn.Conv2d(1, 1, int(order[0]) + int(grid[1, 0]) - 3)   # 3 + 5 - 3
+            def forward(self, x):
+                return self.c(x)
+    """, [(5, 5)]),
 }
 
 

@@ -60,7 +60,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "levit_conv_128s": "levit.py:314: str() of a Record",
     "mobilenetv5_300m": "_manipulate.py:54: loop over a value that is not known (computed by a long loop that builds no l...",
     "mvitv2_tiny": "mvitv2.py:494: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
-    "nest_tiny": "nest.py:397: loop over a value that is not known (constant-tensor method 'flip' is not model...",
     "nextvit_small": "nextvit.py:297: AvgPool1d of a tensor that is not arranged as a map (N, C, spatial...)",
     "sam2_hiera_tiny": "hieradet_sam2.py:440: expected a tensor, got ParamValue",
     "samvit_base_patch16_224": "vision_transformer_sam.py:118: an index with more entries than the tensor has dimensions",

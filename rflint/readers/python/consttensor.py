@@ -345,6 +345,16 @@ def permute(t: ConstTensor, order: Sequence[int]) -> ConstTensor:
     return result
 
 
+def flip(t: ConstTensor, *dims: Any) -> ConstTensor | Unknown:
+    """``t.flip(dims)`` / ``torch.flip(t, dims)``: the order reversed along ``dims``."""
+    axes = sizes_arg(dims)
+    if not all(isinstance(a, int) and not isinstance(a, bool) and -t.ndim <= a < t.ndim for a in axes):
+        return Unknown("flip along dimensions that are not known")
+    flipped = {a % t.ndim for a in axes}
+    result = _gather(t, t.shape, lambda idx: [t.shape[a] - 1 - i if a in flipped else i for a, i in enumerate(idx)])
+    return result if result is not None else Unknown("flip of a constant too large to hold")
+
+
 def reduce_sum(t: ConstTensor, dim: Any = None, keepdim: bool = False) -> ConstTensor | Number | Unknown:
     """``t.sum()`` (a number) or ``t.sum(dim, keepdim)``."""
     if dim is None:
@@ -441,6 +451,7 @@ _METHODS: dict[str, Method] = {
     "tolist": lambda t: t.tolist(), "item": lambda t: float(t) if t.dtype != "int64" else int(t),
     "split": lambda t, s, dim=0: split(t, s, dim), "unique": lambda t, *a, **k: _unique(t),
     "chunk": lambda t, chunks, dim=0: chunk(t, chunks, dim),
+    "flip": lambda t, *dims, **k: flip(t, *(dims or (k.get("dims", ()),))),
     "masked_fill": lambda t, m, v: masked_fill(t, m, v), "masked_fill_": lambda t, m, v: masked_fill(t, m, v),
     "max": lambda t, dim=None: _extreme(t, max, dim), "min": lambda t, dim=None: _extreme(t, min, dim),
     "amax": lambda t, dim=None: _extreme(t, max, dim), "amin": lambda t, dim=None: _extreme(t, min, dim),
@@ -693,6 +704,7 @@ _CONSTRUCTORS: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {
     "torch.full": _full,
     "torch.linspace": _linspace, "numpy.linspace": _linspace,
     "torch.meshgrid": _meshgrid,
+    "torch.flip": lambda a, k: flip(a[0], *(a[1:] or (k.get("dims", ()),))) if a and isinstance(a[0], ConstTensor) else None,
     "torch.stack": lambda a, k: _join(a[0], a[1] if len(a) > 1 else k.get("dim", 0), True)
     if a and isinstance(a[0], (list, tuple)) and all(isinstance(x, ConstTensor) for x in a[0]) else None,
     "torch.cat": lambda a, k: _join(a[0], a[1] if len(a) > 1 else k.get("dim", 0), False)
