@@ -1032,3 +1032,24 @@ def test_a_size_read_from_the_image_reshapes_the_patch_grid() -> None:
     assert g.complete, [u.reason for u in g.unresolved]
     info = analyse(g).info(dict(g.outputs)["output"])
     assert [(f.r, f.j) for f in info.frames] == [(12, 4), (12, 4)]
+
+
+def test_a_pointwise_conv1d_over_flattened_tokens_keeps_the_positions() -> None:
+    """EfficientViM: ``Conv1d(kernel_size=1)`` on ``x.flatten(2)`` mixes channels at every
+    position of the 2-D map; the tokens reshape back to it."""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3, padding=1)
+                self.proj = nn.Conv1d(8, 16, 1)
+            def forward(self, x):
+                x = self.conv(x)
+                B, C, H, W = x.shape
+                t = self.proj(x.flatten(2))
+                return t.reshape(B, -1, H, W)
+    """)
+    g = build_entry("m.py", src, "M", input_size=(16, 16)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    info = analyse(g).info(dict(g.outputs)["output"])
+    assert [(f.r, f.j) for f in info.frames] == [(3, 1), (3, 1)]

@@ -118,13 +118,15 @@ class Modules:
                                        node, name, targets=None)
         if isinstance(op, Pointwise) or not lay.has_positions(layout):
             out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=x.layout)
-        elif x.layout is not None and _pointwise_window(op) and len(layout) == self.ndim + 2:
+        elif x.layout is not None and _pointwise_window(op) and len(layout) >= 3 and not lay.spatial_factors(layout[1]):
             # A 1x1 conv reads one position: it mixes the channels (dimension 1) however the
-            # other dimensions hold the positions (MobileViT-v2's patches).
+            # other dimensions hold the positions (MobileViT-v2's patches; EfficientViM's
+            # Conv1d over flattened tokens, which is a pointwise op on this map).
             out_c = module.attrs.get("out_channels")
             channels = lay.Dim((lay.Factor("C", count=out_c) if isinstance(out_c, int) else lay.Factor("C", key=("conv", id(module))),))
             new = (layout[0], channels) + layout[2:]
-            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
+            used = op if op.spatial_ndim == self.ndim else Pointwise()
+            out = self.add_node(used, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
         else:
             x = as_map(self, x, node, name)
             out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc)
