@@ -1053,3 +1053,38 @@ def test_a_pointwise_conv1d_over_flattened_tokens_keeps_the_positions() -> None:
     assert g.complete, [u.reason for u in g.unresolved]
     info = analyse(g).info(dict(g.outputs)["output"])
     assert [(f.r, f.j) for f in info.frames] == [(3, 1), (3, 1)]
+
+
+def test_per_sample_kernels_computed_from_the_input_as_one_grouped_conv() -> None:
+    """CondConv: routing weights from a pooled input mix expert kernels per sample, the
+    batch is folded into the channels (``x.reshape(1, B * C, H, W)``) for one grouped
+    ``F.conv2d``, and unfolded after. The kernel's size is the weight tensor's trailing
+    dimensions, and the routing's global context reaches every output."""
+    src = HEADER + textwrap.dedent("""
+        class CondConv(nn.Module):
+            def __init__(self, cin=4, cout=4, k=3, experts=2):
+                super().__init__()
+                self.cin, self.cout, self.k = cin, cout, k
+                self.weight = nn.Parameter(torch.zeros(experts, cout * cin * k * k))
+                self.route = nn.Linear(cin, experts)
+            def forward(self, x):
+                B, C, H, W = x.shape
+                routing = torch.sigmoid(self.route(F.adaptive_avg_pool2d(x, 1).flatten(1)))
+                weight = torch.matmul(routing, self.weight).view(B * self.cout, self.cin, self.k, self.k)
+                x = x.reshape(1, B * C, H, W)
+                out = F.conv2d(x, weight, None, stride=1, padding=1, groups=B)
+                return out.permute([1, 0, 2, 3]).view(B, self.cout, out.shape[-2], out.shape[-1])
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Conv2d(3, 4, 3, padding=1)
+                self.cc = CondConv()
+            def forward(self, x):
+                return self.cc(self.stem(x))
+    """)
+    g = build_entry("m.py", src, "M", input_size=(16, 16)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    info = analyse(g).info(dict(g.outputs)["output"])
+    assert info.status == "local" and info.is_global
+    assert [(f.r, f.j, f.padding) for f in info.frames] == [(5, 1, 2), (5, 1, 2)]

@@ -49,7 +49,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "botnet26t_256": "bottleneck_attn.py:88: reshape to a shape rflint cannot relate to the input's positions",
     "csatv2": "csatv2.py:287: reshape to a shape rflint cannot relate to the input's positions",
     "edgenext_xx_small": "edgenext.py:81: unary operator on a non-number",
-    "efficientnet_cc_b0_4e": "cond_conv2d.py:117: F.conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "efficientvit_m0": "efficientvit_msra.py:294: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "ghostnetv2_100": "ghostnet.py:121: merged branches have different jumps (32, 192/7)",
     "ghostnetv3_050": "ghostnet.py:217: merged branches have different jumps (32, 192/7)",

@@ -71,6 +71,18 @@ def is_standard(layout: Layout, ndim: int) -> bool:
     return all(d.factors == (Factor("S", a),) for a, d in zip(range(ndim), layout[2:]))
 
 
+def batch_in_channels(layout: Layout, ndim: int) -> bool:
+    """``x.reshape(1, B * C, H, W)`` (CondConv's per-sample kernels as one grouped conv):
+    a unit first dimension, the batch folded in front of the channels, then the spatial
+    axes whole and in order. Convolutions read it as a map."""
+    if len(layout) != ndim + 2 or any(d.extra for d in layout) or layout[0].factors:
+        return False
+    folded = layout[1].factors
+    if not folded or folded[0].kind != "N" or any(f.kind != "C" for f in folded[1:]):
+        return False
+    return all(d.factors == (Factor("S", a),) for a, d in zip(range(ndim), layout[2:]))
+
+
 def spatial_factors(dim: Dim) -> list[Factor]:
     return [f for f in dim.factors if f.kind == "S"]
 

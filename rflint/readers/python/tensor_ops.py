@@ -156,17 +156,34 @@ def _functional_conv(n: int) -> Handler:
         if isinstance(x, Unknown):
             return x
         layout = ev.layout_of(x)
-        if lay.has_positions(layout):
+        folded = lay.batch_in_channels(layout, ev.ndim)
+        if lay.has_positions(layout) and not folded:
             x = as_map(ev, x, node, name)
+        weight = bound.get("weight")
+        inputs = [x.node]
+        per_sample: tuple[Any, ...] = (lay.Factor("C", key=("folded", id(node))),)
+        if isinstance(weight, TensorValue):
+            counts = tuple(f for f in ev.layout_of(weight)[0].factors if f.kind == "C")
+            per_sample = counts or per_sample  # (B * out) kernels: out per sample
+            # A kernel computed from the input (CondConv's routing, dynamic convolution): its
+            # size is the weight tensor's trailing dimensions, and what it was computed from
+            # (a pooled, global context) reaches every output.
+            trailing = [s.value for s in ev.dim_sizes(weight)[-n:]]
+            inputs.append(weight.node)
+            weight = ParamValue("a kernel computed from the input", None,
+                                tuple(trailing) if all(isinstance(v, int) for v in trailing) else None)
         try:
-            op, attrs = conv_window(bound.get("weight"), bound, n)
+            op, attrs = conv_window(weight, bound, n)
         except BadArgument as exc:
             reason = f"{name}: {exc}"
             ev.unknown(reason, node)
             return ev.add_node(Opaque(reason), [x.node], name, node)
         if not lay.has_positions(layout):  # a pooled vector (an SE gate's 1x1 conv): it keeps its arrangement
-            return ev.add_node(op, [x.node], name, node, attrs, layout=x.layout)
-        return ev.add_node(op, [x.node], name, node, attrs)
+            return ev.add_node(op, inputs, name, node, attrs, layout=x.layout)
+        if folded:  # per-sample kernels as one grouped conv: the batch stays folded in front of the channels
+            out = Dim((lay.BATCH, *per_sample))
+            return ev.add_node(op, inputs, name, node, attrs, layout=(layout[0], out) + layout[2:])
+        return ev.add_node(op, inputs, name, node, attrs)
 
     return handler
 
@@ -403,7 +420,10 @@ def param_attribute(p: ParamValue, name: str) -> Any:
     reshape = _SHAPE_METHODS.get(name)
     if reshape is not None:
         def impl(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], n: ast.AST) -> Any:
-            return ParamValue(p.what, reshape(p.shape, list(args)) if p.shape is not None else None)
+            shape = reshape(p.shape, list(args)) if p.shape is not None else None
+            if shape is None and name in ("view", "reshape"):
+                return ParamValue(p.what, None, _kernel_of(consttensor.sizes_arg(list(args))))
+            return ParamValue(p.what, shape)
 
         return Builtin(f"Tensor.{name}", impl)
     return Builtin(f"Tensor.{name}", lambda ev, args, kwargs, n: p)
@@ -433,6 +453,15 @@ def _param_pieces(p: ParamValue, how: str, args: list[Any], kwargs: dict[str, An
     else:
         return Unknown(f"{how} with arguments rflint does not model")
     return tuple(ParamValue(p.what, p.shape[:dim] + (k,) + p.shape[dim + 1:]) for k in sizes)
+
+
+def _kernel_of(sizes: list[Any]) -> tuple[int, ...] | None:
+    """A conv weight reshaped to ``(B * out, in // groups, kh, kw)`` with a batch-sized
+    first entry (CondConv's per-sample kernels): its kernel is the trailing numbers."""
+    tail = sizes[2:]
+    if tail and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in tail):
+        return tuple(tail)
+    return None
 
 
 def _partial_shape(p: ParamValue) -> Any:
