@@ -1003,37 +1003,6 @@ def test_a_conv_subclass_with_symbolic_channels_still_has_its_kernel() -> None:
     assert kernels(g) == [(3, 3)]
 
 
-def test_a_size_read_from_the_image_reshapes_the_patch_grid() -> None:
-    """Twins/PVT: the patch embedding returns ``(H // 4, W // 4)`` computed from the image's
-    shape, and the stage reshapes its tokens with it (``x.reshape(B, *size, -1)``): a size
-    named after another map's axes is the number it is."""
-    src = HEADER + textwrap.dedent("""
-        class Embed(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.proj = nn.Conv2d(3, 8, 4, stride=4)
-            def forward(self, x):
-                B, C, H, W = x.shape
-                x = self.proj(x).flatten(2).transpose(1, 2)
-                return x, (H // 4, W // 4)
-
-        class M(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.embed = Embed()
-                self.c = nn.Conv2d(8, 8, 3, padding=1)
-            def forward(self, x):
-                B = x.shape[0]
-                x, size = self.embed(x)
-                x = x.reshape(B, *size, -1).permute(0, 3, 1, 2)
-                return self.c(x)
-    """)
-    g = build_entry("m.py", src, "M", input_size=(32, 32)).graph
-    assert g.complete, [u.reason for u in g.unresolved]
-    info = analyse(g).info(dict(g.outputs)["output"])
-    assert [(f.r, f.j) for f in info.frames] == [(12, 4), (12, 4)]
-
-
 def test_a_pointwise_conv1d_over_flattened_tokens_keeps_the_positions() -> None:
     """EfficientViM: ``Conv1d(kernel_size=1)`` on ``x.flatten(2)`` mixes channels at every
     position of the 2-D map; the tokens reshape back to it."""

@@ -149,10 +149,6 @@ def concrete(s: Size, sizes: Sequence[int | None]) -> Size:
             atoms.append(atom)
     if len(atoms) == len(s.atoms):
         return s
-    if not atoms and s.value is not None:
-        # A size read from another map (``H // 4`` of the image, used on the patch grid)
-        # names that map's axes: its number is what it is, whatever these sizes say.
-        return number(s.value)
     return Size(coef, tuple(atoms), s.value)
 
 

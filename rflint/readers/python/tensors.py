@@ -182,7 +182,10 @@ class Tensors:
         if not node.inputs:
             sizes = self.input_size if self.input_size is not None else (None,) * self.ndim
         elif isinstance(node.op, Merge):
-            known = [self.map_sizes(i) for i in node.inputs]
+            # The map's sizes, not those of a pooled gate broadcast into it (SwiftFormer's
+            # additive attention sums the tokens to one before multiplying them back).
+            maps = [i for i in node.inputs if not self.is_ended(i)] or list(node.inputs)
+            known = [self.map_sizes(i) for i in maps]
             sizes = next((s for s in known if all(v is not None for v in s)), known[0])
         elif isinstance(node.op, Resample) and node.op.like is not None:
             sizes = self.map_sizes(node.op.like)
