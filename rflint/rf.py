@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from math import floor, gcd, lcm
-from typing import Sequence
+from typing import Callable, Sequence
 
 # --------------------------------------------------------------------------- frames
 
@@ -138,13 +138,12 @@ def nearest_map(ratio: Fraction, exact: bool = False) -> IndexMap:
     return IndexMap(a, b, tuple(taps))
 
 
-def linear_map(ratio: Fraction, align_corners: bool) -> IndexMap:
-    """Linear resampling along one axis with ``ratio = input/output``.
-
-    ``align_corners=False``: ``src = (o + 1/2)*ratio - 1/2``; with True the
-    caller passes ``ratio = (n_in - 1)/(n_out - 1)`` and ``src = o*ratio``.
-    ``o`` reads ``floor(src)`` and, unless ``src`` is whole, ``floor(src) + 1``.
-    """
+def _interpolation_map(ratio: Fraction, align_corners: bool,
+                       taps_at: Callable[[int, Fraction], tuple[tuple[int, ...], tuple[Fraction, ...]]]) -> IndexMap:
+    """Resampling along one axis with ``ratio = input/output``: per output phase the source
+    coordinate (``(o + 1/2)*ratio - 1/2``, or ``o*ratio`` with ``align_corners``, the
+    caller then passing ``(n_in - 1)/(n_out - 1)``), read at ``floor(src)`` alone when it
+    is whole, else at the taps ``taps_at(floor(src), fraction)`` gives."""
     b, a = ratio.numerator, ratio.denominator
     taps, weights = [], []
     for r in range(a):
@@ -155,9 +154,16 @@ def linear_map(ratio: Fraction, align_corners: bool) -> IndexMap:
             taps.append((i0,))
             weights.append((Fraction(1),))
         else:
-            taps.append((i0, i0 + 1))
-            weights.append((1 - lam, lam))
+            t, w = taps_at(i0, lam)
+            taps.append(t)
+            weights.append(w)
     return IndexMap(a, b, tuple(taps), tuple(weights))
+
+
+def linear_map(ratio: Fraction, align_corners: bool) -> IndexMap:
+    """Linear resampling: ``o`` reads ``floor(src)`` and, unless ``src`` is whole,
+    ``floor(src) + 1``."""
+    return _interpolation_map(ratio, align_corners, lambda i0, lam: ((i0, i0 + 1), (1 - lam, lam)))
 
 
 CUBIC_A = Fraction(-3, 4)  # PyTorch's cubic convolution coefficient (upsample_bicubic2d)
@@ -176,27 +182,18 @@ def _cubic_weights(lam: Fraction) -> tuple[Fraction, Fraction, Fraction, Fractio
     return far(lam + 1), near(lam), near(1 - lam), far(2 - lam)
 
 
+def _cubic_taps(i0: int, lam: Fraction) -> tuple[tuple[int, ...], tuple[Fraction, ...]]:
+    magnitudes = tuple(abs(w) for w in _cubic_weights(lam))
+    total = sum(magnitudes)
+    return (i0 - 1, i0, i0 + 1, i0 + 2), tuple(w / total for w in magnitudes)
+
+
 def cubic_map(ratio: Fraction, align_corners: bool) -> IndexMap:
-    """Bicubic resampling along one axis with ``ratio = input/output`` (source coordinate
-    as for linear): ``o`` reads ``floor(src) - 1 .. floor(src) + 2``, and only
+    """Bicubic resampling: ``o`` reads ``floor(src) - 1 .. floor(src) + 2``, and only
     ``floor(src)`` when ``src`` is whole (the other weights are exactly zero). Two of the
     four weights are negative; the frame holds the support, and the moments (the ERF, a
     distribution of gradient magnitudes) take the weights' magnitudes, normalised."""
-    b, a = ratio.numerator, ratio.denominator
-    taps, weights = [], []
-    for r in range(a):
-        src = r * ratio if align_corners else (r + Fraction(1, 2)) * ratio - Fraction(1, 2)
-        i0 = floor(src)
-        lam = src - i0
-        if lam == 0:
-            taps.append((i0,))
-            weights.append((Fraction(1),))
-        else:
-            taps.append((i0 - 1, i0, i0 + 1, i0 + 2))
-            magnitudes = tuple(abs(w) for w in _cubic_weights(lam))
-            total = sum(magnitudes)
-            weights.append(tuple(w / total for w in magnitudes))
-    return IndexMap(a, b, tuple(taps), tuple(weights))
+    return _interpolation_map(ratio, align_corners, _cubic_taps)
 
 
 def mix_map(window: int, offset: int) -> IndexMap:
