@@ -1057,3 +1057,66 @@ def test_per_sample_kernels_computed_from_the_input_as_one_grouped_conv() -> Non
     info = analyse(g).info(dict(g.outputs)["output"])
     assert info.status == "local" and info.is_global
     assert [(f.r, f.j, f.padding) for f in info.frames] == [(5, 1, 2), (5, 1, 2)]
+
+
+OUTLOOK = """
+import math
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Outlook(nn.Module):
+    \"\"\"VOLO's outlook attention: unfold the map into k x k windows on a stride-s grid,
+    weight each window's values by attention computed from the pooled map, fold back.\"\"\"
+
+    def __init__(self, dim=4, k=3, padding=1, stride=2):
+        super().__init__()
+        self.k, self.padding, self.stride = k, padding, stride
+        self.v = nn.Linear(dim, dim)
+        self.attn = nn.Linear(dim, k ** 4)
+        self.unfold = nn.Unfold(kernel_size=k, padding=padding, stride=stride)
+        self.pool = nn.AvgPool2d(kernel_size=stride, stride=stride, ceil_mode=True)
+
+    def forward(self, x):
+        B, H, W, C = x.shape
+        v = self.v(x).permute(0, 3, 1, 2)
+        h, w = math.ceil(H / self.stride), math.ceil(W / self.stride)
+        v = self.unfold(v).reshape(B, 1, C, self.k * self.k, h * w).permute(0, 1, 4, 3, 2)
+        attn = self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        attn = self.attn(attn).reshape(B, h * w, 1, self.k * self.k, self.k * self.k).permute(0, 2, 1, 3, 4)
+        attn = attn.softmax(dim=-1)
+        x = (attn @ v).permute(0, 1, 4, 3, 2).reshape(B, C * self.k * self.k, h * w)
+        return F.fold(x, output_size=(H, W), kernel_size=self.k, padding=self.padding, stride=self.stride)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.outlook = Outlook()
+
+    def forward(self, x):
+        return self.outlook(self.stem(x).permute(0, 2, 3, 1))
+"""
+
+
+def test_unfold_and_fold_match_measurement(tmp_path) -> None:
+    """VOLO's outlook attention (``nn.Unfold``, attention over each window, ``F.fold``): the
+    static frame of the output equals the gradient support measured on the real module,
+    every phase (fold sums windows on a stride-2 grid: outputs alternate)."""
+    pytest.importorskip("torch")
+    import importlib.util
+
+    from measure import measure
+
+    g = build_entry("net.py", OUTLOOK, "Net", input_size=(16, 64)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    frame = analyse(g).info(dict(g.outputs)["output"]).frames[-1]
+    path = tmp_path / "outlook_net.py"
+    path.write_text(OUTLOOK)
+    spec = importlib.util.spec_from_file_location("outlook_net", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the test, not rflint, runs the model
+    got = measure(module.Net(), (1, 3, 16, 64), period=2)
+    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))

@@ -66,7 +66,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "tnt_s_patch16_224": "tnt.py:206: call to torch.nn.Unfold is not modelled",
     "twins_pcpvt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
     "twins_svt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
-    "volo_d1_224": "volo.py:84: call to torch.nn.Unfold is not modelled",
 }
 
 

@@ -8,7 +8,7 @@ import ast
 from typing import Any, Iterator
 
 from ...ir import Opaque, Pointwise, Window
-from . import attention, tensor_shape
+from . import attention, tensor_ops, tensor_shape
 from . import layout as lay
 from .tensor_ops import as_map
 from .control import (
@@ -113,6 +113,8 @@ class Modules:
             features = module.bound.get("out_features")
             return attention.linear_over(self, x, len(layout) - 1, node, name, module.attrs, module.loc, module.path,
                                          features if isinstance(features, int) and not isinstance(features, bool) else None)
+        if name == "Unfold":
+            return tensor_ops.unfolded(self, x, module.op, node, name, module.attrs, module.path, module.loc)
         if name == "Flatten" and x.layout is not None:
             return tensor_shape.relaid(self, x, lay.flatten(layout, module.bound.get("start_dim", 1), module.bound.get("end_dim", -1)),
                                        node, name, targets=None)

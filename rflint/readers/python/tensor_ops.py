@@ -11,12 +11,12 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...ir import Global, Opaque, PixelShuffle, PixelUnshuffle, Resample, Window
+from ...ir import Global, Opaque, PixelShuffle, PixelUnshuffle, Resample, TransposedConv, Window
 from . import consttensor
 from . import layout as lay
 from .consttensor import ConstTensor
-from .layout import Dim
-from .torch_nn import LAYERS, BadArgument, LayerSpec, conv_padding, ntuple, pad_spec, resample
+from .layout import Dim, Factor
+from .torch_nn import LAYERS, BadArgument, LayerSpec, conv_padding, ntuple, pad_spec, resample, unfold_window
 from .values import Builtin, ExternalRef, ParamValue, SizeValue, SymSize, TensorValue, Unknown
 
 if TYPE_CHECKING:
@@ -191,6 +191,76 @@ def _functional_conv(n: int) -> Handler:
 for _n in (1, 2, 3):
     FUNCTIONS[f"torch.nn.functional.conv{_n}d"] = _functional_conv(_n)
     FUNCTIONS[f"torch.conv{_n}d"] = FUNCTIONS[f"torch.nn.functional.conv{_n}d"]
+
+
+def unfolded(ev: "Evaluator", x: TensorValue, op: Any, node: ast.AST, name: str, attrs: dict[str, Any] | None = None,
+             path: str = "", loc: Any = None) -> Any:
+    """``unfold(x)``: (N, C * k * k, L), the window offsets after each channel, the output
+    positions (a grid of the window's stride) flattened into the last dimension."""
+    if not isinstance(op, Window):
+        return ev.add_node(op, [x.node], name, node, attrs, path, loc)
+    x = as_map(ev, x, node, name)
+    channels = ev.layout_of(x)[1].factors
+    offsets = Factor("C", count=1)
+    for k in op.kernel:
+        offsets = Factor("C", count=offsets.count * k)
+    grid = Dim(tuple(Factor("S", a) for a in range(ev.ndim)))
+    layout = (Dim((lay.BATCH,)), Dim((*channels, offsets)), grid)
+    return ev.add_node(op, [x.node], name, node, attrs, path, loc, layout=layout)
+
+
+def _functional_unfold(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    bound = dict(zip(("input", "kernel_size", "dilation", "padding", "stride"), args))
+    bound.update(kwargs)
+    x = _tensor(ev, bound.get("input"), node)
+    if isinstance(x, Unknown):
+        return x
+    try:
+        op, attrs = unfold_window(bound, ev.ndim)
+    except BadArgument as exc:
+        return ev.opaque(x, f"F.unfold: {exc}", node, "F.unfold")
+    return unfolded(ev, x, op, node, "F.unfold", attrs)
+
+
+def fold(ev: "Evaluator", x: Any, bound: dict[str, Any], node: ast.AST, name: str) -> Any:
+    """``F.fold(x, output_size, kernel_size, dilation, padding, stride)``: the inverse
+    arrangement of unfold, summing overlapping windows: output ``o`` reads the window
+    positions ``i`` with ``o = i*s - p + t*d``, a transposed convolution's geometry."""
+    x = _tensor(ev, x, node)
+    if isinstance(x, Unknown):
+        return x
+    n = ev.ndim
+    layout = ev.layout_of(x)
+    grid = layout[-1] if layout else None
+    if len(layout) != 3 or grid is None or grid.extra or grid.factors != tuple(Factor("S", a) for a in range(n)) \
+            or lay.spatial_factors(layout[1]):
+        return ev.opaque(x, f"{name} of a tensor that is not (N, C * k * k, L) over a map's positions", node, name)
+    try:
+        k = ntuple(bound.get("kernel_size"), n, "kernel_size")
+        d = ntuple(bound.get("dilation", 1), n, "dilation")
+        p = ntuple(bound.get("padding", 0), n, "padding")
+        s = ntuple(bound.get("stride", 1), n, "stride")
+        size = ntuple(bound.get("output_size"), n, "output_size")
+    except BadArgument as exc:
+        return ev.opaque(x, f"{name}: {exc}", node, name)
+    sizes = ev.map_sizes(x.node)
+    if any(v is None for v in sizes):
+        return ev.opaque(x, f"{name}: the window grid's size is not known (give input-size)", node, name)
+    natural = [(m - 1) * st - 2 * pp + dd * (kk - 1) + 1 for m, st, pp, dd, kk in zip(sizes, s, p, d, k)]
+    extra = tuple(o - nat for o, nat in zip(size, natural))
+    if any(e < 0 for e in extra):
+        return ev.opaque(x, f"{name}: output_size {size} smaller than the windows cover", node, name)
+    return ev.add_node(TransposedConv(k, s, d, p, extra), [x.node], name, node, {"fold": True})
+
+
+def _functional_fold(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
+    bound = dict(zip(("input", "output_size", "kernel_size", "dilation", "padding", "stride"), args))
+    bound.update(kwargs)
+    return fold(ev, bound.get("input"), bound, node, "F.fold")
+
+
+FUNCTIONS["torch.nn.functional.unfold"] = _functional_unfold
+FUNCTIONS["torch.nn.functional.fold"] = _functional_fold
 
 
 def _resized_constant(t: Any, size: Any, scale: Any) -> ParamValue:

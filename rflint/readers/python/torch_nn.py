@@ -324,6 +324,19 @@ _add("UpsamplingNearest2d", "size, scale_factor", dict(size=None, scale_factor=N
 _add("UpsamplingBilinear2d", "size, scale_factor", dict(size=None, scale_factor=None), _upsampling_bilinear, 2)
 _add("PixelShuffle", "upscale_factor", {}, _factor("upscale_factor", PixelShuffle), 2)
 _add("PixelUnshuffle", "downscale_factor", {}, _factor("downscale_factor", PixelUnshuffle), 2)
+
+
+def unfold_window(b: dict[str, Any], n: int = 2) -> tuple[Op, dict[str, Any]]:
+    """``nn.Unfold`` / ``F.unfold``: every output position holds the k x k window it reads,
+    its offsets as channels: as a whole, a window of the conv's geometry."""
+    k = ntuple(b.get("kernel_size"), n, "kernel_size")
+    d = ntuple(b.get("dilation", 1), n, "dilation")
+    p = ntuple(b.get("padding", 0), n, "padding")
+    s = ntuple(b.get("stride", 1), n, "stride")
+    return Window("conv", k, s, d, tuple((v, v) for v in p)), {"unfold": True}
+
+
+_add("Unfold", "kernel_size, dilation, padding, stride", dict(dilation=1, padding=0, stride=1), unfold_window, 2)
 _add("Identity", "", {}, _pointwise, var_args=True)
 _add("Flatten", "start_dim, end_dim", dict(start_dim=1, end_dim=-1), _end)
 _add("Linear", "in_features, out_features, bias, device, dtype", dict(bias=True, device=None, dtype=None), _end)
