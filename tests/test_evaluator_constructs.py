@@ -512,6 +512,19 @@ CASES = {
             def forward(self, x):
                 return self.c(x)
     """, [(5, 5)]),
+    "functions of parameters alone (differential attention's lambdas, a padded bias table)": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 3, padding=1)
+                self.lambda_q = nn.Parameter(torch.zeros(4))
+                self.lambda_k = nn.Parameter(torch.zeros(4))
+                self.bias = nn.Parameter(torch.zeros(4, 1, 1))
+            def forward(self, x):
+                lam = torch.exp(torch.sum(self.lambda_q * self.lambda_k, dim=-1).float())
+                bias = torch.sigmoid(F.pad(self.bias, [0, 0, 0, 0]))
+                return self.conv(x) * lam + bias
+    """, [(3, 3)]),
 }
 
 

@@ -123,6 +123,10 @@ class Calls:
             return const
         handler = tensor_ops.FUNCTIONS.get(path)
         if handler is not None:
+            if path not in _MAKE_PARAMETERS:
+                derived = tensor_ops.of_parameters(path, args, kwargs)
+                if derived is not None:
+                    return derived
             return handler(self, args, kwargs, node)
         if path.startswith("torch.nn.init."):
             return None  # weight initialisation does not change the geometry
@@ -274,6 +278,9 @@ class Calls:
                         self.repath(child, f"{obj.path}.{key}" if obj.path else key)
         return None
 
+
+#: Functions whose handlers take parameters as they are (they make or combine them).
+_MAKE_PARAMETERS = frozenset(("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.where"))
 
 _GENERATORS: dict[int, bool] = {}
 

@@ -112,6 +112,25 @@ for _n in (1, 2, 3):
 for _name in _POINTWISE_FUNCTIONS:
     FUNCTIONS[f"torch.nn.functional.{_name}"] = _same
     FUNCTIONS[f"torch.{_name}"] = _same
+
+#: Functions that keep the shape of their tensor (what a function of parameters alone keeps).
+SHAPE_KEEPING = frozenset(f"torch.{n}" for n in _POINTWISE_FUNCTIONS) | frozenset(
+    f"torch.nn.functional.{n}" for n in _POINTWISE_FUNCTIONS)
+
+
+def of_parameters(path: str, args: list[Any], kwargs: dict[str, Any]) -> ParamValue | None:
+    """A tensor function applied to parameters alone (``torch.exp(self.lambda_a)``,
+    ``F.pad(relative_position_bias, ...)``): a tensor of unknown values that holds no
+    position of the input, its shape kept by a pointwise function; None when a feature
+    map, or no parameter, is among the arguments."""
+    values = [*args, *kwargs.values()]
+    flat = [v for a in values for v in (a if isinstance(a, (list, tuple)) else (a,))]
+    if any(isinstance(v, (TensorValue, Unknown)) for v in flat):
+        return None
+    params = [v for v in flat if isinstance(v, ParamValue)]
+    if not params:
+        return None
+    return ParamValue(f"{path} of parameters", params[0].shape if path in SHAPE_KEEPING else None)
 for _name in _SAME_TENSOR_METHODS:
     METHODS[_name] = _same
 
