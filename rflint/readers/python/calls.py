@@ -123,7 +123,7 @@ class Calls:
             return const
         handler = tensor_ops.FUNCTIONS.get(path)
         if handler is not None:
-            if path not in _MAKE_PARAMETERS:
+            if path not in _PARAMETER_AWARE:
                 derived = tensor_ops.of_parameters(path, args, kwargs)
                 if derived is not None:
                     return derived
@@ -279,8 +279,10 @@ class Calls:
         return None
 
 
-#: Functions whose handlers take parameters as they are (they make or combine them).
-_MAKE_PARAMETERS = frozenset(("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.where"))
+#: Functions whose handlers take parameters as they are (they make them, or give the shape
+#: of what they join or resize).
+_PARAMETER_AWARE = frozenset(("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.where", "torch.cat",
+                              "torch.concat", "torch.concatenate", "torch.stack", "torch.nn.functional.interpolate"))
 
 _GENERATORS: dict[int, bool] = {}
 
