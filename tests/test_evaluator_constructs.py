@@ -1133,3 +1133,25 @@ def test_unfold_and_fold_match_measurement(tmp_path) -> None:
     spec.loader.exec_module(module)  # the test, not rflint, runs the model
     got = measure(module.Net(), (1, 3, 16, 64), period=2)
     assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+
+
+def test_a_part_of_a_maps_channels_keeps_its_count() -> None:
+    """SHViT: ``q, k, v = torch.split(qkv, [16, 16, 48], dim=1)`` of a map, then
+    ``(v @ attn.T).reshape(B, 48, H, W)``: each part is a map with its own channel count
+    (not the whole map's 80), and the reshape relies on it."""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.qkv = nn.Conv2d(3, 80, 3, padding=1)
+                self.proj = nn.Conv2d(48, 8, 1)
+            def forward(self, x):
+                B, _, H, W = x.shape
+                q, k, v = torch.split(self.qkv(x), [16, 16, 48], dim=1)
+                q, k, v = q.flatten(2), k.flatten(2), v.flatten(2)
+                attn = (q.transpose(-2, -1) @ k).softmax(dim=-1)
+                return self.proj((v @ attn.transpose(-2, -1)).reshape(B, 48, H, W))
+    """)
+    g = build_entry("m.py", src, "M", input_size=(8, 8)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert analyse(g).info(dict(g.outputs)["output"]).is_global  # attention over every position

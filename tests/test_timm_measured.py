@@ -62,7 +62,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "sam2_hiera_tiny": "hieradet_sam2.py:440: expected a tensor, got ParamValue",
     "samvit_base_patch16_224": "vision_transformer_sam.py:118: an index with more entries than the tensor has dimensions",
     "sequencer2d_s": "sequencer.py:183: call to torch.nn.LSTM is not modelled",
-    "shvit_s1": "shvit.py:215: reshape to a shape rflint cannot relate to the input's positions",
     "tnt_s_patch16_224": "tnt.py:206: call to torch.nn.Unfold is not modelled",
     "twins_pcpvt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
     "twins_svt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",

@@ -522,6 +522,9 @@ def _param_pieces(p: ParamValue, how: str, args: list[Any], kwargs: dict[str, An
     """``emb.chunk(2, -1)``, ``w.split(c, dim)``, ``t.unbind(0)`` of a tensor whose values are
     not known: the pieces, each with its shape (``sin, cos = emb.chunk(2, -1)``)."""
     if p.shape is None:
+        count = args[0] if args else kwargs.get("chunks")
+        if how == "chunk" and isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            return tuple(ParamValue(p.what) for _ in range(count))  # the pieces' shapes are not known either
         return Unknown(f"{how} of a tensor whose shape is not known")
     rank = len(p.shape)
     dim = (args[0] if args else kwargs.get("dim", 0)) if how == "unbind" else (args[1] if len(args) > 1 else kwargs.get("dim", 0))

@@ -490,7 +490,16 @@ def _join(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Ca
         # joins, whatever its shape says: it joins as a Constant node.
         constants = [ev.add_node(Constant(), [0], "constant", node, {"constant": True})
                      for t in others if isinstance(t, (ParamValue, ConstTensor))]
-        return ev.add_node(Merge("concat"), [m.node for m in maps] + [c.node for c in constants], name, node, layout=layout)
+        counts = [ev.dim_sizes(m)[d].value for m in maps]
+        attrs: dict[str, Any] = {}
+        if not constants and all(isinstance(c, int) for c in counts) and not any(f.kind == "N" for f in layout[d].factors):
+            # The parts' own counts (a chunk of a map has half its channels), not their nodes'
+            joined = Dim((Factor("C", count=sum(counts)),))  # type: ignore[arg-type]
+            layout = layout[:d] + (joined,) + layout[d + 1:]
+            if d == 1:
+                attrs["out_channels"] = sum(counts)  # type: ignore[arg-type]
+        return ev.add_node(Merge("concat"), [m.node for m in maps] + [c.node for c in constants], name, node, attrs,
+                           layout=layout)
     if len(positional) == 1 and all(_token_count(ev, t, d) is not None for t in tensors if t is not positional[0]):
         # Class or register tokens put before (or after) the positions: extra tokens.
         before = sum(_token_count(ev, t, d) or 0 for t in tensors[: tensors.index(positional[0])])

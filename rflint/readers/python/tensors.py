@@ -39,8 +39,9 @@ class Tensors:
 
     def tensor(self, nid: int, layout: Layout | None) -> TensorValue:
         """A tensor of node ``nid`` arranged as ``layout`` (None when that is the map's own)."""
-        if layout is not None and lay.is_standard(layout, self.ndim):
-            layout = None
+        if layout is not None and lay.is_standard(layout, self.ndim) \
+                and layout[1] == lay.standard(self.ndim, self.map_channels(nid), nid)[1]:
+            layout = None  # the map's own arrangement (a part of its channels keeps its own count)
         return TensorValue(nid, layout)
 
     def layout_of(self, x: TensorValue) -> Layout:
