@@ -525,6 +525,20 @@ CASES = {
                 bias = torch.sigmoid(F.pad(self.bias, [0, 0, 0, 0]))
                 return self.conv(x) * lam + bias
     """, [(3, 3)]),
+    "a sine position encoding from an inverted mask of unknown values (EdgeNeXt, DETR)": ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3, padding=1)
+                self.proj = nn.Conv2d(16, 8, 1)
+            def forward(self, x):
+                x = self.conv(x)
+                B, C, H, W = x.shape
+                inv_mask = ~torch.zeros(B, H, W).to(dtype=torch.bool)
+                y = inv_mask.cumsum(1, dtype=torch.float32)
+                pos = torch.stack((y.sin(), -y.cos()), dim=3).flatten(3).permute(0, 3, 1, 2)
+                return x + self.proj(pos.repeat(1, 8, 1, 1))
+    """, [(3, 3), (1, 1)]),
 }
 
 

@@ -48,7 +48,6 @@ NO_CONVOLUTION = {
 KNOWN_UNRESOLVED: dict[str, str] = {
     "botnet26t_256": "bottleneck_attn.py:88: reshape to a shape rflint cannot relate to the input's positions",
     "csatv2": "csatv2.py:287: reshape to a shape rflint cannot relate to the input's positions",
-    "edgenext_xx_small": "edgenext.py:81: unary operator on a non-number",
     "efficientvit_m0": "efficientvit_msra.py:294: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "ghostnetv2_100": "ghostnet.py:121: merged branches have different jumps (32, 192/7)",
     "ghostnetv3_050": "ghostnet.py:217: merged branches have different jumps (32, 192/7)",

@@ -183,8 +183,8 @@ class Expressions:
         if isinstance(node.op, ast.Not):
             t = self.truth(v)
             return t if isinstance(t, Unknown) else not t
-        if isinstance(v, TensorValue):
-            return v
+        if isinstance(v, (TensorValue, ParamValue)):
+            return v  # -x, ~mask: every value changes, none moves
         if isinstance(v, ConstTensor) and isinstance(node.op, (ast.USub, ast.UAdd)):
             return unary("neg", v) if isinstance(node.op, ast.USub) else v
         if isinstance(v, Unknown) or not isinstance(v, (int, float, complex)):
