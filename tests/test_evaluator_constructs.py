@@ -1169,3 +1169,24 @@ def test_a_part_of_a_maps_channels_keeps_its_count() -> None:
     g = build_entry("m.py", src, "M", input_size=(8, 8)).graph
     assert g.complete, [u.reason for u in g.unresolved]
     assert analyse(g).info(dict(g.outputs)["output"]).is_global  # attention over every position
+
+
+def test_a_long_idle_loop_forgets_what_it_changed_not_what_it_read() -> None:
+    """An idle loop (weight init over every module of EfficientNet-L2) is stopped: the names
+    it assigns or fills in place become Unknown, and the ones it only reads (the model it
+    walks, the function it calls) stay what they were, so the loop after it still runs."""
+    g = build("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layer = nn.Conv2d(1, 1, 3)
+                table = []
+                for i in range(100000):
+                    table.append(layer.kernel_size[0] * i)
+                self.d = layer
+                self.size = len(table)
+            def forward(self, x):
+                return self.d(x)
+    """)
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert kernels(g) == [(3, 3)]

@@ -338,7 +338,7 @@ class Statements:
         if isinstance(items, Unknown):
             self._skip(stmt, scope, self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter))
             return
-        start = (self.steps, self.built)
+        start = (self.steps, self.built, self._yields())
         for item in items:
             self.tick()
             if self._idle_loop(stmt, scope, start):
@@ -399,19 +399,26 @@ class Statements:
             scope.locals[name] = why
         self.taint(why.reason, stmt)
 
-    def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int]) -> bool:
+    def _yields(self) -> int:
+        """How many values the generator being run has yielded (0 outside one)."""
+        return len(self.yielded[-1]) if self.yielded else 0
+
+    def _idle_loop(self, stmt: ast.For | ast.While, scope: Scope, start: tuple[int, int, int]) -> bool:
         """Stop a loop that has long built nothing (IDLE_LOOP_STEPS); every local name it
         touches becomes Unknown, so that no partial value passes for a whole one."""
-        if self.steps - start[0] <= IDLE_LOOP_STEPS or self.built != start[1]:
-            return False
+        if self.steps - start[0] <= IDLE_LOOP_STEPS or self.built != start[1] or self._yields() != start[2]:
+            return False  # a loop that builds, or a generator's loop that yields, is working
         gone = self.unknown(IDLE_REASON, stmt)
-        for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
+        # The names the loop assigns or fills in place (``idxs.append(...)``, ``table[k] = v``):
+        # a partial value never passes for a whole one. The ones it only reads (the module it
+        # iterates over, the function it calls) are what they were.
+        for name in _changed_names(stmt):
             if name in scope.locals:
                 scope.locals[name] = gone
         return True
 
     def _while(self, stmt: ast.While, scope: Scope) -> None:
-        start = (self.steps, self.built)
+        start = (self.steps, self.built, self._yields())
         while True:
             self.tick()
             if self._idle_loop(stmt, scope, start):
@@ -502,3 +509,21 @@ def _restore(container: Any, contents: Any) -> None:
     else:
         container.clear()
         container.update(contents)
+
+
+_FILLING = frozenset(("append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "remove", "clear",
+                      "appendleft", "extendleft", "popleft", "discard", "sort", "reverse"))
+
+
+def _changed_names(stmt: ast.AST) -> set[str]:
+    """Names a statement rebinds, or whose list, dict or set it changes in place."""
+    names: set[str] = set()
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            names.add(n.id)
+        elif isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) and isinstance(n.value, ast.Name):
+            names.add(n.value.id)
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _FILLING \
+                and isinstance(n.func.value, ast.Name):
+            names.add(n.func.value.id)
+    return names
