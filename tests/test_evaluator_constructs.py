@@ -1190,3 +1190,21 @@ def test_a_long_idle_loop_forgets_what_it_changed_not_what_it_read() -> None:
     """)
     assert g.complete, [u.reason for u in g.unresolved]
     assert kernels(g) == [(3, 3)]
+
+
+def test_a_side_input_concatenated_with_the_image_is_said_and_does_not_break_the_read() -> None:
+    """``forward(self, x, mask)`` with ``torch.cat([x, mask], 1)``: the mask is taken as an
+    input without image positions (the model says so); the frame is the image's."""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(4, 8, 3, padding=1)
+            def forward(self, x, mask):
+                return self.c(torch.cat([x, mask], dim=1))
+    """)
+    g = build_entry("m.py", src, "M", input_size=(16, 16)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert any("argument 'mask'" in a.reason for a in g.assumptions)
+    info = analyse(g).info(dict(g.outputs)["output"])
+    assert [(f.r, f.j) for f in info.frames] == [(3, 1), (3, 1)]

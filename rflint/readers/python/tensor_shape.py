@@ -490,7 +490,7 @@ def _join(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Ca
         # joins, whatever its shape says: it joins as a Constant node.
         constants = [ev.add_node(Constant(), [0], "constant", node, {"constant": True})
                      for t in others if isinstance(t, (ParamValue, ConstTensor))]
-        counts = [ev.dim_sizes(m)[d].value for m in maps]
+        counts = [ev.dim_sizes(m)[d].value if d < len(ev.layout_of(m)) else None for m in maps]
         attrs: dict[str, Any] = {}
         if not constants and all(isinstance(c, int) for c in counts) and not any(f.kind == "N" for f in layout[d].factors):
             # The parts' own counts (a chunk of a map has half its channels), not their nodes'
