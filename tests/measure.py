@@ -10,10 +10,16 @@ the field. Thin inputs, long along the measured axis, keep this cheap.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import math
+import signal
+import time
+import types
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import torch
 import torch.nn as nn
@@ -506,3 +512,62 @@ def detach_global_statistics() -> Iterator[None]:
     finally:
         for owner, name, fn in reversed(saved):
             setattr(owner, name, fn)
+
+
+# ---------------------------------------------------------------------- measuring scripts
+
+
+def import_file(path: Path, name: str) -> types.ModuleType:
+    """Import the model file ``path`` as module ``name``: the test, not rflint, runs it."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise Timeout()
+
+
+T = TypeVar("T")
+
+
+def measure_each(items: Sequence[T], name: Callable[[T], str], measure_one: Callable[[T], dict[str, Any]],
+                 summary: Callable[[dict[str, Any], float], str],
+                 timeout: int) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Measure every item, each under ``timeout`` seconds; one that fails or times out is
+    said and skipped (the others go on). The records, and (name, why) of the failures."""
+    records, failed = [], []
+    signal.signal(signal.SIGALRM, _alarm)
+    for i, item in enumerate(items, 1):
+        start = time.perf_counter()
+        signal.alarm(timeout)
+        try:
+            rec = measure_one(item)
+        except Timeout:
+            failed.append((name(item), f"timeout after {timeout}s"))
+            print(f"[{i}/{len(items)}] {name(item)}: TIMEOUT", flush=True)
+            continue
+        except Exception as e:  # noqa: BLE001 - report and go on
+            failed.append((name(item), f"{type(e).__name__}: {e}"))
+            print(f"[{i}/{len(items)}] {name(item)}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
+            continue
+        finally:
+            signal.alarm(0)
+        records.append(rec)
+        print(f"[{i}/{len(items)}] {name(item)}: {summary(rec, time.perf_counter() - start)}", flush=True)
+    return records, failed
+
+
+def write_records(path: Path, head: dict[str, Any], key: str, records: list[dict[str, Any]]) -> None:
+    """A data file of measured records, one per line (diffs stay readable)."""
+    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()] + [f"  {json.dumps(key)}: ["]
+    lines += [f"    {json.dumps(r)}{',' if i < len(records) - 1 else ''}" for i, r in enumerate(records)]
+    lines += ["  ]", "}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

@@ -179,7 +179,6 @@ import importlib.util
 import json
 import math
 import os
-import signal
 import sys
 import time
 import warnings
@@ -199,8 +198,10 @@ from measure import (
     _round_up,
     detach_global_statistics,
     functional_max_as_avg,
+    measure_each,
     prepare,
     span,
+    write_records,
 )
 from measure_timm import Rescaled, functional_identities, timm_prepare
 
@@ -703,22 +704,10 @@ def dump(records: list[dict[str, Any]]) -> None:
     order = {s.name: i for i, s in enumerate(SPECS)}
     records = sorted(records, key=lambda r: order.get(r["name"], len(order)))
     head = {"generated_by": "tests/measure_libraries.py", "torch": torch.__version__.split("+")[0]}
-    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()] + ['  "records": [']
-    lines += [f"    {json.dumps(r)}{',' if i < len(records) - 1 else ''}" for i, r in enumerate(records)]
-    lines += ["  ]", "}"]
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_text("\n".join(lines) + "\n")
+    write_records(DATA, head, "records", records)
 
 
-class Timeout(Exception):
-    pass
-
-
-def _alarm(signum: int, frame: object) -> None:
-    raise Timeout()
-
-
-def _summary(rec: dict[str, Any]) -> str:
+def _summary(rec: dict[str, Any], seconds: float) -> str:
     if rec["periodic"]:
         frame = f"r={rec['r']} j={rec['j']} P={rec['P']} q={len(rec['alpha'])}"
     else:
@@ -727,25 +716,7 @@ def _summary(rec: dict[str, Any]) -> str:
 
 
 def run(specs: list[Spec], timeout: int) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    records, failed = [], []
-    signal.signal(signal.SIGALRM, _alarm)
-    for i, spec in enumerate(specs, 1):
-        signal.alarm(timeout)
-        try:
-            rec = measure_spec(spec)
-        except Timeout:
-            failed.append((spec.name, f"timeout after {timeout}s"))
-            print(f"[{i}/{len(specs)}] {spec.name}: TIMEOUT", flush=True)
-            continue
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed.append((spec.name, f"{type(e).__name__}: {e}"))
-            print(f"[{i}/{len(specs)}] {spec.name}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
-            continue
-        finally:
-            signal.alarm(0)
-        records.append(rec)
-        print(f"[{i}/{len(specs)}] {spec.name}: {_summary(rec)}", flush=True)
-    return records, failed
+    return measure_each(specs, lambda s: s.name, measure_spec, _summary, timeout)
 
 
 def setup() -> None:

@@ -142,7 +142,6 @@ import json
 import math
 import os
 import re
-import signal
 import sys
 import time
 import types
@@ -166,10 +165,12 @@ from measure import (  # noqa: E402
     forward,
     frame_of,
     functional_max_as_avg,
+    measure_each,
     measure_whole,
     prepare,
     span,
     stop_at_global_pooling,
+    write_records,
 )
 from measure import _round_up  # noqa: E402
 
@@ -756,44 +757,16 @@ def dump(records: list[dict[str, Any]]) -> None:
 
     records = sorted(records, key=lambda r: r["name"])
     head = {"generated_by": "tests/measure_timm.py", "timm": timm.__version__, "torch": torch.__version__.split("+")[0]}
-    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()] + ['  "models": [']
-    lines += [f"    {json.dumps(r)}{',' if i < len(records) - 1 else ''}" for i, r in enumerate(records)]
-    lines += ["  ]", "}"]
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_text("\n".join(lines) + "\n")
+    write_records(DATA, head, "models", records)
 
 
-class Timeout(Exception):
-    pass
-
-
-def _alarm(signum: int, frame: object) -> None:
-    raise Timeout()
+def _summary(rec: dict[str, Any], seconds: float) -> str:
+    return (f"{rec['what']} r={rec['r']} j={rec['j']} P={rec['P']} alpha={rec['alpha']} on {rec['measured_on']} "
+            f"({seconds:.1f}s) {rec.get('where', '')} {rec['handling'] or ''}")
 
 
 def run(specs: list[Spec], timeout: int) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    records, failed = [], []
-    signal.signal(signal.SIGALRM, _alarm)
-    for i, spec in enumerate(specs, 1):
-        start = time.perf_counter()
-        signal.alarm(timeout)
-        try:
-            rec = measure_spec(spec)
-        except Timeout:
-            failed.append((spec.key, f"timeout after {timeout}s"))
-            print(f"[{i}/{len(specs)}] {spec.key}: TIMEOUT", flush=True)
-            continue
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed.append((spec.key, f"{type(e).__name__}: {e}"))
-            print(f"[{i}/{len(specs)}] {spec.key}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
-            continue
-        finally:
-            signal.alarm(0)
-        records.append(rec)
-        print(f"[{i}/{len(specs)}] {spec.key}: {rec['what']} r={rec['r']} j={rec['j']} P={rec['P']} "
-              f"alpha={rec['alpha']} on {rec['measured_on']} ({time.perf_counter() - start:.1f}s) {rec.get('where', '')} "
-              f"{rec['handling'] or ''}", flush=True)
-    return records, failed
+    return measure_each(specs, lambda s: s.key, measure_spec, _summary, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

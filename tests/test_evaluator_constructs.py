@@ -1133,19 +1133,14 @@ def test_unfold_and_fold_match_measurement(tmp_path) -> None:
     static frame of the output equals the gradient support measured on the real module,
     every phase (fold sums windows on a stride-2 grid: outputs alternate)."""
     pytest.importorskip("torch")
-    import importlib.util
-
-    from measure import measure
+    from measure import import_file, measure
 
     g = build_entry("net.py", OUTLOOK, "Net", input_size=(16, 64)).graph
     assert g.complete, [u.reason for u in g.unresolved]
     frame = analyse(g).info(dict(g.outputs)["output"]).frames[-1]
     path = tmp_path / "outlook_net.py"
     path.write_text(OUTLOOK)
-    spec = importlib.util.spec_from_file_location("outlook_net", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the test, not rflint, runs the model
-    got = measure(module.Net(), (1, 3, 16, 64), period=2)
+    got = measure(import_file(path, "outlook_net").Net(), (1, 3, 16, 64), period=2)
     assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
 
 

@@ -8,7 +8,6 @@ Receptive fields through ``F.conv2d`` are checked against measurement on the rea
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -288,7 +287,7 @@ def test_aa103_sees_a_user_blur_after_the_subsampling() -> None:
 def test_receptive_field_through_a_buffer_conv_matches_measurement(tmp_path: Path) -> None:
     """conv3 -> BlurPool (reflect pad 1, 3x3 stride 2) -> conv3 -> BlurPool -> conv3: static
     frame of the output against the gradient support on the real module (torch)."""
-    from measure import measure
+    from measure import import_file, measure
 
     src = HEAD + BLUR + textwrap.dedent("""
 
@@ -311,10 +310,7 @@ def test_receptive_field_through_a_buffer_conv_matches_measurement(tmp_path: Pat
     frame = a.info(out).frames[-1]
     path = tmp_path / "user_blur_net.py"
     path.write_text(src)
-    spec = importlib.util.spec_from_file_location("user_blur_net", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the test, not rflint, runs the model
-    got = measure(module.Net(), (1, 3, 16, 256), period=1)
+    got = measure(import_file(path, "user_blur_net").Net(), (1, 3, 16, 256), period=1)
     assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
     # By hand: r = 1 + 2 + 2*1 + 2*2 + 2*2 + 2*4 = 21 (jumps 1, 1, 2, 2, 4), j = 4.
     assert frame.j == 4 and frame.r == 21
