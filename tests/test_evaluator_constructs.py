@@ -1203,3 +1203,35 @@ def test_a_side_input_concatenated_with_the_image_is_said_and_does_not_break_the
     assert any("argument 'mask'" in a.reason for a in g.assumptions)
     info = analyse(g).info(dict(g.outputs)["output"])
     assert [(f.r, f.j) for f in info.frames] == [(3, 1), (3, 1)]
+
+
+def test_attention_whose_queries_are_a_subsampled_map_has_the_queries_positions() -> None:
+    """LeViT's attention downsampling: queries from the map subsampled by 2, keys and values
+    at full resolution. ``v @ attn^T`` holds the query positions (every one reads every key:
+    global), so its reshape to ``(B, C, HH, WW)`` is the half-resolution map a conv reads.
+    (``(H - 1) // 2 + 1`` is a number only at a configured input size.)"""
+    src = HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Conv2d(3, 8, 3, padding=1)
+                self.kv = nn.Conv2d(8, 16, 1)
+                self.q = nn.Sequential(nn.AvgPool2d(1, stride=2), nn.Conv2d(8, 4, 1))
+                self.proj = nn.Conv2d(12, 8, 3, padding=1)
+            def forward(self, x):
+                x = self.stem(x)
+                B, C, H, W = x.shape
+                HH, WW = (H - 1) // 2 + 1, (W - 1) // 2 + 1
+                k, v = self.kv(x).view(B, 1, -1, H * W).split([4, 12], dim=2)
+                q = self.q(x).view(B, 1, 4, -1)
+                attn = (q.transpose(-2, -1) @ k).softmax(dim=-1)
+                x = (v @ attn.transpose(-2, -1)).reshape(B, 12, HH, WW)
+                return self.proj(x)
+    """)
+    g = build_entry("m.py", src, "M", input_size=(16, 16)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    a = analyse(g, (16, 16))
+    out = dict(g.outputs)["output"]
+    assert a.info(out).is_global
+    assert kernels(g) == [(3, 3), (1, 1), (1, 1), (3, 3)]
+    assert a.info(out).sizes == (8, 8)

@@ -54,7 +54,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "halonet26t": "halo_attn.py:228: tensor method 'unfold' is not modelled",
     "hiera_tiny_224": "hiera.py:408: amax over part of the positions",
     "lambda_resnet26t": "lambda_layer.py:153: reshape to a shape that is not known (cannot unpack 5 values into 4)",
-    "levit_conv_128s": "levit.py:314: str() of a Record",
     "mvitv2_tiny": "mvitv2.py:494: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "nextvit_small": "nextvit.py:297: AvgPool1d of a tensor that is not arranged as a map (N, C, spatial...)",
     "sam2_hiera_tiny": "hieradet_sam2.py:440: expected a tensor, got ParamValue",

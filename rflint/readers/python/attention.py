@@ -59,7 +59,10 @@ def contract(ev: "Evaluator", a: Any, b: Any, node: ast.AST, name: str) -> Any:
             # layout, and are mixed when it is contracted with the values.
             return ev.tensor(a.node, _dedupe(out_layout))
         return ev.add_node(Merge("mul"), _nodes(a, b), name, node, layout=_dedupe(out_layout))
-    return _mixed(ev, [a, b], windows, out_layout, node, name)
+    # ``v @ attn^T``: the positions left are the queries', in ``b``; with global mixing the
+    # result is made from ``b``'s node, whose map they are (LeViT's queries subsampled by 2).
+    queries_in_b = lay.has_positions(lb[-1:]) and not lay.has_positions(la[:-1])
+    return _mixed(ev, [b, a] if queries_in_b else [a, b], windows, out_layout, node, name)
 
 
 def _dedupe(layout: Layout) -> Layout:
