@@ -1235,3 +1235,55 @@ def test_attention_whose_queries_are_a_subsampled_map_has_the_queries_positions(
     assert a.info(out).is_global
     assert kernels(g) == [(3, 3), (1, 1), (1, 1), (3, 3)]
     assert a.info(out).sizes == (8, 8)
+
+
+MASK_UNITS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    \"\"\"Hiera's mask-unit attention in small: tokens unrolled so that the 2 x 2 offsets are
+    outermost, then the 4 x 4 tokens of each mask unit, then the units; the queries and the
+    residual are max-pooled over the offsets (``amax(1)``), the keys are every token of the
+    unit; the result is rolled back into a map at half the resolution.\"\"\"
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 3, stride=2, padding=1)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        x = self.stem(x)
+        B, C, H, W = x.shape
+        t = x.view(B, C, H // 8, 4, 2, W // 8, 4, 2).permute(0, 4, 7, 3, 6, 2, 5, 1)
+        t = t.reshape(B, 4, 16, -1, C)                         # offsets, unit tokens, units, C
+        q, k, v = self.qkv(t).chunk(3, dim=-1)
+        q = q.amax(dim=1).permute(0, 2, 1, 3)                  # B, units, 16, C
+        k = k.flatten(1, 2).permute(0, 2, 1, 3)                # B, units, 64, C
+        v = v.flatten(1, 2).permute(0, 2, 1, 3)
+        a = F.scaled_dot_product_attention(q, k, v)
+        y = t.amax(dim=1).permute(0, 2, 1, 3) + self.proj(a)   # B, units, 16, C
+        y = y.reshape(B, H // 8, W // 8, 4, 4, C).permute(0, 5, 1, 3, 2, 4)
+        return y.reshape(B, C, H // 2, W // 2)
+"""
+
+
+def test_pooling_over_unrolled_offsets_and_attention_with_pooled_queries_match_measurement(tmp_path) -> None:
+    """A reduction over the dimension that holds the offsets within 2 x 2 blocks is a 2 x 2
+    stride-2 pooling; attention whose queries are so pooled reads, for each query, the
+    keys of its mask unit at their own resolution. The static frame of the rolled-back
+    map equals the gradient support measured on the real module, every phase."""
+    pytest.importorskip("torch")
+    from measure import import_file, measure
+
+    g = build_entry("net.py", MASK_UNITS, "Net", input_size=(32, 128)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    assert [n.op.kind for n in g.nodes if isinstance(n.op, Window) and n.op.stride == (2, 2)].count("max_pool") == 2
+    frame = analyse(g, (32, 128)).info(dict(g.outputs)["output"]).frames[-1]
+    path = tmp_path / "mask_units.py"
+    path.write_text(MASK_UNITS)
+    got = measure(import_file(path, "mask_units").Net(), (1, 3, 32, 128), period=4)
+    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))

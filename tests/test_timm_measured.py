@@ -52,7 +52,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "ghostnetv2_100": "ghostnet.py:121: merged branches have different jumps (32, 192/7)",
     "ghostnetv3_050": "ghostnet.py:217: merged branches have different jumps (32, 192/7)",
     "halonet26t": "halo_attn.py:228: tensor method 'unfold' is not modelled",
-    "hiera_tiny_224": "hiera.py:408: amax over part of the positions",
     "lambda_resnet26t": "lambda_layer.py:153: reshape to a shape that is not known (cannot unpack 5 values into 4)",
     "mvitv2_tiny": "mvitv2.py:494: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "nextvit_small": "nextvit.py:297: AvgPool1d of a tensor that is not arranged as a map (N, C, spatial...)",
@@ -60,8 +59,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "samvit_base_patch16_224": "vision_transformer_sam.py:118: an index with more entries than the tensor has dimensions",
     "sequencer2d_s": "sequencer.py:183: call to torch.nn.LSTM is not modelled",
     "tnt_s_patch16_224": "tnt.py:206: call to torch.nn.Unfold is not modelled",
-    "twins_pcpvt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
-    "twins_svt_small": "twins.py:556: reshape to a shape rflint cannot relate to the input's positions",
 }
 
 

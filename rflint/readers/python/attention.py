@@ -130,36 +130,17 @@ def linear_over(ev: "Evaluator", x: TensorValue, dim: int, node: ast.AST, name: 
     out = layout[:dim] + (Dim((channel,)),) + layout[dim + 1:]
     if windows is None and not d.extra:
         return ev.add_node(Pointwise(), [x.node], name, node, attrs, path, loc, layout=out)
-    merged = _patch_merging(layout, dim, ev.ndim)
-    if merged is not None:
+    blocks = lay.inner_blocks(layout, [dim], ev.ndim)
+    if blocks is not None and not d.extra and not keys:
         # The positions of each w x w block were moved into this dimension (Swin's patch
         # merging): a linear layer over it is a conv with kernel = stride = w.
-        w, outer = merged
+        w, rest = blocks
         n = ev.ndim
-        new = tuple(Dim(tuple(Factor("S", f.axis) if f in outer else f for f in dd.factors), dd.extra) for dd in out)
+        new = rest[:dim] + (Dim((channel,)),) + rest[dim + 1:]
         return ev.add_node(Window("conv", w, w, (1,) * n, ((0, 0),) * n), [x.node], name, node, attrs, path, loc, layout=new)
     if windows is None:
         windows = (None,) * ev.ndim  # class tokens mixed in: every position reads them
     return ev.mix(x, windows, node, name, out)
-
-
-def _patch_merging(layout: Layout, dim: int, ndim: int) -> tuple[tuple[int, ...], list[Factor]] | None:
-    """(w per axis, the outer factors) when ``layout[dim]`` holds exactly the inner ``w``
-    positions of every axis and the blocks themselves (stride ``w``, the rest of the axis)
-    are elsewhere: a space-to-depth arrangement."""
-    inner = lay.spatial_factors(layout[dim])
-    w: list[int] = []
-    outer: list[Factor] = []
-    for a in range(ndim):
-        mine = [f for f in inner if f.axis == a]
-        if len(mine) != 1 or mine[0].stride != 1 or mine[0].count is None:
-            return None
-        blocks = [f for i, d in enumerate(layout) if i != dim for f in lay.spatial_factors(d) if f.axis == a]
-        if len(blocks) != 1 or blocks[0].stride != mine[0].count or blocks[0].count is not None:
-            return None
-        w.append(mine[0].count)
-        outer.append(blocks[0])
-    return tuple(w), outer
 
 
 def _matmul(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:

@@ -396,18 +396,19 @@ def _size_arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
     is the number, when the input size is configured."""
     sa, sb = as_size(a), as_size(b)
     if sa is not None and sb is not None:
+        node = _common_node(a, b)
         if isinstance(op, ast.Mult):
-            return size_value(sa.times(sb))
+            return size_value(sa.times(sb), node)
         if isinstance(op, ast.FloorDiv) and not sb.atoms and sb.coef > 0:
             k = int(sb.coef)
             value = sa.value // k if sa.value is not None else None
             if sa.coef % k == 0:
-                return size_value(LayoutSize(sa.coef / k, sa.atoms, value))
+                return size_value(LayoutSize(sa.coef / k, sa.atoms, value), node)
             if sa.coef == 1 and len(sa.atoms) == 1 and sa.atoms[0][0] == "S" and (value is None or sa.value % k == 0):
                 axis, stride = sa.atoms[0][1], sa.atoms[0][2]
-                return size_value(LayoutSize(1, (("S", axis, stride * k),), value))
+                return size_value(LayoutSize(1, (("S", axis, stride * k),), value), node)
             if len(sa.atoms) == 1 and sa.atoms[0][0] == "C" and value is None:
-                return size_value(LayoutSize(sa.coef / k, sa.atoms, None))  # channels // groups
+                return size_value(LayoutSize(sa.coef / k, sa.atoms, None), node)  # channels // groups
     numeric = [v.numeric if isinstance(v, SymSize) and v.numeric is not None and v.numeric != v.size else None for v in (a, b)]
     if any(n is not None for n in numeric):  # retry with the spatial parts as numbers
         return _size_arithmetic(op, SymSize(numeric[0]) if numeric[0] is not None else a,
@@ -423,6 +424,13 @@ def _size_arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
         return fn(va, vb)
     except Exception as exc:  # noqa: BLE001
         return Unknown(f"{type(exc).__name__}: {exc}")
+
+
+def _common_node(a: Any, b: Any) -> int | None:
+    """The map whose sizes a product or quotient of sizes counts: that of its operands read
+    from a tensor (a plain number reads none), None when they were read from two."""
+    nodes = {getattr(v, "node", None) for v in (a, b) if isinstance(v, (SizeValue, SymSize))} - {None}
+    return nodes.pop() if len(nodes) == 1 else None
 
 
 def _param_binop(a: Any, b: Any) -> Any:

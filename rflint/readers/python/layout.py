@@ -338,6 +338,40 @@ def mixing_windows(layout: Layout, dims: Sequence[int], ndim: int) -> tuple[int 
     return tuple(out)
 
 
+def inner_blocks(layout: Layout, dims: Sequence[int], ndim: int) -> tuple[tuple[int, ...], Layout] | None:
+    """Space-to-depth: when the positions in ``dims`` are exactly the offsets within
+    ``w`` x ``w`` blocks (per axis, stride-1 parts of ``w`` positions in all; an axis absent
+    has ``w = 1``) and every other part of each axis steps over whole blocks (a stride ``w``
+    divides), an operation over ``dims`` reads one block per output: a window with kernel
+    = stride = ``w`` (Swin's patch merging as a linear layer, Hiera's ``amax`` over the
+    unrolled 2 x 2 offsets). Returns ``w`` and the layout of the result's map, the block
+    parts at strides divided by ``w``; the positions of ``dims`` are dropped."""
+    inner = [f for i in dims for f in spatial_factors(layout[i])]
+    if not inner:
+        return None
+    w: list[int] = []
+    for a in range(ndim):
+        window = 1
+        for f in sorted((f for f in inner if f.axis == a), key=lambda f: f.stride):
+            if f.stride != window or f.count is None:
+                return None
+            window *= f.count
+        w.append(window)
+    out = []
+    for i, d in enumerate(layout):
+        factors = []
+        for f in d.factors:
+            if f.kind == "S" and i in dims:
+                continue
+            if f.kind == "S":
+                if f.stride % w[f.axis]:
+                    return None
+                f = Factor("S", f.axis, f.stride // w[f.axis], f.count)
+            factors.append(f)
+        out.append(Dim(tuple(factors), d.extra))
+    return tuple(w), tuple(out)
+
+
 def positions_of(layout: Layout) -> dict[int, list[Factor]]:
     """The factors of each spatial axis, wherever they are."""
     out: dict[int, list[Factor]] = {}

@@ -574,9 +574,13 @@ def _param_size(p: ParamValue, args: list[Any]) -> Any:
     return shape
 
 
+_MAX_LIKE = frozenset({"amax", "amin", "max", "min"})
+
+
 def _reduce(name: str) -> Handler:
     """``x.mean((2, 3))``: a reduction over every position is global pooling; over channels
-    it keeps every position; over part of the positions, Opaque."""
+    it keeps every position; over the offsets within blocks, pooling; over other parts of
+    the positions, Opaque."""
 
     def handler(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
         x = _tensor(ev, args[0] if args else None, node)
@@ -599,6 +603,16 @@ def _reduce(name: str) -> Handler:
             if x.layout is None:
                 return ev.add_node(Global(), [x.node], name, node)
             return ev.add_node(Global(), [x.node], name, node, layout=rest)
+        blocks = lay.inner_blocks(layout, dims, ev.ndim)
+        if blocks is not None and not any(layout[i].extra for i in dims):
+            # Over the offsets within blocks whose positions are elsewhere (Hiera's unrolled
+            # tokens, ``view(B, 4, -1, C).amax(1)``): a pooling with kernel = stride = w.
+            w, relabelled = blocks
+            rest = tuple(Dim(()) if i in dims else d for i, d in enumerate(relabelled)) if keepdim else \
+                tuple(d for i, d in enumerate(relabelled) if i not in dims)
+            n = ev.ndim
+            kind = "max_pool" if name.rsplit(".", 1)[-1] in _MAX_LIKE else "avg_pool"
+            return ev.add_node(Window(kind, w, w, (1,) * n, ((0, 0),) * n), [x.node], name, node, layout=rest)
         windows = lay.mixing_windows(layout, dims, ev.ndim)
         if windows is not None and any(w is None for w in windows):
             # Over the patches at each offset within them (MobileViT-v2's context): each value

@@ -145,7 +145,9 @@ def tensor_attribute(ev: "Evaluator", x: TensorValue, name: str) -> Any:
 # ---------------------------------------------------------------------- rearrangements
 
 
-def _targets(ev: "Evaluator", values: list[Any]) -> list[lay.Size | None] | Unknown:
+def _targets(ev: "Evaluator", values: list[Any], nid: int | None = None) -> list[lay.Size | None] | Unknown:
+    """The sizes of a reshape (None for ``-1``); with ``nid``, as sizes of node ``nid``'s
+    map (see :func:`_read_here`)."""
     out: list[lay.Size | None] = []
     for v in values:
         if isinstance(v, Unknown):
@@ -156,8 +158,23 @@ def _targets(ev: "Evaluator", values: list[Any]) -> list[lay.Size | None] | Unkn
         size = as_size(v)
         if size is None:
             return Unknown(f"a shape entry that is not a size ({type(v).__name__})")
-        out.append(size)
+        out.append(_read_here(ev, size, getattr(v, "node", None), nid) if nid is not None else size)
     return out
+
+
+def _read_here(ev: "Evaluator", size: lay.Size, source: int | None, nid: int) -> lay.Size:
+    """``size`` read from node ``source``'s map, as a size of node ``nid``'s: its spatial
+    parts name ``source``'s axes, so where the two maps differ in size (Hiera's
+    ``H // 8`` of the stem, used to roll back a map pooled twice) they are numbers. Tried
+    only when the sizes as read do not fit: a windowed batch size read from another map
+    (GCViT's global queries repeated over windows) is matched by what it counts."""
+    if source is None or source == nid or not any(a[0] == "S" for a in size.atoms):
+        return size
+    theirs, mine = ev.map_sizes(source), ev.map_sizes(nid)
+    if theirs == mine or None in theirs or None in mine:
+        return size
+    numeric = lay.concrete(size, theirs)
+    return size if any(a[0] == "S" for a in numeric.atoms) else numeric
 
 
 def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
@@ -170,6 +187,10 @@ def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast
         return ev.opaque(x, f"reshape to a shape that is not known ({targets.reason})", node, "reshape")
     layout = ev.layout_of(x)
     new = lay.reshape(layout, ev.map_sizes(x.node), targets)
+    if new is None:
+        here = _targets(ev, shape, x.node)
+        if not isinstance(here, Unknown) and here != targets:
+            new, targets = lay.reshape(layout, ev.map_sizes(x.node), here), here
     if new is None and not lay.has_positions(layout):
         # Without positions any shape will do: channel-like dimensions of the sizes asked.
         new = tuple(Dim((Factor("C", count=t.value) if t is not None and t.value is not None else Factor("C", key=("reshape", id(node), i)),))

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ...analysis import out_sizes
 from ...ir import (Constant, EndSpatial, Global, Location, Merge, Mix, Op, Opaque, PixelShuffle, PixelUnshuffle, Resample,
-                   SideInput)
+                   SideInput, Window)
 from . import consttensor
 from . import layout as lay
 from .layout import Layout
@@ -217,6 +217,9 @@ class Tensors:
         """Mixing within windows (or globally) of one or more tensors of the same positions."""
         xs = x if isinstance(x, list) else [x]
         inputs = list(dict.fromkeys(t.node for t in xs))
+        pooled = self._pooled_queries(inputs, windows)
+        if pooled is not None:
+            return self._mix_pooled_queries(inputs, pooled, windows, node, name, out_layout)
         sizes = self.map_sizes(inputs[0])
         # A window as large as the map (Swin's last stage) mixes the whole axis: global.
         windows = tuple(None if w is not None and w > 1 and n is not None and w >= n else w for w, n in zip(windows, sizes))
@@ -227,6 +230,39 @@ class Tensors:
             inputs = [merged.node]
         op = Mix(tuple(windows), (0,) * len(windows))
         return self.add_node(op, inputs, name, node, layout=out_layout)
+
+    def _pooled_queries(self, inputs: list[int], windows: tuple[int | None, ...]) -> tuple[int, ...] | None:
+        """Per axis, how many key positions one query covers, when the queries (the first
+        input) are the keys' map pooled by whole numbers that divide every window (Hiera's
+        mask-unit attention with q pooling); None otherwise. Needs the sizes as numbers."""
+        if len(inputs) < 2 or any(w is None for w in windows):
+            return None
+        queries = self.map_sizes(inputs[0])
+        keys = {self.map_sizes(i) for i in inputs[1:]}
+        if len(keys) != 1:
+            return None
+        (fine,) = keys
+        if not all(isinstance(n, int) and n > 0 for n in queries + fine):
+            return None
+        ratio = tuple(f // q for f, q in zip(fine, queries))
+        if any(f % q or w % r for f, q, w, r in zip(fine, queries, windows, ratio)) or all(r == 1 for r in ratio):  # type: ignore[operator]
+            return None
+        return ratio
+
+    def _mix_pooled_queries(self, inputs: list[int], ratio: tuple[int, ...], windows: tuple[int | None, ...],
+                            node: ast.AST, name: str, out_layout: Layout | None) -> TensorValue:
+        """Queries pooled by ``ratio`` over keys mixed within windows: each query reads the
+        window (in the keys' positions) that holds its pooled block, so the keys are mixed
+        at their resolution, then taken at the queries' grid, then met with the queries."""
+        keys = inputs[1:]
+        key = keys[0] if len(keys) == 1 else self.add_node(Merge("mul"), keys, name, node).node
+        fine = self.map_sizes(key)
+        windows = tuple(None if w is not None and w > 1 and n is not None and w >= n else w for w, n in zip(windows, fine))
+        mixed = self.add_node(Mix(tuple(windows), (0,) * len(windows)), [key], name, node)
+        n = len(ratio)
+        at_queries = self.add_node(Window("avg_pool", (1,) * n, ratio, (1,) * n, ((0, 0),) * n), [mixed.node],
+                                   "subsample", node)
+        return self.add_node(Merge("mul"), [inputs[0], at_queries.node], name, node, layout=out_layout)
 
 
 def _broadcastable(a: Layout, b: Layout) -> bool:
