@@ -1287,3 +1287,57 @@ def test_pooling_over_unrolled_offsets_and_attention_with_pooled_queries_match_m
     path.write_text(MASK_UNITS)
     got = measure(import_file(path, "mask_units").Net(), (1, 3, 32, 128), period=4)
     assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+
+
+POOLED_HEADS = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    \"\"\"MViTv2's pooling in small: each head's queries pooled by a depthwise conv with the
+    heads folded into the batch, ``(B * heads, head_dim, H, W)``; the shortcut projected
+    to twice the channels over the tokens, max-pooled as a map, and read back with that
+    channel count.\"\"\"
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.stem = nn.Conv2d(3, dim, 3, padding=1)
+        self.q = nn.Linear(dim, dim)
+        self.pool_q = nn.Conv2d(dim // heads, dim // heads, 3, stride=2, padding=1, groups=dim // heads)
+        self.proj = nn.Linear(dim, 2 * dim)
+        self.pool_skip = nn.MaxPool2d(3, 2, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        B, C, H, W = x.shape
+        t = x.flatten(2).transpose(1, 2)
+        q = self.q(t).reshape(B, H * W, self.heads, -1).permute(0, 2, 1, 3)
+        q = q.reshape(-1, H, W, q.shape[-1]).permute(0, 3, 1, 2)
+        q = self.pool_q(q)
+        h, w = q.shape[2], q.shape[3]
+        q = q.reshape(-1, self.heads, q.shape[1], h * w).transpose(2, 3)
+        q = q.transpose(1, 2).reshape(B, h * w, C)
+        s = self.proj(t).reshape(B, H, W, 2 * C).permute(0, 3, 1, 2)
+        s = self.pool_skip(s).reshape(B, 2 * C, -1).transpose(1, 2)
+        y = s + torch.cat([q, q], dim=-1)
+        return y.transpose(1, 2).reshape(B, 2 * C, h, w)
+"""
+
+
+def test_a_conv_over_heads_folded_into_the_batch_and_a_pooled_projection_match_measurement(tmp_path) -> None:
+    """A conv of ``(B * heads, head_dim, H, W)`` reads each head as a map and keeps the heads
+    in the batch; a max pool of a map whose channels a linear layer set keeps that count
+    (the ``reshape(B, 2 * C, -1)`` after it relies on it). The static frame equals the
+    gradient support measured on the real module, every phase."""
+    pytest.importorskip("torch")
+    from measure import import_file, measure
+
+    g = build_entry("net.py", POOLED_HEADS, "Net", input_size=(16, 64)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    frame = analyse(g, (16, 64)).info(dict(g.outputs)["output"]).frames[-1]
+    path = tmp_path / "pooled_heads.py"
+    path.write_text(POOLED_HEADS)
+    got = measure(import_file(path, "pooled_heads").Net(), (1, 3, 16, 64))
+    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))

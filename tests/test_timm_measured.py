@@ -53,7 +53,6 @@ KNOWN_UNRESOLVED: dict[str, str] = {
     "ghostnetv3_050": "ghostnet.py:217: merged branches have different jumps (32, 192/7)",
     "halonet26t": "halo_attn.py:228: tensor method 'unfold' is not modelled",
     "lambda_resnet26t": "lambda_layer.py:153: reshape to a shape that is not known (cannot unpack 5 values into 4)",
-    "mvitv2_tiny": "mvitv2.py:494: Conv2d of a tensor that is not arranged as a map (N, C, spatial...)",
     "nextvit_small": "nextvit.py:297: AvgPool1d of a tensor that is not arranged as a map (N, C, spatial...)",
     "sam2_hiera_tiny": "hieradet_sam2.py:440: expected a tensor, got ParamValue",
     "samvit_base_patch16_224": "vision_transformer_sam.py:118: an index with more entries than the tensor has dimensions",

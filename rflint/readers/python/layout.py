@@ -83,6 +83,17 @@ def batch_in_channels(layout: Layout, ndim: int) -> bool:
     return all(d.factors == (Factor("S", a),) for a, d in zip(range(ndim), layout[2:]))
 
 
+def batched_map(layout: Layout, ndim: int) -> bool:
+    """A map whose first dimension holds more than the batch (MViTv2 pools each head's
+    queries: ``(B * heads, head_dim, H, W)``): channels in the second, the spatial axes
+    whole and in order. Convolutions and pooling read it as a map of that batch."""
+    if len(layout) != ndim + 2 or any(d.extra for d in layout):
+        return False
+    if any(f.kind == "S" for f in layout[0].factors) or any(f.kind != "C" for f in layout[1].factors):
+        return False
+    return all(d.factors == (Factor("S", a),) for a, d in zip(range(ndim), layout[2:]))
+
+
 def spatial_factors(dim: Dim) -> list[Factor]:
     return [f for f in dim.factors if f.kind == "S"]
 

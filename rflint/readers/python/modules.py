@@ -129,9 +129,19 @@ class Modules:
             new = (layout[0], channels) + layout[2:]
             used = op if op.spatial_ndim == self.ndim else Pointwise()
             out = self.add_node(used, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
+        elif isinstance(op, Window) and x.layout is not None and not lay.is_standard(layout, self.ndim) \
+                and lay.batched_map(layout, self.ndim):
+            # Heads (or windows) folded into the batch: the layer reads each as a map and
+            # the result keeps them there; a conv sets the channels, a pooling keeps them.
+            out_c = module.attrs.get("out_channels")
+            channels = layout[1] if op.kind != "conv" else \
+                lay.Dim((lay.Factor("C", count=out_c) if isinstance(out_c, int) else lay.Factor("C", key=("conv", id(module))),))
+            new = (layout[0], channels) + tuple(lay.Dim((lay.Factor("S", a),)) for a in range(self.ndim))
+            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
         else:
             x = as_map(self, x, node, name)
-            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc)
+            out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc,
+                                layout=tensor_ops.channels_kept(op, x))
         if module.bound.get("return_indices") is True:
             return (out, Unknown("pooling indices are not modelled"))
         return out

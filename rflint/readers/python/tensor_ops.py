@@ -55,6 +55,15 @@ def as_map(ev: "Evaluator", x: TensorValue, node: ast.AST, name: str) -> TensorV
     return ev.opaque(x, f"{name} of a tensor that is not arranged as a map (N, C, spatial...)", node, name)
 
 
+def channels_kept(op: Any, x: TensorValue) -> "lay.Layout | None":
+    """The arrangement of a pooling's (or padding's) output: its input's, whose channel
+    count a layer over the channels-last tokens may have set (MViTv2's pooled shortcut
+    after a linear projection), where the graph alone would give the map's first count."""
+    if isinstance(op, Window) and op.kind != "conv" and x.layout is not None and lay.is_standard(x.layout, op.spatial_ndim):
+        return x.layout
+    return None
+
+
 def _same(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
     if not args:
         return ev.unknown("call without a tensor argument", node)
@@ -78,7 +87,7 @@ def _spec_call(spec: LayerSpec, type_name: str) -> Handler:
             op, attrs = Opaque(f"{type_name}: {exc}"), {}
             ev.unknown(f"{type_name}: {exc}", node)
         attrs.update(ev.call_spans(node, spec.params, offset=1))
-        out = ev.add_node(op, [x.node], type_name, node, attrs)
+        out = ev.add_node(op, [x.node], type_name, node, attrs, layout=channels_kept(op, x))
         return (out, Unknown("pooling indices are not modelled")) if bound_flag(kwargs, "return_indices") else out
 
     return handler
