@@ -1341,3 +1341,67 @@ def test_a_conv_over_heads_folded_into_the_batch_and_a_pooled_projection_match_m
     path.write_text(POOLED_HEADS)
     got = measure(import_file(path, "pooled_heads").Net(), (1, 3, 16, 64))
     assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+
+
+POOLED_WINDOWS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def window_partition(x, w):
+    B, H, W, C = x.shape
+    x = x.view(B, H // w, w, W // w, w, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, w, w, C)
+
+
+def window_unpartition(windows, w, hw):
+    H, W = hw
+    B = windows.shape[0] // (H * W // w // w)
+    x = windows.view(B, H // w, W // w, w, w, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, -1)
+
+
+class Net(nn.Module):
+    \"\"\"SAM2-Hiera's stage change in small: windows folded into the batch, the queries of
+    each window max-pooled as a map ``(B * nW, C, w, w)``, attention within the window,
+    the windows put back at half the size, a pooled shortcut added.\"\"\"
+
+    def __init__(self, dim=8, w=4):
+        super().__init__()
+        self.w = w
+        self.stem = nn.Conv2d(3, dim, 3, padding=1)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.pool = nn.MaxPool2d(2, 2)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)                   # B, H, W, C
+        shortcut = self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        H, W = shortcut.shape[1:3]
+        t = window_partition(x, self.w)                         # B*nW, w, w, C
+        B, h, w, _ = t.shape
+        q, k, v = self.qkv(t).reshape(B, h * w, 3, -1).unbind(2)
+        q = self.pool(q.reshape(B, h, w, -1).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        h, w = q.shape[1:3]
+        q = q.reshape(B, h * w, -1)
+        y = F.scaled_dot_product_attention(q, k, v).reshape(B, h, w, -1)
+        y = window_unpartition(y, self.w // 2, (H, W))
+        return (shortcut + y).permute(0, 3, 1, 2)
+"""
+
+
+def test_pooling_the_windows_of_a_map_folded_into_the_batch_matches_measurement(tmp_path) -> None:
+    """A 2 x 2 stride-2 max pool of ``(B * nW, C, w, w)`` pools each window as it pools the
+    map; the batch size read before the pooling (``B`` of the windows) reshapes the pooled
+    queries; the windows put back at half their size make the map. The static frame equals
+    the gradient support measured on the real module, every phase."""
+    pytest.importorskip("torch")
+    from measure import import_file, measure
+
+    g = build_entry("net.py", POOLED_WINDOWS, "Net", input_size=(16, 64)).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    frame = analyse(g, (16, 64)).info(dict(g.outputs)["output"]).frames[-1]
+    path = tmp_path / "pooled_windows.py"
+    path.write_text(POOLED_WINDOWS)
+    got = measure(import_file(path, "pooled_windows").Net(), (1, 3, 16, 64), period=2)
+    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))

@@ -427,9 +427,9 @@ def _size_arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
 
 
 def _common_node(a: Any, b: Any) -> int | None:
-    """The map whose sizes a product or quotient of sizes counts: that of its operands read
-    from a tensor (a plain number reads none), None when they were read from two."""
-    nodes = {getattr(v, "node", None) for v in (a, b) if isinstance(v, (SizeValue, SymSize))} - {None}
+    """The map whose positions a product or quotient of sizes counts: that of its operands
+    that count positions (a number or the batch counts none), None when they are of two."""
+    nodes = {v.node for v in (a, b) if isinstance(v, (SizeValue, SymSize)) and any(t[0] == "S" for t in v.size.atoms)} - {None}
     return nodes.pop() if len(nodes) == 1 else None
 
 

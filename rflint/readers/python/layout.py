@@ -94,6 +94,32 @@ def batched_map(layout: Layout, ndim: int) -> bool:
     return all(d.factors == (Factor("S", a),) for a, d in zip(range(ndim), layout[2:]))
 
 
+def windowed_map(layout: Layout, ndim: int, stride: Sequence[int]) -> Layout | None:
+    """A map cut into windows with the windows folded into the batch (``(B * nW, C, w, w)``,
+    SAM2-Hiera's pooled queries): a window op with kernel = stride = ``s`` (no padding)
+    reads each window as it reads the whole map, when ``s`` divides ``w``. Returns the
+    layout of its output (every part of an axis at ``1 / s`` the stride, the windows ``w / s``
+    wide), or None when ``layout`` is not such a map."""
+    if len(layout) != ndim + 2 or any(d.extra for d in layout) or spatial_factors(layout[1]):
+        return None
+    inner: list[int] = []
+    for a, d in zip(range(ndim), layout[2:]):
+        if len(d.factors) != 1 or d.factors[0].kind != "S" or d.factors[0].axis != a or d.factors[0].stride != 1:
+            return None
+        w = d.factors[0].count
+        if w is None or w % stride[a]:
+            return None
+        inner.append(w // stride[a])
+    outer = []
+    for f in layout[0].factors:
+        if f.kind == "S":
+            if f.stride % stride[f.axis]:
+                return None
+            f = Factor("S", f.axis, f.stride // stride[f.axis], f.count)
+        outer.append(f)
+    return (Dim(tuple(outer)), layout[1]) + tuple(Dim((Factor("S", a, 1, w),)) for a, w in enumerate(inner))
+
+
 def spatial_factors(dim: Dim) -> list[Factor]:
     return [f for f in dim.factors if f.kind == "S"]
 

@@ -130,13 +130,13 @@ class Modules:
             used = op if op.spatial_ndim == self.ndim else Pointwise()
             out = self.add_node(used, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
         elif isinstance(op, Window) and x.layout is not None and not lay.is_standard(layout, self.ndim) \
-                and lay.batched_map(layout, self.ndim):
-            # Heads (or windows) folded into the batch: the layer reads each as a map and
-            # the result keeps them there; a conv sets the channels, a pooling keeps them.
+                and (folded := _folded_map(op, layout, self.ndim)) is not None:
+            # Heads or windows folded into the batch: the layer reads each as a map and the
+            # result keeps them there; a conv sets the channels, a pooling keeps them.
             out_c = module.attrs.get("out_channels")
-            channels = layout[1] if op.kind != "conv" else \
+            channels = folded[1] if op.kind != "conv" else \
                 lay.Dim((lay.Factor("C", count=out_c) if isinstance(out_c, int) else lay.Factor("C", key=("conv", id(module))),))
-            new = (layout[0], channels) + tuple(lay.Dim((lay.Factor("S", a),)) for a in range(self.ndim))
+            new = (folded[0], channels) + folded[2:]
             out = self.add_node(op, [x.node], name, None, module.attrs, module.path, module.loc, layout=new)
         else:
             x = as_map(self, x, node, name)
@@ -195,3 +195,15 @@ def _pointwise_window(op: Any) -> bool:
     """A conv or pool that reads exactly its own position (kernel 1, stride 1, no padding)."""
     return isinstance(op, Window) and all(k == 1 for k in op.kernel) and all(s == 1 for s in op.stride) \
         and all(p == (0, 0) for p in op.padding)
+
+
+def _folded_map(op: Window, layout: lay.Layout, ndim: int) -> lay.Layout | None:
+    """The layout of ``op``'s output on a map with more than the batch in its first
+    dimension: heads (any window op; MViTv2's pooled queries) or windows of the map (an op
+    that stays inside each window: kernel = stride, no padding; SAM2-Hiera's q pooling).
+    None when ``op`` cannot read it so."""
+    if lay.batched_map(layout, ndim):
+        return layout[:2] + tuple(lay.Dim((lay.Factor("S", a),)) for a in range(ndim))
+    if op.kernel == op.stride and all(d == 1 for d in op.dilation) and all(p == (0, 0) for p in op.padding):
+        return lay.windowed_map(layout, ndim, op.stride)
+    return None

@@ -165,9 +165,9 @@ def _targets(ev: "Evaluator", values: list[Any], nid: int | None = None) -> list
 def _read_here(ev: "Evaluator", size: lay.Size, source: int | None, nid: int) -> lay.Size:
     """``size`` read from node ``source``'s map, as a size of node ``nid``'s: its spatial
     parts name ``source``'s axes, so where the two maps differ in size (Hiera's
-    ``H // 8`` of the stem, used to roll back a map pooled twice) they are numbers. Tried
-    only when the sizes as read do not fit: a windowed batch size read from another map
-    (GCViT's global queries repeated over windows) is matched by what it counts."""
+    ``H // 8`` of the stem, used to roll back a map pooled twice) they are numbers. When
+    these do not fit, the sizes as read are tried: a windowed batch size read from another
+    map (GCViT's global queries repeated over its windows) is matched by what it counts."""
     if source is None or source == nid or not any(a[0] == "S" for a in size.atoms):
         return size
     theirs, mine = ev.map_sizes(source), ev.map_sizes(nid)
@@ -186,11 +186,13 @@ def _reshape(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast
     if isinstance(targets, Unknown):
         return ev.opaque(x, f"reshape to a shape that is not known ({targets.reason})", node, "reshape")
     layout = ev.layout_of(x)
-    new = lay.reshape(layout, ev.map_sizes(x.node), targets)
+    here = _targets(ev, shape, x.node)
+    new = None
+    if not isinstance(here, Unknown) and here != targets:
+        new = lay.reshape(layout, ev.map_sizes(x.node), here)
+        targets = here if new is not None else targets
     if new is None:
-        here = _targets(ev, shape, x.node)
-        if not isinstance(here, Unknown) and here != targets:
-            new, targets = lay.reshape(layout, ev.map_sizes(x.node), here), here
+        new = lay.reshape(layout, ev.map_sizes(x.node), targets)
     if new is None and not lay.has_positions(layout):
         # Without positions any shape will do: channel-like dimensions of the sizes asked.
         new = tuple(Dim((Factor("C", count=t.value) if t is not None and t.value is not None else Factor("C", key=("reshape", id(node), i)),))
