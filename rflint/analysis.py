@@ -144,6 +144,8 @@ def index_maps(node: Node, in_sizes: Sequence[int | None], ndim: int) -> tuple[I
     if isinstance(op, TransposedConv):
         return tuple(transposed_map(op.kernel[a], op.stride[a], op.dilation[a], op.padding[a]) for a in range(ndim))
     if isinstance(op, Mix):
+        if op.is_global:
+            return "global mixing: every output reads every position"
         return tuple(IDENTITY_MAP if op.window[a] == 1 else mix_map(op.window[a], op.offset[a])  # type: ignore[arg-type]
                      for a in range(ndim))
     if isinstance(op, Shift):

@@ -27,6 +27,7 @@ from rflint.ir import (
     Global,
     GraphBuilder,
     Merge,
+    Mix,
     PixelShuffle,
     Pointwise,
     Resample,
@@ -204,6 +205,18 @@ def test_rf103_boundary_one_pixel_short():
     assert lines(run(g, "RF103", ModelSettings(input_size=(19,)))) == [19]
     # n = 20: c10's input 19 < 20: nothing.
     assert run(g, "RF103", ModelSettings(input_size=(20,))) == []
+
+
+def test_rf103_passes_global_attention_as_global_context_not_an_error():
+    # torchvision's vit_b_16: patch conv 16/16, attention over every token (a global Mix),
+    # the residual around it, and a 1x1 head. The attention ends every local path through
+    # it; the residual path keeps the patch's frame (RF 16 < 17): nothing fires, no error.
+    n = Net()
+    patch = n.add(conv(16, s=16, nd=1), [n.x], name="patch")
+    attn = n.add(Mix((None,), (0,)), [patch], name="attn")
+    res = n.add(Merge("add"), [patch, attn])
+    head = n.add(conv(1, nd=1), [res], name="head")
+    assert run(n.build(head), "RF103", ModelSettings(input_size=(17 * 16,))) == []
 
 
 def test_rf103_uses_the_minimum_over_paths_not_the_union():

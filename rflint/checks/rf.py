@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ..analysis import index_maps
 from ..diagnostics import Diagnostic, Severity
-from ..ir import EndSpatial, Global, Merge, Node, Opaque, Pointwise, TransposedConv, Window
+from ..ir import EndSpatial, Global, Merge, Mix, Node, Opaque, Pointwise, TransposedConv, Window
 from ..rf import AxisFrame, compose
 from ..settings import ModelSettings
 from .base import ModelContext, Rule, register
@@ -226,8 +226,8 @@ def min_path_frames(ctx: ModelContext) -> list[tuple[Candidates, ...] | None]:
             continue
         ins = [out[i] for i in node.inputs]
         op = node.op
-        if isinstance(op, (Global, EndSpatial)):
-            out.append(tuple(frozenset() for _ in range(ndim)))
+        if isinstance(op, (Global, EndSpatial)) or (isinstance(op, Mix) and op.is_global):
+            out.append(tuple(frozenset() for _ in range(ndim)))  # global context: no local path goes on
             continue
         if isinstance(op, Opaque) or info.status == "unknown":
             out.append(None)
