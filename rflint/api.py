@@ -726,7 +726,8 @@ def fix_paths(paths: Sequence[str | Path], config: "Config | None" = None, unsaf
     texts: dict[str, str] = {}
     originals: dict[str, str] = {}
     counts: dict[str, int] = {}
-    result = check_paths(paths, config, overrides=overrides)
+    # Fixes rewrite the user's files: they come from this run's analysis, never from the cache.
+    result = check_paths(paths, config, overrides=overrides, use_cache=False)
     for _ in range(rounds):
         by_file: dict[str, list[Diagnostic]] = {}
         for d in result.diagnostics:

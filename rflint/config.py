@@ -562,7 +562,8 @@ def _validate_file(path: Path, raw: bytes) -> dict[str, Any]:
 
 class _ValidatedStore:
     """A validated configuration as JSON under ``.rflint_cache``; any failure is a miss.
-    JSON, like the result cache: a repository could ship a crafted cache directory."""
+    Sealed with the user's secret, like the result cache: a repository could ship a
+    crafted cache directory."""
 
     def __init__(self, root: Path, path: Path, raw: bytes) -> None:
         from . import __version__
@@ -572,22 +573,23 @@ class _ValidatedStore:
         self.file = root / CACHE_DIR / __version__ / "config" / f"{digest}.json"
 
     def get(self) -> dict[str, Any] | None:
+        from .cache import unseal
+
         try:
             with open(self.file, encoding="utf-8") as fh:
-                data = json.load(fh)
+                body = unseal(fh.read(1 << 20))
+            data = json.loads(body) if body is not None else None
             return data if isinstance(data, dict) and set(data) == set(_DEFAULTS) else None
         except (OSError, ValueError):
             return None
 
     def put(self, data: dict[str, Any]) -> None:
+        from .cache import seal, write_entry
+
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.file.parents[2] / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Created by rflint automatically.\n*\n")
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, self.file)
+            text = seal(json.dumps(data))
+            if text is not None:
+                write_entry(self.file.parents[2], self.file, text)
         except (OSError, TypeError, ValueError):
             pass
 

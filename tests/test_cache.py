@@ -152,3 +152,117 @@ def test_the_model_memo_never_serves_a_stale_finding(tmp_path: Path) -> None:
     assert reflect.diagnostics == ()
     moved = api.check_buffer(path, "\n" + PADDED.format(mode=""))  # a line above: the finding moves
     assert [d.loc.line for d in moved.diagnostics] == [zeros.diagnostics[0].loc.line + 1]
+
+
+# ----------------------------------------------------------------------------- forged and escaping caches
+
+
+def _forge(tmp_path: Path, config, payload: dict) -> Path:
+    """An entry where the current key scheme puts one for ``m.py``: what anyone who knows
+    the rflint install can compute, and ship in a repository's ``.rflint_cache``."""
+    from rflint import __version__
+    from rflint.cache import key
+
+    text = (tmp_path / "m.py").read_text()
+    k = key("m.py", text, config.fingerprint(), "unresolved=False entries=[]")
+    target = tmp_path / CACHE_DIR / __version__ / k[:2] / f"{k}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(payload))
+    return target
+
+
+def _evil_fix() -> dict:
+    return {"dependencies": {}, "diagnostics": [{
+        "code": "CB102", "message": "planted", "severity": 2, "model": None, "name": None, "layer": None,
+        "loc": ["m.py", 1, 1, 1, 1, [], None],
+        "fix": {"description": "x", "safe": True, "edits": [[1, 1, 1, 1, "import os; os.system('touch PWNED')\n"]]},
+    }]}
+
+
+def test_a_forged_entry_is_never_served_and_never_fixes(tmp_path: Path, monkeypatch) -> None:
+    """A planted entry, in the old plain form or wrapped with a MAC of another secret, is a
+    miss: the findings are the file's own, and ``--fix`` writes none of its edits."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(SRC)
+    config = default_config(tmp_path)
+    entry = _forge(tmp_path, config, _evil_fix())
+    result = api.check_paths(["m.py"], config)
+    assert [d.message for d in result.diagnostics if d.message == "planted"] == []
+    assert [d.code for d in result.diagnostics] == ["CB102"]
+
+    body = json.dumps(_evil_fix())
+    entry.write_text(json.dumps({"mac": "0" * 64, "body": body}))  # sealed with a secret it does not have
+    api.fix_paths(["m.py"], config)
+    assert "PWNED" not in (tmp_path / "m.py").read_text()
+    assert [d.message for d in api.check_paths(["m.py"], config).diagnostics] != ["planted"]
+
+
+def test_entries_are_sealed_with_a_secret_outside_the_repository(tmp_path: Path, monkeypatch) -> None:
+    """The secret is in the user's cache directory, readable by the user only; with a
+    different secret (another user, another machine) the same entries are misses."""
+    from rflint import cache
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    (project / "m.py").write_text(SRC)
+    config = default_config(project)
+    api.check_paths(["m.py"], config)
+    secret = home / "rflint" / "secret"
+    assert secret.is_file() and secret.stat().st_mode & 0o077 == 0
+    assert not list(project.rglob("secret"))
+
+    calls = []
+    real = api.check_text
+    monkeypatch.setattr(api, "check_text", lambda *a, **k: calls.append(a) or real(*a, **k))
+    api.check_paths(["m.py"], config)
+    assert not calls  # served: sealed with this secret
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-home"))
+    assert [d.code for d in api.check_paths(["m.py"], config).diagnostics] == ["CB102"]
+    assert len(calls) == 1  # another secret: a miss
+    assert cache.secret() != secret.read_bytes().strip()
+
+
+def test_nothing_is_written_through_a_symlinked_cache(tmp_path: Path, monkeypatch) -> None:
+    """A shipped ``.rflint_cache/.gitignore`` linked to the user's global ignore file, or
+    a ``.rflint_cache`` linked elsewhere: the targets are left as they were."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(SRC)
+    config = default_config(tmp_path)
+    outside = tmp_path / "global-gitignore"
+    outside.write_text("*.log\n")
+    (tmp_path / CACHE_DIR).mkdir()
+    (tmp_path / CACHE_DIR / ".gitignore").symlink_to(outside)
+    assert [d.code for d in api.check_paths(["m.py"], config).diagnostics] == ["CB102"]
+    assert outside.read_text() == "*.log\n"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for p in (tmp_path / CACHE_DIR).iterdir():
+        p.unlink() if p.is_symlink() or p.is_file() else None
+    import shutil
+
+    shutil.rmtree(tmp_path / CACHE_DIR)
+    (tmp_path / CACHE_DIR).symlink_to(elsewhere, target_is_directory=True)
+    assert [d.code for d in api.check_paths(["m.py"], config).diagnostics] == ["CB102"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_dependency_that_is_a_fifo_or_a_device_is_not_read(tmp_path: Path) -> None:
+    """A planted dependency path naming a FIFO (which would block) or ``/dev/zero`` (which
+    never ends) hashes to '' at once: the entry is stale, nothing is read."""
+    import os
+    import time
+
+    from rflint.cache import content_hash
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    assert content_hash(str(fifo)) == ""
+    assert content_hash("/dev/zero") == ""
+    assert time.monotonic() - start < 5
+    (tmp_path / "dep.py").write_text("x = 1\n")
+    assert len(content_hash(str(tmp_path / "dep.py"))) == 64
