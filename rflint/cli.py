@@ -270,6 +270,12 @@ def _write_report(args: argparse.Namespace, diags: list, result, out) -> None:  
     """The findings in the chosen format. Each format lives in its own module, imported
     only when chosen; the text formats end with the summary line."""
     fmt = args.output_format
+    if fmt != "sarif":  # SARIF percent-encodes a file's own bytes in its URIs, then does the same
+        from .formats.common import printable, printable_findings
+
+        diags = printable_findings(diags)
+        result = dataclasses.replace(result, sources={printable(k): v for k, v in result.sources.items()},
+                                     errors=tuple(printable(e) for e in result.errors))
     if fmt == "json":
         from .formats.json import render_json
 
@@ -306,7 +312,9 @@ def _write_statistics(args: argparse.Namespace, diags: list, out) -> None:  # no
     in the text formats when there are no findings."""
     from .formats import statistics
 
-    rows = statistics.statistics(diags)
+    from .formats.common import printable_findings
+
+    rows = statistics.statistics(printable_findings(diags))
     if args.output_format == "json":
         _emit(out, statistics.render_json(rows))
     elif rows:

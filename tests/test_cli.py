@@ -327,3 +327,29 @@ def test_a_model_that_was_not_read_never_passes(tmp_path: Path, fmt: str) -> Non
         assert "All checks passed" not in result.stdout
         assert "net.py:5:1: RL004 Net was not read completely" in result.stdout
         assert result.stdout.rstrip().endswith("Found 1 issue (1 model not read completely).")
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "json", "json-lines", "junit", "github", "gitlab", "sarif"])
+def test_a_file_name_that_is_not_utf8_does_not_lose_the_report(tmp_path: Path, fmt: str) -> None:
+    """``bad\\xff name.py`` beside a model: every format, to standard output and with ``-o``,
+    ends with its report (exit 1 for the findings, not a traceback). The name is written
+    as ``bad\\xff name.py``; SARIF's URI percent-encodes the byte itself."""
+    import os
+
+    name = os.fsdecode(b"bad\xff name.py")
+    (tmp_path / name).write_text(TINY)
+    for extra in ([], ["-o", "report.out"]):
+        result = subprocess.run([*([RFLINT] if RFLINT else [sys.executable, "-m", "rflint"]), "check", ".", "--no-cache",
+                                 "--output-format", fmt, *extra], cwd=tmp_path, capture_output=True, timeout=120)
+        assert result.returncode == 1, result.stderr.decode(errors="replace")[-2000:]
+        assert b"Traceback" not in result.stderr
+        text = (tmp_path / "report.out").read_bytes() if extra else result.stdout
+        text.decode("utf-8")  # valid UTF-8 throughout
+        if fmt == "sarif":
+            assert b'"uri": "bad%FF%20name.py"' in text
+        elif fmt in ("json", "json-lines", "gitlab"):  # a JSON string escapes the backslash
+            assert b"bad\\\\xff name.py" in text
+        else:
+            assert b"bad\\xff name.py" in text
+        if fmt in ("json", "gitlab", "sarif"):
+            json.loads(text)

@@ -1,12 +1,14 @@
 """What the CI formats (github, gitlab, sarif, junit, json-lines) share: the order of
-findings, paths relative to a project root, the source line of a finding, and a
-fingerprint that identifies a finding across commits.
+findings, paths relative to a project root, the source line of a finding, a
+fingerprint that identifies a finding across commits, and file names that are not
+UTF-8 made printable.
 
 Standard library only: these run on the check path.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path, PurePosixPath
@@ -15,12 +17,38 @@ from typing import Iterable, Mapping
 from ..diagnostics import Diagnostic, source_lines
 
 __all__ = [
-    "FINGERPRINT_KEY", "SourceLines", "fingerprints", "is_below", "normalise_line", "ordered", "relative_path",
-    "source_line",
+    "FINGERPRINT_KEY", "SourceLines", "fingerprints", "is_below", "normalise_line", "ordered", "printable",
+    "printable_findings", "relative_path", "source_line",
 ]
 
 FINGERPRINT_KEY = "rflintFindingHash/v1"
 """The SARIF ``partialFingerprints`` key (SARIF's ``name/version`` convention)."""
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8. A file name's bytes that are not UTF-8 reach Python as lone
+    surrogates (``bad\\xff.py`` is ``'bad\\udcff.py'``), which no UTF-8 report can hold:
+    they are written as ``\\xff``, the way Python shows such bytes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate no file name makes: shown as its code point
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable_findings(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The findings with printable file names and messages (see :func:`printable`)."""
+    out = []
+    for d in diags:
+        loc = d.loc
+        if printable(loc.file) != loc.file or printable(d.message) != d.message or any(printable(c) != c for c in loc.chain):
+            loc = dataclasses.replace(loc, file=printable(loc.file), chain=tuple(printable(c) for c in loc.chain))
+            d = dataclasses.replace(d, loc=loc, message=printable(d.message))
+        out.append(d)
+    return out
 
 
 def ordered(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -105,7 +133,7 @@ def fingerprints(diags: Iterable[Diagnostic], sources: Mapping[str, str] | None 
         else:
             where = normalise_line(text) if text is not None else f"line {d.loc.line}"
         parts = (d.code, relative_path(d.loc.file, base), where, d.name)
-        digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+        digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
         seen[digest] = seen.get(digest, 0) + 1
         out.append(f"{digest}:{seen[digest]}")
     return out

@@ -31,12 +31,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Edit, Severity
-from .common import FINGERPRINT_KEY, fingerprints, is_below, ordered, relative_path
+from .common import FINGERPRINT_KEY, fingerprints, is_below, ordered, printable, relative_path
 
 __all__ = ["LEVELS", "SCHEMA_URI", "render", "rule_descriptors", "to_sarif"]
 
@@ -111,11 +111,23 @@ def rule_descriptors() -> list[dict]:
 
 
 def _artifact(file: str, base: str | None) -> dict:
+    """A file's URI, percent-encoding its bytes (a name that is not UTF-8 included)."""
     if is_below(file, base):
-        return {"uri": quote(relative_path(file, base)), "uriBaseId": SRCROOT}
+        return {"uri": quote(os.fsencode(relative_path(file, base))), "uriBaseId": SRCROOT}
     if file.startswith("<") or not file:
-        return {"uri": quote(file)}
+        return {"uri": quote(os.fsencode(file))}
     return {"uri": Path(os.path.abspath(file)).as_uri()}
+
+
+def _printable(value: Any) -> Any:
+    """Every string of the log made valid UTF-8 (the URIs are already ASCII)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _region(line: int, col: int, end_line: int | None, end_col: int | None) -> dict:
@@ -240,4 +252,4 @@ def render(diags: Iterable[Diagnostic], sources: Mapping[str, str] | None = None
         "results": [to_sarif(d, index.get(d.code), fp, root) for d, fp in zip(found, prints)],
     }
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    return json.dumps(_printable(log), indent=2, ensure_ascii=False)
