@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .analysis import Analysis, analyse, settled
 from .checks.base import ModelContext, Rule, all_rules, run_rules
-from .diagnostics import Diagnostic, Severity, source_lines
+from .diagnostics import LINE_BREAK, Diagnostic, Severity, source_lines
 from .ir import Graph, Location
 from .readers.base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from .settings import ModelSettings
@@ -748,9 +748,10 @@ def fix_paths(paths: Sequence[str | Path], config: "Config | None" = None, unsaf
             break
         result = _recheck(result, texts, config, overrides)
     if write:
+        from .fixes import write_source
+
         for file, text in texts.items():
-            with open(file, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            write_source(file, text)
     changed = {f: (originals[f], texts[f], counts[f]) for f in texts}
     return FixOutcome(changed, result)
 
@@ -784,12 +785,14 @@ def add_noqa(paths: Sequence[str | Path], config: "Config | None" = None, overri
     added: dict[str, int] = {}
     for file, lines_codes in by_file.items():
         text = result.sources[file]
-        lines = text.split("\n")
+        pieces = LINE_BREAK.split(text)  # lines as Python numbers them; their endings are kept
+        endings = LINE_BREAK.findall(text) + [""]
+        lines = pieces
         count = 0
         for number, codes in lines_codes.items():
+            if not 0 < number <= len(lines):
+                continue
             line = lines[number - 1]
-            ending = "\r" if line.endswith("\r") else ""  # keep CRLF files CRLF
-            line = line[: len(line) - len(ending)]
             if line.rstrip().endswith("\\"):
                 continue
             match = _NOQA.search(line)
@@ -801,15 +804,16 @@ def add_noqa(paths: Sequence[str | Path], config: "Config | None" = None, overri
                 line = line[: match.start("codes")] + ", ".join(new) + line[match.end("codes"):]
             else:
                 line = line.rstrip() + f"  # noqa: {', '.join(sorted(codes))}"
-            lines[number - 1] = line + ending
+            lines[number - 1] = line
             count += 1
-        new_text = "\n".join(lines)
+        new_text = "".join(line + ending for line, ending in zip(lines, endings))
         try:
             _ast.parse(new_text)
         except SyntaxError:
             continue
         if count:
-            with open(file, "w", encoding="utf-8") as fh:
-                fh.write(new_text)
+            from .fixes import write_source
+
+            write_source(file, new_text)
             added[file] = count
     return added

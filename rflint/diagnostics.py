@@ -69,6 +69,16 @@ class Diagnostic:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+LINE_BREAK = _LINE_BREAK
+
+
+def newline_of(text: str) -> str:
+    """The file's line ending (its first one; ``\\n`` when it has none): what a fix or a
+    ``# noqa`` comment that adds a line writes, so an old Mac or Windows file keeps its."""
+    match = _LINE_BREAK.search(text)
+    return match.group(0) if match else "\n"
+
+
 def source_lines(text: str) -> list[str]:
     """Lines as Python numbers them: only ``\\n``, ``\\r\\n`` and ``\\r`` end a line.
     (``str.splitlines`` also splits at form feeds and other separators, which would

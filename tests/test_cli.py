@@ -353,3 +353,27 @@ def test_a_file_name_that_is_not_utf8_does_not_lose_the_report(tmp_path: Path, f
             assert b"bad\\xff name.py" in text
         if fmt in ("json", "gitlab", "sarif"):
             json.loads(text)
+
+
+@pytest.mark.parametrize("newline, bom", [("\r", False), ("\r\n", True), ("\r", True), ("\n", True)])
+def test_fix_and_add_noqa_keep_line_endings_and_the_bom(tmp_path: Path, newline: str, bom: bool) -> None:
+    """Old Mac (``\\r``), Windows (``\\r\\n``) and a UTF-8 BOM: ``--fix`` and ``--add-noqa``
+    change the lines they mean to and keep every byte of the file's style (a lone ``\\r``
+    once crashed both with an IndexError)."""
+    raw = ("\ufeff" if bom else "") + TINY.replace("\n", newline)
+    lf_lines = TINY.count("\n")
+    for args in (["--fix", "--unsafe-fixes"], ["--add-noqa"]):
+        path = tmp_path / "tiny.py"
+        path.write_bytes(raw.encode("utf-8"))
+        result = run("check", "tiny.py", "--no-cache", *args, cwd=tmp_path)
+        assert "Traceback" not in result.stderr, result.stderr
+        data = path.read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") == bom
+        text = data.decode("utf-8-sig")
+        assert text != raw.lstrip("\ufeff")  # something was fixed or marked
+        other = {"\r": ["\n"], "\r\n": ["\n", "\r"], "\n": ["\r"]}[newline]
+        stripped = text.replace(newline, "")
+        assert not any(o in stripped for o in other), repr(text[:200])
+        assert text.count(newline) == lf_lines
+        marker = "kernel_size=4" if "--fix" in args else "# noqa: "
+        assert marker in text
