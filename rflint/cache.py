@@ -200,7 +200,7 @@ def _from_json(data: Any) -> Diagnostic:
     if not isinstance(data, dict):
         raise TypeError("not an object")
     file, line, col, end_line, end_col, chain, node = data["loc"]
-    if not (_is(file, str) and all(_is(v, int) for v in (line, col, end_line, end_col))
+    if not (_is(file, str) and _is(line, int) and _is(col, int) and all(v is None or _is(v, int) for v in (end_line, end_col))
             and isinstance(chain, list) and all(_is(c, str) for c in chain)):
         raise TypeError("bad location")
     for field in ("code", "message"):

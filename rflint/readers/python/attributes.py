@@ -8,10 +8,11 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from . import consttensor, stdlib, tensor_ops, tensor_shape, torch_api
+from . import consttensor, limits, stdlib, tensor_ops, tensor_shape, torch_api
 from .consttensor import ConstTensor
 from .control import Scope, decorated
 from .stdlib import dataclasses
+from .stdlib import re as regex_model
 from .stdlib._support import function
 from .stdlib.builtins import PLAIN, SAFE_METHODS
 from .stdlib.collections import NOT_A_FIELD, NamedTupleNew, namedtuple_attribute
@@ -131,8 +132,13 @@ class Attributes:
             value = namedtuple_attribute(obj, name)
             if value is not NOT_A_FIELD:
                 return value
+        timed = regex_model.pattern_method(obj, name)
+        if timed is not None:
+            return timed
         for typ, allowed in SAFE_METHODS.items():
             if isinstance(obj, typ) and name in allowed:
+                if name == "format" and isinstance(obj, str) and limits.wide_format(obj):
+                    return self.unknown(limits.limited(limits.wide_format(obj) or ""), node)
                 return function(f"{typ.__name__}.{name}", getattr(obj, name))
         if name.startswith("__") and name.endswith("__"):
             return Unknown(f"{name} is not modelled")  # reprs and telemetry; not reported

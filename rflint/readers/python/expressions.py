@@ -10,7 +10,7 @@ import ast
 import operator
 from typing import Any
 
-from . import attention, consttensor, tensor_shape
+from . import attention, consttensor, limits, tensor_shape
 from .layout import Size as LayoutSize
 from .consttensor import ConstTensor, elementwise, matmul, unary
 from .control import (
@@ -142,6 +142,8 @@ class Expressions:
             spec = self.eval(value.format_spec, scope) if value.format_spec is not None else ""
             if isinstance(spec, Unknown):
                 return spec
+            if isinstance(spec, str) and limits.wide_format(spec):
+                return self.unknown(limits.limited(limits.wide_format(spec) or ""), value)
             try:
                 parts.append(format(v, spec))
             except (ValueError, TypeError):
@@ -172,8 +174,10 @@ class Expressions:
         if fn is None or not isinstance(a, _PLAIN) or not isinstance(b, _PLAIN):
             return Unknown(f"operator {type(op).__name__} on {type(a).__name__} and {type(b).__name__}")
         try:
-            if isinstance(op, ast.Pow) and isinstance(b, int) and b > 64:
-                return Unknown("power too large to evaluate")
+            bound = limits.product_bound(_BOUNDED.get(type(op), ""), a, b) or (
+                limits.wide_format(a) if isinstance(op, ast.Mod) and isinstance(a, str) else None)
+            if bound:
+                return self.unknown(limits.limited(bound), node)
             return fn(a, b)
         except Exception as exc:  # noqa: BLE001  (ZeroDivisionError, TypeError... in the model's arithmetic)
             return self.fail(type(exc).__name__, f"{type(exc).__name__}: {exc}", node)
@@ -338,7 +342,7 @@ class Expressions:
                     results.append(self.eval(node.elt, inner))
                 return None
             gen = node.generators[i]
-            items = self.iterate(self.eval(gen.iter, inner), gen.iter)
+            items = self.iterate(self.eval(gen.iter, inner), gen.iter, lazy=True)
             if isinstance(items, Unknown):
                 return items
             for item in items:
@@ -372,6 +376,7 @@ class Expressions:
         return r if isinstance(r, Unknown) else dict(r)
 
 
+_BOUNDED = {ast.Mult: "mul", ast.LShift: "lshift", ast.Pow: "pow"}
 _CMP_NAMES = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 _CONST_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
                  ast.Pow: "pow", ast.Mod: "mod"}

@@ -10,6 +10,7 @@ import ast
 import copy
 from typing import Any
 
+from . import limits
 from .consttensor import ConstTensor
 from .control import (
     Raised,
@@ -334,7 +335,7 @@ class Statements:
         return Unknown(f"differs between branches of an undecidable condition ({cond.reason})")
 
     def _for(self, stmt: ast.For, scope: Scope) -> None:
-        items = self.iterate(self.eval(stmt.iter, scope), stmt.iter)
+        items = self.iterate(self.eval(stmt.iter, scope), stmt.iter, lazy=True)
         if isinstance(items, Unknown):
             self._skip(stmt, scope, self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter))
             return
@@ -437,10 +438,18 @@ class Statements:
                 continue
         self.exec_body(stmt.orelse, scope)
 
-    def iterate(self, value: Any, node: ast.AST) -> list[Any] | Unknown:
+    def iterate(self, value: Any, node: ast.AST, lazy: bool = False) -> list[Any] | range | Unknown:
+        """The items of ``value``, as a list. ``lazy``: a ``for`` loop's, which takes them
+        one at a time: a long range stays a range (the step budget stops the loop, not
+        the memory a list of it would take)."""
         if isinstance(value, Unknown):
             return value
+        if lazy and isinstance(value, range):
+            return value
         if isinstance(value, (list, tuple, range, str, set, frozenset)):
+            bound = limits.too_large(value)
+            if bound:
+                return Unknown(limits.limited(f"iterating over {bound}"))
             return list(value)
         if isinstance(value, dict):
             return list(value.keys())

@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..consttensor import ConstTensor
+from . import re as regex_model
 from .enum import EnumMember
 from ..torch_nn import canonical_nn_name, is_torch_subclass
 from ..values import (
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from ..evaluator import Evaluator
 
 PLAIN = (int, float, str, bool, type(None), tuple, list, dict, range, slice, bytes, complex, frozenset, set,
-         re.Match, re.Pattern, EnumMember)
+         re.Match, re.Pattern, regex_model.MATCH, regex_model.PATTERN, EnumMember)
 """Values that stand for themselves: Python's own operations on them are the program's."""
 
 # Methods of plain data that are pure and safe to call on the evaluator's own values.
@@ -64,7 +65,7 @@ SAFE_METHODS = {
     range: {"index", "count"},
     slice: {"indices"},
     re.Match: {"group", "groups", "groupdict", "start", "end", "span"},
-    re.Pattern: {"match", "fullmatch", "search", "findall", "split", "sub"},
+    regex_model.MATCH: {"group", "groups", "groupdict", "start", "end", "span"},
 }
 
 

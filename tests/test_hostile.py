@@ -1,0 +1,132 @@
+"""Hostile and sloppy input: a file anyone can write never freezes or exhausts the reader.
+
+Each case is a constant a model's geometry depends on, computed with a primitive that
+Python would run for minutes or gigabytes. The reader refuses it before it runs: the
+kernel size becomes Unknown with a reason that says so, and the read ends at once in
+bounded memory. Each case runs in its own process, with a deadline and its peak
+memory measured, so a regression is a failed test, not a frozen suite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+TEMPLATE = """
+import math, re
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        k = 3 if ({expr}) else 5
+        self.c = nn.Conv2d(3, 8, k)
+
+    def forward(self, x):
+        return self.c(x)
+"""
+
+PROBE = """
+import json, resource, sys, time
+from rflint.readers.python import build_entry
+
+
+def peak_mb():
+    # This process's own high-water mark: ru_maxrss would include the parent's at fork.
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+start = time.monotonic()
+graph = build_entry("m.py", sys.stdin.read(), "M").graph
+print(json.dumps({"seconds": time.monotonic() - start, "complete": graph.complete,
+                  "reasons": [u.reason for u in graph.unresolved], "peak_mb": peak_mb()}))
+"""
+
+# (expression, a word the reason must contain); each took minutes or gigabytes before.
+CASES = {
+    "sum of a huge range": ("sum(range(10**12)) > 0", "larger than rflint computes"),
+    "max of a huge range": ("max(range(10**12)) > 0", "larger than rflint computes"),
+    "a product of 300,000 numbers": ("math.prod(range(1, 300000)) > 0", "larger than rflint computes"),
+    "a factorial": ("math.factorial(10**6) > 0", "larger than rflint computes"),
+    "a gigabyte string": ("len('x' * 10**9) > 0", "larger than rflint computes"),
+    "a billion-item list": ("len([0] * 10**9) > 0", "larger than rflint computes"),
+    "a materialised range": ("len(list(range(10**9))) > 0", "larger than rflint computes"),
+    "a huge shift": ("(1 << 10**9) > 0", "larger than rflint computes"),
+    "a format width": ("len('{:>1000000000}'.format(1)) > 0", "larger than rflint computes"),
+    "an f-string width": ("len(f'{1:>{10**9}}') > 0", "larger than rflint computes"),
+    "a %-format width": ("len('%1000000000d' % 1) > 0", "larger than rflint computes"),
+    "a padded string": ("len('x'.ljust(10**9)) > 0", "larger than rflint computes"),
+    "a joined string": ("len(''.join(['x' * 10**6] * 1000)) > 0", "larger than rflint computes"),
+}
+
+
+def _probe(source: str) -> dict:
+    # -P: the working directory (another test's tmp dir, say) is not on the path.
+    out = subprocess.run([sys.executable, "-P", "-c", PROBE], input=source, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_primitive_on_hostile_constants_is_refused_at_once(name: str) -> None:
+    expr, word = CASES[name]
+    got = _probe(textwrap.dedent(TEMPLATE.format(expr=expr)))
+    assert not got["complete"]
+    assert any(word in r for r in got["reasons"]), got["reasons"]
+    assert got["seconds"] < 5, got
+    assert got["peak_mb"] < 300, got
+
+
+@pytest.mark.parametrize("expr, want", [
+    ("re.match(r'(a+)+$', 'a' * 34 + 'b') is None", 3),       # catastrophic in re: minutes
+    ("re.compile(r'(x+x+)+y').search('x' * 40) is None", 3),
+    ("re.fullmatch(r'ir_r(\\d+)_k(\\d)', 'ir_r1_k3') is not None", 3),  # what model code does
+    ("re.sub(r'_k\\d', '', 'ir_k3_s2') == 'ir_s2'", 3),
+])
+def test_patterns_are_matched_by_a_bounded_engine_and_still_answer(expr: str, want: int) -> None:
+    """The file's own patterns run with a timeout (the ``regex`` library); ordinary ones
+    give their answer, the backtracking ones do not freeze the reader."""
+    got = _probe(textwrap.dedent(TEMPLATE.format(expr=expr)))
+    assert got["complete"], got["reasons"]
+    assert got["seconds"] < 5, got
+
+
+def test_a_long_loop_does_not_materialise_its_range() -> None:
+    """``for i in range(5 * 10**7)`` took 1.9 GB as a list: the loop takes the range one
+    value at a time, and the step budget ends it."""
+    source = textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                t = 0
+                for i in range(5 * 10**7):
+                    t += i
+                self.c = nn.Conv2d(3, 8, 3)
+
+            def forward(self, x):
+                return self.c(x)
+    """)
+    got = _probe(source)
+    assert got["seconds"] < 10, got
+    assert got["peak_mb"] < 300, got
+
+
+def test_the_limits_leave_ordinary_constants_alone() -> None:
+    """Sizes model code really computes stay numbers: a 2**20-entry table, a 4,096-bit
+    integer, a 1,000-wide format."""
+    expr = "len([0] * 2**20) == 2**20 and (7 ** 1000).bit_length() > 0 and len(f'{1:>1000}') == 1000"
+    got = _probe(textwrap.dedent(TEMPLATE.format(expr=expr)))
+    assert got["complete"], got["reasons"]
+
