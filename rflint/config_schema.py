@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .ir import MAX_INPUT_SIZE
+
 from .config import (
     _ENTRY_RE,
     _MAX_SPATIAL_AXES,
@@ -87,6 +89,10 @@ def _input_size(value: object) -> tuple[int, ...]:
         if item <= 0:
             raise PydanticCustomError(
                 "input_size", "sizes should be positive, got {value}", {"value": item}
+            )
+        if item > MAX_INPUT_SIZE:
+            raise PydanticCustomError(
+                "input_size", "sizes should be at most {limit}, got {value}", {"limit": f"{MAX_INPUT_SIZE:,}", "value": item}
             )
     return tuple(items)  # type: ignore[arg-type]
 

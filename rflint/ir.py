@@ -304,12 +304,61 @@ class Graph:
         return out
 
 
+MAX_GEOMETRY = 4096
+"""The largest kernel, stride, dilation, padding, window, shuffle factor and resampling
+ratio term rflint analyses. Real layers stay far below it (RepLKNet's 31, SLaK's 51, an
+audio front end's 400); a file that asks for ``Conv2d(8, 8, 10**40)`` gets an unknown
+layer that says so, never an algebra that works per tap or per phase until memory runs
+out."""
+
+MAX_INPUT_SIZE = 1 << 24
+"""The largest input size per axis (16,777,216: a 6-minute 44.1 kHz recording)."""
+
+
+def geometry_bound(op: "Op") -> str | None:
+    """Why ``op``'s numbers are larger than rflint analyses (or a scale is not positive),
+    or None."""
+    numbers: list[tuple[str, int]] = []
+    if isinstance(op, Window):
+        numbers = [("kernel size", k) for k in op.kernel] + [("stride", s) for s in op.stride] + \
+            [("dilation", d) for d in op.dilation] + [("padding", abs(p)) for pad in op.padding for p in pad]
+    elif isinstance(op, TransposedConv):
+        numbers = [("kernel size", k) for k in op.kernel] + [("stride", s) for s in op.stride] + \
+            [("dilation", d) for d in op.dilation] + [("padding", abs(p)) for p in op.padding] + \
+            [("output padding", abs(p)) for p in op.output_padding]
+    elif isinstance(op, (PixelShuffle, PixelUnshuffle)):
+        numbers = [("factor", op.factor)]
+    elif isinstance(op, Resample):
+        if any(f <= 0 for f in op.scale or ()):
+            return "a scale factor that rounds to zero or less (torch: it must be positive)"
+        numbers = [("scale factor term", abs(t)) for f in (op.scale or ()) for t in (f.numerator, f.denominator)]
+        numbers += [("output size", n) for n in (op.size or ()) if isinstance(n, int) and n > MAX_INPUT_SIZE]
+    elif isinstance(op, Mix):
+        numbers = [("window", w) for w in op.window if w is not None] + [("window offset", abs(o)) for o in op.offset]
+    elif isinstance(op, Shift):
+        numbers = [("shift", abs(a)) for a in op.amount if abs(a) > MAX_INPUT_SIZE]
+    for what, n in numbers:
+        if isinstance(n, int) and n > MAX_GEOMETRY and what not in ("output size", "shift"):
+            return f"{what} {_short(n)} is larger than rflint analyses ({MAX_GEOMETRY:,})"
+        if isinstance(n, int) and n > MAX_INPUT_SIZE:
+            return f"{what} {_short(n)} is larger than rflint analyses ({MAX_INPUT_SIZE:,})"
+    return None
+
+
+def _short(n: int) -> str:
+    text = str(n) if n.bit_length() < 64 else f"~2**{n.bit_length() - 1}"
+    return text
+
+
 class GraphBuilder:
-    """Appends nodes in order and hands out their ids; readers share it."""
+    """Appends nodes in order and hands out their ids; readers share it. A node whose
+    numbers are beyond :data:`MAX_GEOMETRY` is kept as an Opaque one, said as unresolved:
+    the graph is then incomplete, whatever its reader thought."""
 
     def __init__(self) -> None:
         self._nodes: list[Node] = []
         self.unresolved: list[Unresolved] = []
+        self._refused = False
 
     def add(
         self,
@@ -320,6 +369,11 @@ class GraphBuilder:
         loc: Location | None = None,
         attrs: Mapping[str, Any] | None = None,
     ) -> int:
+        bound = geometry_bound(op)
+        if bound is not None:
+            op = Opaque(f"{type_name}: {bound}")
+            self.unresolved.append(Unresolved(op.reason, loc))
+            self._refused = True
         node = Node(len(self._nodes), op, tuple(inputs), type_name, name, loc, dict(attrs or {}))
         self._nodes.append(node)
         return node.id
@@ -342,4 +396,5 @@ class GraphBuilder:
         dims = {d for n in self._nodes if (d := n.op.spatial_ndim)}
         if ndim is None:
             ndim = max(dims) if dims else 2
-        return Graph(name, tuple(self._nodes), tuple(outputs), ndim, loc, complete, tuple(self.unresolved), assumptions)
+        return Graph(name, tuple(self._nodes), tuple(outputs), ndim, loc, complete and not self._refused,
+                     tuple(self.unresolved), assumptions)

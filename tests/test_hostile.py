@@ -130,3 +130,62 @@ def test_the_limits_leave_ordinary_constants_alone() -> None:
     got = _probe(textwrap.dedent(TEMPLATE.format(expr=expr)))
     assert got["complete"], got["reasons"]
 
+
+
+LAYER = """
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3)
+        self.c = {layer}
+
+    def forward(self, x):
+        return self.c(self.a(x))
+"""
+
+
+@pytest.mark.parametrize("layer, word", [
+    ("nn.Conv2d(8, 8, 10**7)", "kernel size 10000000 is larger than rflint analyses"),
+    ("nn.MaxPool2d(10**40)", "kernel size ~2**132 is larger than rflint analyses"),
+    ("nn.Conv2d(8, 8, 3, stride=10**40)", "stride ~2**132"),
+    ("nn.Conv2d(8, 8, 3, padding=10**40)", "padding ~2**132"),
+    ("nn.Conv2d(8, 8, 3, dilation=10**40)", "dilation ~2**132"),
+    ("nn.ConvTranspose2d(8, 8, 3, stride=10**40)", "stride ~2**132"),
+    ("nn.Upsample(scale_factor=10**6)", "scale factor term 1000000"),
+    ("nn.Upsample(scale_factor=1e-300)", "it must be positive"),
+    ("nn.PixelShuffle(10**40)", "factor ~2**132"),
+])
+def test_layer_geometry_beyond_any_real_layer_is_said_not_computed(layer: str, word: str) -> None:
+    """The receptive-field algebra works per tap and per phase: a 10**40 kernel, stride or
+    scale is an unknown layer that says why (every reader builds its graph through the
+    same builder), and every rule runs on the rest without an internal error."""
+    source = textwrap.dedent(LAYER.format(layer=layer))
+    got = _probe(source)
+    assert not got["complete"] and any(word in r for r in got["reasons"]), got["reasons"]
+    assert got["seconds"] < 5 and got["peak_mb"] < 300, got
+    import tempfile
+    from pathlib import Path
+
+    from rflint import api
+    from rflint.config import default_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.py"
+        path.write_text(source)
+        config = default_config(Path(tmp)).with_overrides(input_size=224, object_size=(32, 64))
+        found = api.check_paths([str(path)], config, use_cache=False)
+    assert not [d for d in found.diagnostics if d.code == "RL000"], found.diagnostics
+
+
+def test_an_input_size_beyond_any_real_input_is_a_configuration_error(tmp_path) -> None:
+    """``input-size = 10**17`` ended in a MemoryError inside a rule: it is now refused
+    where it is written, naming the key, with exit 2."""
+    (tmp_path / "m.py").write_text(textwrap.dedent(LAYER.format(layer="nn.Conv2d(8, 8, 3)")))
+    (tmp_path / "rflint.toml").write_text("input-size = 100000000000000000\n")
+    out = subprocess.run([sys.executable, "-m", "rflint", "check", "m.py", "--no-cache"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "rflint.toml: input-size: sizes should be at most 16,777,216" in out.stderr

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ..diagnostics import Diagnostic, Severity
-from ..ir import Location
+from ..ir import MAX_INPUT_SIZE, Location
 from .base import PARSE_ERROR
 
 _PRAGMA = re.compile(r"^\s*#\s*rflint:\s*(?P<body>.*)$")
@@ -42,6 +42,8 @@ def _ints(value: str) -> tuple[int, ...]:
     nums = tuple(int(p) for p in parts)
     if not nums or any(n <= 0 for n in nums):
         raise ValueError(f"expected positive integers, got {value!r}")
+    if any(n > MAX_INPUT_SIZE for n in nums):
+        raise ValueError(f"sizes should be at most {MAX_INPUT_SIZE:,}, got {value!r}")
     return nums
 
 

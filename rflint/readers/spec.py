@@ -44,6 +44,7 @@ from ..ir import (
     EndSpatial,
     Global,
     GraphBuilder,
+    MAX_INPUT_SIZE,
     Location,
     Merge,
     Op,
@@ -856,7 +857,11 @@ class _Build:
         overrides: dict[str, Any] = {}
         try:
             if spec.input_size is not None:
-                overrides["input_size"] = tuple(self.axes(spec.input_size, ("input-size",)))
+                sizes = tuple(self.axes(spec.input_size, ("input-size",)))
+                if any(n > MAX_INPUT_SIZE for n in sizes):
+                    self.fail(("input-size",), f"sizes should be at most {MAX_INPUT_SIZE:,}, got {list(sizes)}")
+                else:
+                    overrides["input_size"] = sizes
         except _Invalid:
             pass
         if spec.object_size is not None:
