@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -107,20 +108,33 @@ def _error(path: str, message: str) -> ReadResult:
     return ReadResult(diagnostics=(Diagnostic(PARSE_ERROR, message, Location(path, 1, 1), Severity.ERROR),))
 
 
-def _read_bytes(path: str) -> bytes | Diagnostic:
+def _read_bytes(path: str, limit: int | None = None) -> bytes | Diagnostic:
+    """A file's bytes, when it is a regular file (a FIFO would block, a device never end)
+    of at most ``limit`` bytes; else a finding that says why it was skipped."""
+    where = Location(path, 1, 1)
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return Diagnostic(PARSE_ERROR, f"cannot read file: {exc.strerror or exc}", where, Severity.ERROR)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return Diagnostic(PARSE_ERROR, "not a regular file (a pipe, device or socket): skipped", where, Severity.ERROR)
+        if limit is not None and info.st_size > limit:
+            return Diagnostic(PARSE_ERROR, f"file is {info.st_size:,} bytes, more than max-file-size ({limit:,}): skipped "
+                                           "(raise max-file-size to check it)", where, Severity.ERROR)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             return fh.read()
     except OSError as exc:
-        return Diagnostic(PARSE_ERROR, f"cannot read file: {exc.strerror or exc}", Location(path, 1, 1), Severity.ERROR)
+        return Diagnostic(PARSE_ERROR, f"cannot read file: {exc.strerror or exc}", where, Severity.ERROR)
+    finally:
+        os.close(fd)
 
 
-def _read_text(path: str) -> str | Diagnostic:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        return Diagnostic(PARSE_ERROR, f"cannot read file: {exc.strerror or exc}", Location(path, 1, 1), Severity.ERROR)
+def _read_text(path: str, limit: int | None = None) -> str | Diagnostic:
+    data = _read_bytes(path, limit)
+    if isinstance(data, Diagnostic):
+        return data
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -415,7 +429,7 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
         path = _display(file)
         file_config = config_for(file)
         binary = is_binary_model(path)
-        text = _read_bytes(str(file)) if binary else _read_text(str(file))
+        text = _read_bytes(str(file)) if binary else _read_text(str(file), file_config.max_file_size)
         if isinstance(text, Diagnostic):
             results[i] = [Diagnostic(text.code, text.message, Location(path, 1, 1), text.severity)]
             continue

@@ -171,7 +171,7 @@ def _tuple(value: Any) -> Any:
 _DEFAULTS: dict[str, Any] = {
     "select": None, "extend_select": [], "ignore": [], "per_file_ignores": {}, "exclude": [], "extend_exclude": [],
     "respect_gitignore": True, "src": [], "input_size": None, "object_size": None, "output_object_size": {},
-    "task": None, "batch_size": None, "models": [], "rules": {}, "fail_on": "info",
+    "task": None, "batch_size": None, "models": [], "rules": {}, "fail_on": "info", "max_file_size": 1 << 20,
 }
 """Every key's default, by field name (the schema in config_schema.py has the same)."""
 
@@ -227,6 +227,7 @@ class Config:
     models: list[ModelEntry]
     rules: dict[str, dict[str, Any]]
     fail_on: str  # the least severe finding that fails the run
+    max_file_size: int  # bytes: a larger source or spec file is skipped with a finding (its parse alone would take GBs)
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, path: Path | None = None, root: Path | None = None,
                  cli: tuple[_Layer, ...] = ()) -> None:

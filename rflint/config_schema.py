@@ -186,6 +186,7 @@ class ConfigSchema(_Model):
     models: list[ModelEntrySchema] = Field(default_factory=list)
     rules: dict[RuleCode, dict[str, Any]] = Field(default_factory=dict)
     fail_on: Literal["info", "warning", "error"] = "info"  # the least severe finding that fails the run
+    max_file_size: PositiveInt = 1 << 20  # bytes; larger source and spec files are skipped, said
 
 
 def validate_table(table: dict[str, Any], where: str = "") -> dict[str, Any]:

@@ -189,3 +189,57 @@ def test_an_input_size_beyond_any_real_input_is_a_configuration_error(tmp_path) 
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "rflint.toml: input-size: sizes should be at most 16,777,216" in out.stderr
+
+
+# ----------------------------------------------------------------------------- inputs with limits
+
+
+def _check(cwd, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rflint", "check", *args, "--no-cache", "--output-format", "concise"],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_a_file_larger_than_max_file_size_is_skipped_and_said(tmp_path) -> None:
+    """A 5 MB ``.py`` took 1.6 GB (Python's own parser); a file above ``max-file-size``
+    (default 1 MiB) is skipped with a finding naming the limit, and the rest is checked."""
+    (tmp_path / "big.py").write_text("x = 1\n" * 400_000)  # 2.4 MB
+    (tmp_path / "m.py").write_text(textwrap.dedent(LAYER.format(layer="nn.ConvTranspose2d(8, 8, 3, stride=2)")))
+    out = _check(tmp_path, ".")
+    assert "big.py:1:1: RL001 file is 2,400,000 bytes, more than max-file-size (1,048,576): skipped" in out.stdout
+    assert "m.py:" in out.stdout and "CB10" in out.stdout  # the other file is still checked
+    (tmp_path / "rflint.toml").write_text("max-file-size = 4000000\n")
+    assert "max-file-size" not in _check(tmp_path, "big.py").stdout
+
+
+def test_a_fifo_is_refused_not_read(tmp_path) -> None:
+    """A named pipe called ``model.py`` would block the run forever when opened to read."""
+    import os
+
+    os.mkfifo(tmp_path / "model.py")
+    out = _check(tmp_path, "model.py")
+    assert "model.py:1:1: RL001 not a regular file" in out.stdout
+
+
+def test_yaml_aliases_that_expand_to_a_billion_values_are_refused(tmp_path) -> None:
+    """486 bytes of nested aliases hung at 3.3 GB: the expanded size is counted first."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [{','.join(['*' + prev] * 9)}]")
+    (tmp_path / "laughs.yaml").write_text("\n".join(lines) + "\n")
+    out = _check(tmp_path, "laughs.yaml")
+    assert "RL001 invalid YAML: its aliases expand to more than 100,000 values" in out.stdout
+
+
+def test_a_zip_bomb_pt2_is_refused_while_it_is_read(tmp_path) -> None:
+    """A 400 KB ``.pt2`` whose program member expands to hundreds of MB: it is read
+    through a bounded stream, whatever size its entry claims."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/models/model.json", b"[" + b" " * (40 * 1024 * 1024) + b"]")
+    (tmp_path / "bomb.pt2").write_bytes(buffer.getvalue())
+    assert len(buffer.getvalue()) < 1_000_000
+    out = _check(tmp_path, "bomb.pt2")
+    assert "expands to more than 33,554,432 bytes" in out.stdout or "more than a program's JSON can be" in out.stdout

@@ -487,6 +487,36 @@ def _too_deep(text: str) -> int | None:
     return None
 
 
+MAX_EXPANDED_NODES = 100_000
+"""A document whose aliases expand to more nodes is refused before it is walked or
+constructed: 486 bytes of nested aliases (a "billion laughs") expand to 10**9."""
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (each shared node
+    counted once per use), computed once per node; capped just above the limit."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if id(node) in active:  # a recursive alias: reported by the schema, not expanded here
+        return 1
+    active.add(id(node))
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    total = 1
+    for child in children:
+        total = min(total + _expanded_size(child, memo, active), MAX_EXPANDED_NODES + 1)
+    active.discard(id(node))
+    memo[id(node)] = total
+    return total
+
+
+class _TooLarge(yaml.YAMLError):
+    pass
+
+
 def _parse_yaml(text: str) -> list[_Document]:
     """Every document of the stream, constructed from the same nodes whose marks give lines."""
     loader = _Loader(text)
@@ -494,6 +524,8 @@ def _parse_yaml(text: str) -> list[_Document]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if _expanded_size(node, {}, set()) > MAX_EXPANDED_NODES:
+                raise _TooLarge(f"its aliases expand to more than {MAX_EXPANDED_NODES:,} values (a spec has a few hundred)")
             doc = _Document(None, (node.start_mark.line + 1, node.start_mark.column + 1))
             # Walk before constructing: construction flattens ``<<: *anchor`` merges
             # into the node, which would make overridden keys look duplicated.

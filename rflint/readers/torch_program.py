@@ -25,8 +25,10 @@ from typing import Any
 
 from .torch_graph import Call, Program, Ref, Shape
 
-MAX_JSON_BYTES = 512 * 1024 * 1024
-"""A program's JSON larger than this is refused (a zip member can claim any size)."""
+MAX_JSON_BYTES = 32 * 1024 * 1024
+"""A program's JSON larger than this is refused, whatever size its zip entry claims (it is
+read through a bounded stream): a ResNet-50's is under a megabyte, a ViT-H's a few, and a
+400 KB zip bomb once expanded to 2.4 GB."""
 
 _MODEL_JSON = re.compile(r"(?:^|/)models/(?P<name>[^/]+)\.json$")
 _LEGACY_JSON = "serialized_exported_program.json"
@@ -60,9 +62,12 @@ def programs(data: bytes, stem: str) -> list[tuple[Program, str]]:
             if info.file_size > MAX_JSON_BYTES:
                 raise BadProgram(f"{info.filename}: {info.file_size} bytes, more than a program's JSON can be")
             try:
-                raw = archive.read(info)
+                with archive.open(info) as member:
+                    raw = member.read(MAX_JSON_BYTES + 1)
             except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
                 raise BadProgram(f"{info.filename}: cannot read the member ({exc})") from None
+            if len(raw) > MAX_JSON_BYTES:
+                raise BadProgram(f"{info.filename}: expands to more than {MAX_JSON_BYTES:,} bytes, more than a program's JSON can be")
             try:
                 doc = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
