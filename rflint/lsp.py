@@ -199,13 +199,20 @@ class Configs:
         return self._loaded[stamp]
 
 
+LINT_TIME_BUDGET = 5.0
+"""Seconds one model of a document may take to read in the editor (the CLI allows 60)."""
+
+
 def lint(path: str, text: str, config: "Config") -> list[Diagnostic]:
     """Findings in this document. Never raises: whatever goes wrong is a finding at 1:1."""
     from .api import INTERNAL_ERROR, check_text
     from .readers.base import PARSE_ERROR
+    from .readers.python.reader import ReaderSession
 
     try:
-        found = check_text(path, text, config)
+        # A short time budget per model: a slow document must not hold the worker that
+        # every other document's diagnostics wait for.
+        found = check_text(path, text, config, session=ReaderSession(config.source_roots(), time_budget=LINT_TIME_BUDGET))
     except RecursionError:
         return [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
     except Exception as exc:  # noqa: BLE001  (the server must outlive any document)

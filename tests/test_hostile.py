@@ -243,3 +243,44 @@ def test_a_zip_bomb_pt2_is_refused_while_it_is_read(tmp_path) -> None:
     assert len(buffer.getvalue()) < 1_000_000
     out = _check(tmp_path, "bomb.pt2")
     assert "expands to more than 33,554,432 bytes" in out.stdout or "more than a program's JSON can be" in out.stdout
+
+
+def test_a_slow_model_stops_at_the_time_budget_and_the_rest_of_the_file_is_read() -> None:
+    """Work the step budget does not count (a bounded primitive called many times) stops
+    at the time budget: the slow model says so, and the next model of the file is read.
+    The editor uses a budget of a few seconds; here one second."""
+    import time
+
+    from rflint.readers.python import read_python
+    from rflint.readers.python.reader import ReaderSession
+
+    source = textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class Slow(nn.Module):
+            def __init__(self):
+                super().__init__()
+                for i in range(100000):
+                    t = sorted(range(10**6), reverse=True)
+                self.c = nn.Conv2d(3, 8, 3)
+
+            def forward(self, x):
+                return self.c(x)
+
+
+        class Fast(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.Conv2d(3, 8, 5)
+
+            def forward(self, x):
+                return self.c(x)
+    """)
+    start = time.monotonic()
+    result = read_python("m.py", source, session=ReaderSession(time_budget=1.0))
+    assert time.monotonic() - start < 10
+    graphs = {m.graph.name: m.graph for m in result.models}
+    assert not graphs["Slow"].complete
+    assert any("time budget (1 s) exhausted" in u.reason for u in graphs["Slow"].unresolved)
+    assert graphs["Fast"].complete

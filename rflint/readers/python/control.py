@@ -43,8 +43,18 @@ class Continue(Exception):
     pass
 
 
+TIME_BUDGET = 60.0
+"""Seconds one model (or one module's top level) may take to read. The step budget bounds
+the evaluator's own work; this bounds everything else a hostile file could make slow.
+The language server passes a shorter one (each keystroke re-reads the document)."""
+
+
 class BudgetExceeded(Exception):
-    pass
+    """The step or time budget ran out; ``what`` says which, for the message."""
+
+    def __init__(self, what: str = "step budget") -> None:
+        super().__init__(what)
+        self.what = what
 
 
 class Raised(Exception):

@@ -11,13 +11,14 @@ records why and where; loops and calls run under a step budget.
 from __future__ import annotations
 
 import ast
+import time
 from typing import Any
 
 from ...diagnostics import source_lines
 from ...ir import GraphBuilder, Location, Unresolved
 from .attributes import Attributes
 from .calls import Calls
-from .control import STEP_BUDGET, Break, BudgetExceeded, Continue, Raised, Return, Scope, dotted, is_literal
+from .control import STEP_BUDGET, TIME_BUDGET, Break, BudgetExceeded, Continue, Raised, Return, Scope, dotted, is_literal
 from .expressions import Expressions
 from .imports import Imports
 from .loader import Finder, module_identity
@@ -60,6 +61,8 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.yielded: list[list[Any]] = []  # what each running generator has yielded
         self.try_depth = 0  # try statements being run: errors in them are raised (see fail)
         self.steps = 0
+        self.time_budget: float | None = TIME_BUDGET
+        self.deadline: float | None = None  # set per model by restart_budget
         self.depth = 0
         self.built = 0  # layers, module instances and graph nodes made: tells idle loops apart
         self.active: dict[int, int] = {}  # functions being run, by their node: recursion detection
@@ -167,16 +170,24 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.steps += 1
         if self.steps > STEP_BUDGET:
             raise BudgetExceeded()
+        if not self.steps & 15 and self.deadline is not None and time.monotonic() > self.deadline:
+            raise BudgetExceeded(f"time budget ({self.time_budget:g} s)")
+
+    def restart_budget(self) -> None:
+        """Each model (and the module's top level) starts with the whole step and time budget."""
+        self.steps = 0
+        self.deadline = time.monotonic() + self.time_budget if self.time_budget is not None else None
 
     # ------------------------------------------------------------------ module level
 
     def run_module(self) -> None:
+        self.restart_budget()
         for stmt in self.tree.body:
             try:
                 self.exec_stmt(stmt, Scope(self.globals), top=True)
             except (Return, Break, Continue):
                 pass
-            except BudgetExceeded:
-                self.unknown("step budget exhausted at module level", stmt)
+            except BudgetExceeded as exc:
+                self.unknown(f"{exc.what} exhausted at module level", stmt)
                 return
 

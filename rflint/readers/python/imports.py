@@ -118,8 +118,8 @@ class Imports:
                     self.exec_stmt(stmt, Scope(mod.globals), top=True)
                 except (Return, Break, Continue):
                     pass
-        except BudgetExceeded:
-            self.unknown(f"step budget exhausted reading {mod.name}", None)
+        except BudgetExceeded as exc:
+            self.unknown(f"{exc.what} exhausted reading {mod.name}", None)
         finally:
             self.module, self.steps, self.chain, self.try_depth = saved_module, saved_steps, saved_chain, saved_try
         mod.state = "loaded"

@@ -20,7 +20,7 @@ from ...ir import GraphBuilder, Location, Opaque, SideInput, Unresolved
 from ..base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
 from ..pragma import pragma_settings
 from . import layout as lay
-from .control import Raised, Scope
+from .control import TIME_BUDGET, Raised, Scope
 from .evaluator import BudgetExceeded, Evaluator
 from .torch_nn import LAYERS
 from .loader import Finder, parse_text
@@ -45,9 +45,11 @@ class ReaderSession:
     """What the files of one run share: where imports are found, and the modules
     already read for them (torchvision's ``ops/misc.py`` is read once, not per model)."""
 
-    def __init__(self, extra_roots: tuple[str, ...] = (), use_installed: bool = True) -> None:
+    def __init__(self, extra_roots: tuple[str, ...] = (), use_installed: bool = True,
+                 time_budget: float | None = TIME_BUDGET) -> None:
         self.finder = Finder(extra_roots, use_installed)
         self.modules: dict[str, SourceModule] = {}
+        self.time_budget = time_budget  # seconds per model (the language server's is short)
 
 
 def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = False,
@@ -69,17 +71,18 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
     session = session or ReaderSession()
     ev = Evaluator(path, text, tree, session.finder, session.modules)
     ev.default_input_size = input_size
+    ev.time_budget = session.time_budget
     ev.run_module()
     diagnostics: list[Diagnostic] = []
     models: list[ReadModel] = []
     partial: list[ReadModel] = []
     blocks = _used_by_other_definitions(tree)
     for name, value in list(ev.globals.items()):
-        ev.steps = 0  # each candidate model has the whole step budget
+        ev.restart_budget()  # each candidate model has the whole budget
         try:
             candidate = isinstance(value, ClassValue) and value.node in tree.body and ev.is_module_class(value)
-        except BudgetExceeded:
-            diagnostics.append(Diagnostic(UNRESOLVED, f"{name}: step budget exhausted reading its bases",
+        except BudgetExceeded as exc:
+            diagnostics.append(Diagnostic(UNRESOLVED, f"{name}: {exc.what} exhausted reading its bases",
                                           ev.loc(value.node), Severity.INFO))
             continue
         if candidate:
@@ -141,6 +144,7 @@ def build_entry(path: str, text: str, entry: str, session: ReaderSession | None 
     session = session or ReaderSession()
     ev = Evaluator(path, text, tree, session.finder, session.modules)
     ev.default_input_size = input_size
+    ev.time_budget = session.time_budget
     ev.run_module()
     return _build_named(ev, entry)
 
@@ -201,8 +205,8 @@ def _build_class(ev: Evaluator, cls: ClassValue, overrides: dict[str, Any], args
             ev.assume(f"{cls.name}: argument '{p}' has no default and is taken as symbolic", init)
     try:
         instance = ev.instantiate(cls, args, kwargs, None)
-    except BudgetExceeded:
-        instance = ev.unknown(f"step budget exhausted building {cls.name}", cls.node)
+    except BudgetExceeded as exc:
+        instance = ev.unknown(f"{exc.what} exhausted building {cls.name}", cls.node)
     except Raised as exc:  # not caught by the model's own try (a safety net: try statements catch theirs)
         instance = ev.unknown(exc.reason, cls.node)
     return _trace(ev, cls.name, instance, cls.node, overrides)
@@ -215,8 +219,8 @@ def _build_factory(ev: Evaluator, func: FunctionValue | BoundMethod, name: str, 
         _run_own_decorators(ev, func)
     try:
         instance = ev.call(func, args, kwargs, node)  # type: ignore[arg-type]
-    except BudgetExceeded:
-        instance = ev.unknown(f"step budget exhausted in {name}()", node)
+    except BudgetExceeded as exc:
+        instance = ev.unknown(f"{exc.what} exhausted in {name}()", node)
     except Raised as exc:
         instance = ev.unknown(exc.reason, node)
     return _trace(ev, name, instance, node, overrides)
@@ -239,7 +243,7 @@ def _run_own_decorators(ev: Evaluator, func: FunctionValue) -> None:
         pass
     finally:
         ev.unresolved, ev._reported, ev.assumptions = saved
-        ev.steps = 0
+        ev.restart_budget()
 
 
 def _dotted(node: ast.expr) -> list[str] | None:
@@ -255,7 +259,7 @@ def _dotted(node: ast.expr) -> list[str] | None:
 
 def _start(ev: Evaluator) -> None:
     """Each model starts with the whole step budget and says only what it needed."""
-    ev.steps = 0
+    ev.restart_budget()
     ev.unresolved = []
     ev._reported = set()
     ev.assumptions = {}
@@ -281,8 +285,8 @@ def _trace(ev: Evaluator, name: str, instance: Any, def_node: ast.AST, overrides
     else:
         try:
             result = ev.apply_module(instance, [TensorValue(x)], _side_inputs(ev, instance, x), def_node)
-        except BudgetExceeded:
-            result = ev.unknown(f"step budget exhausted running {name}.forward", def_node)
+        except BudgetExceeded as exc:
+            result = ev.unknown(f"{exc.what} exhausted running {name}.forward", def_node)
         except Raised as exc:
             result = ev.unknown(exc.reason, def_node)
         outputs = _outputs(result)
