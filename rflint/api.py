@@ -34,6 +34,8 @@ SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 EXPORT_SUFFIXES = (".onnx", ".pt2")
 """Exported models: binary files, read by readers that need an optional extra."""
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+READ_SUFFIXES = (".py", ".pyi", *SPEC_SUFFIXES, *EXPORT_SUFFIXES, *PICKLE_SUFFIXES)
+"""What a named file must end with to be read (pickles are read only to be refused, said)."""
 """Pickled checkpoints: refused, since unpickling runs code."""
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
@@ -428,6 +430,11 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
     for i, file in enumerate(files):
         path = _display(file)
         file_config = config_for(file)
+        if not path.lower().endswith(READ_SUFFIXES):
+            readable = ", ".join((".py", ".pyi", *SPEC_SUFFIXES, *EXPORT_SUFFIXES))
+            results[i] = [Diagnostic(PARSE_ERROR, f"not a file rflint reads (it reads {readable}): skipped",
+                                     Location(path, 1, 1), Severity.ERROR)]
+            continue
         binary = is_binary_model(path)
         text = _read_bytes(str(file)) if binary else _read_text(str(file), file_config.max_file_size)
         if isinstance(text, Diagnostic):

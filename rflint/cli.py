@@ -258,6 +258,16 @@ def _fail_on(args: argparse.Namespace, config, overrides: dict):  # noqa: ANN001
     return {"info": Severity.INFO, "warning": Severity.WARNING, "error": Severity.ERROR}[name]
 
 
+def _run_summary(diags: list, result) -> str:  # noqa: ANN001
+    """The last line of a check, except that a run that read nothing never passes: a path
+    that does not exist was said on standard error, and no summary follows it."""
+    if not diags and result.errors:
+        return ""
+    if not diags and not result.files:
+        return "No files to check."
+    return _summary(diags)
+
+
 def _summary(diags: list) -> str:
     from .formats.text import summary
 
@@ -304,7 +314,7 @@ def _write_report(args: argparse.Namespace, diags: list, result, out) -> None:  
         from .formats.text import render_concise, render_full
 
         _emit(out, render_full(diags, result.sources) if fmt == "full" else render_concise(diags))
-        _emit(out, _summary(diags))
+        _emit(out, _run_summary(diags, result))
 
 
 def _write_statistics(args: argparse.Namespace, diags: list, out) -> None:  # noqa: ANN001

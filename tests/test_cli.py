@@ -168,7 +168,7 @@ def test_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run("check", "empty", cwd=tmp_path)
     assert result.returncode == 0
-    assert "All checks passed!" in result.stdout
+    assert result.stdout.strip() == "No files to check."  # nothing read: nothing passed either
 
 
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
@@ -377,3 +377,17 @@ def test_fix_and_add_noqa_keep_line_endings_and_the_bom(tmp_path: Path, newline:
         assert text.count(newline) == lf_lines
         marker = "kernel_size=4" if "--fix" in args else "# noqa: "
         assert marker in text
+
+
+def test_a_run_that_read_nothing_never_says_all_checks_passed(tmp_path: Path) -> None:
+    """A path that does not exist is an error (exit 2) with no summary after it; a named
+    file rflint does not read is a finding saying so; an empty directory has no files."""
+    missing = run("check", "nonexistent.py", cwd=tmp_path)
+    assert missing.returncode == 2 and "nonexistent.py: No such file or directory" in missing.stderr
+    assert "All checks passed!" not in missing.stdout
+    (tmp_path / "notes.txt").write_text("hello\n")
+    notes = run("check", "notes.txt", "--no-cache", cwd=tmp_path)
+    assert notes.returncode == 1 and "notes.txt:1:1: RL001 not a file rflint reads" in notes.stdout
+    (tmp_path / "empty").mkdir()
+    empty = run("check", "empty", cwd=tmp_path)
+    assert (empty.returncode, empty.stdout.strip()) == (0, "No files to check.")
