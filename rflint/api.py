@@ -561,6 +561,15 @@ def _check_codes(config: "Config") -> None:
 
     known = [*_known_codes(), PARSE_ERROR, UNRESOLVED, INTERNAL_ERROR]
     problems = config.unknown_codes(known)
+    if config.rules and not problems:
+        # Each rule declares its options (Rule.options): a misspelt key or a bad value is
+        # named here, at load, not an internal error on every model. Only a configuration
+        # with rule tables imports the rules for it.
+        from .checks.base import option_problems
+
+        where = config.where()
+        problems = [f"{where}rules.{selector}.{problem}"
+                    for selector, table in config.rules.items() for problem in option_problems(selector, table)]
     if problems:
         raise ConfigError("\n".join(problems), problems)
 

@@ -447,6 +447,10 @@ class Config:
             check("--ignore", layer.ignore, where="")
         return found
 
+    def where(self) -> str:
+        """The prefix of a problem in this configuration: its file, and the table in a pyproject."""
+        return self._where()
+
     def _where(self) -> str:
         if self._path is None:
             return ""

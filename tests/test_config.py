@@ -372,3 +372,31 @@ def test_find_config_with_a_run_memo_answers_like_a_fresh_walk(tmp_path: Path) -
         assert find_config(tmp_path / start, memo) == find_config(tmp_path / start), start
     assert memo[tmp_path / "a"] == tmp_path / "rflint.toml"
     assert memo[tmp_path / "a" / "b" / "c"] == tmp_path / "a" / "b" / "pyproject.toml"
+
+
+def test_rule_options_are_checked_when_the_configuration_is_loaded(tmp_path) -> None:
+    """``treshold`` (misspelt) and ``threshold = "high"`` were accepted, the second then an
+    internal error (RL000) on every model: each rule declares its options, and a run
+    names the key before it checks anything (exit 2)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "m.py").write_text("import torch.nn as nn\n")
+    path = tmp_path / "rflint.toml"
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rflint", "check", ".", "--no-cache"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    path.write_text('[rules.PD103]\ntreshold = 0.2\n[rules.AA101]\npool-only = "yes"\n[rules.RF101]\nfoo = 1\n')
+    out = run()
+    assert out.returncode == 2
+    assert "rflint.toml: rules.PD103.treshold: unknown option for PD103 (its options: threshold); did you mean 'threshold'?" in out.stderr
+    assert "rflint.toml: rules.AA101.pool-only: expected true or false, got 'yes'" in out.stderr
+    assert "rflint.toml: rules.RF101.foo: unknown option for RF101 (its options: none)" in out.stderr
+    path.write_text('[rules.PD103]\nthreshold = "high"\n')
+    out = run()
+    assert out.returncode == 2 and "rules.PD103.threshold: must be a share between 0 and 1" in out.stderr
+    path.write_text('[rules.PD103]\nthreshold = 0.2\n[rules.AA102]\nblur-classes = ["mylib.Blur"]\n'
+                    '[rules.AA101]\npool_only = true\n')
+    assert run().returncode == 0

@@ -17,8 +17,9 @@ from typing import Iterator
 from ..diagnostics import Diagnostic, Severity
 from ..ir import Node, Window
 from .aa_fix import dense_max_then_box, widen_avg_pool
-from .base import ModelContext, Rule, register
+from .base import ModelContext, Option, Rule, is_bool, register
 from .layers import (
+    BLUR_CLASSES,
     comes_straight_from_blur,
     describe,
     direct_consumers,
@@ -47,6 +48,8 @@ class AliasedStridedConv(Rule):
     code = "AA101"
     name = "aliased-strided-conv"
     severity = Severity.WARNING
+    options = {"blur-classes": BLUR_CLASSES,
+               "pool-only": Option(is_bool, "report only strided pooling, not strided convolutions")}
     summary = "Strided conv whose input does not come straight from a blur: it aliases"
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
@@ -93,6 +96,7 @@ class AliasedPooling(Rule):
     code = "AA102"
     name = "aliased-pooling"
     severity = Severity.WARNING
+    options = {"blur-classes": BLUR_CLASSES}
     summary = "MaxPool with stride > 1, or AvgPool with kernel < stride: pooling that aliases"
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:
@@ -173,6 +177,7 @@ class MisplacedBlur(Rule):
     code = "AA103"
     name = "misplaced-blur"
     severity = Severity.WARNING
+    options = {"blur-classes": BLUR_CLASSES}
     summary = "Stride-1 blur placed after the subsampling it should protect, or before a strided max pool"
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic | None]:

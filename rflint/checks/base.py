@@ -6,9 +6,10 @@ A rule is a small class with its code, name, default severity and a
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from ..analysis import Analysis, NodeInfo
 from ..diagnostics import Diagnostic, Fix, Severity
@@ -44,6 +45,21 @@ class ModelContext:
         return self.settings.rule_options.get(code, {}).get(key, default)
 
 
+@dataclass(frozen=True)
+class Option:
+    """A per-rule option (``[tool.rflint.rules.PD103] threshold = 0.2``): ``problem(value)``
+    says what is wrong with a value, None when it is fine. Checked when the configuration
+    is loaded, so a misspelt key or a bad value is a configuration error naming the key,
+    not an internal error on every model."""
+
+    problem: Callable[[Any], str | None]
+    help: str
+
+
+def is_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+
+
 class Rule:
     """Base class. Subclasses set the class attributes and implement ``check``."""
 
@@ -55,6 +71,7 @@ class Rule:
     # Layer rules look at each node alone and may run on graphs the reader could
     # not complete; model rules need the whole forward pass.
     needs_complete_graph: ClassVar[bool] = False
+    options: ClassVar[dict[str, Option]] = {}  # the keys of its table in [tool.rflint.rules]
 
     def applicable(self, settings: ModelSettings) -> bool:
         """Whether the rule can say anything under these settings (RF101 needs an
@@ -116,3 +133,27 @@ def run_rules(ctx: ModelContext, rules: Iterable[Rule]) -> tuple[list[Diagnostic
         except Exception as exc:  # noqa: BLE001  (reported per rule, by design)
             errors.append((rule.code, exc))
     return found, errors
+
+
+def option_problems(selector: str, table: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``[tool.rflint.rules.<selector>]`` (a code, or a prefix whose
+    rules share the table): each problem as ``key: message``, with a suggestion for a
+    misspelt key. Options of every rule the selector covers are known there."""
+    known: dict[str, Option] = {}
+    for code, cls in all_rules().items():
+        if code.startswith(selector) or selector == "ALL":
+            known.update(cls.options)
+    problems = []
+    for key, value in table.items():
+        option = known.get(key) or known.get(key.replace("_", "-"))
+        if option is None:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            names = ", ".join(sorted(known)) or "none"
+            problems.append(f"{key}: unknown option for {selector} (its options: {names}){hint}")
+            continue
+        problem = option.problem(value)
+        if problem:
+            problems.append(f"{key}: {problem}")
+    return problems
+

@@ -30,7 +30,7 @@ from math import prod
 from typing import Callable, Sequence
 
 from ..ir import Node, Pointwise, TransposedConv, Window
-from .base import ModelContext
+from .base import ModelContext, Option
 
 # --------------------------------------------------------------------------- predicates
 
@@ -79,14 +79,24 @@ BLUR_CLASSES_RULES = ("AA101", "AA102", "AA103")
 """The rules whose tables take ``blur-classes``; the option applies to the whole family."""
 
 
+def _class_names(value: object) -> str | None:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return f"must be a list of class names, got {value!r}"
+    return None
+
+
+BLUR_CLASSES = Option(_class_names, "classes that are blurs, by name (['mylib.MyBlur']): what they build is not aliasing")
+
+
 def blur_classes(ctx: ModelContext) -> frozenset[str]:
     """The class names configured as blurs (``blur-classes = ["mylib.MyBlur"]`` in any AA
     rule's table), compared by their last dotted part as code writes them."""
     names: set[str] = set()
     for code in BLUR_CLASSES_RULES:
         value = ctx.option(code, "blur-classes", ())
-        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"{code}: blur-classes must be a list of class names, got {value!r}")
+        problem = _class_names(value)
+        if problem:  # the configuration checks it at load; a settings object built by hand may not
+            raise ValueError(f"{code}: blur-classes {problem}")
         names.update(v.rpartition(".")[2] for v in value)
     return frozenset(names)
 

@@ -42,7 +42,7 @@ from ..ir import (
 )
 from ..rf import IndexMap, far_padding_used, transposed_out_size, window_out_size
 from ..settings import ModelSettings
-from .base import ModelContext, Rule, register
+from .base import ModelContext, Option, Rule, register
 from .edits import set_arg
 from .layers import axis_names, describe, fmt_axes, fmt_num
 
@@ -737,11 +737,18 @@ def _impact_axis(
     return arriving, lost, reached
 
 
+def _share(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        return f"must be a share between 0 and 1 (0.1 is 10%), got {value!r}"
+    return None
+
+
 def _threshold(ctx: ModelContext) -> float:
     value = ctx.option("PD103", "threshold", 0.1)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(f"[tool.rflint.rules.PD103] threshold must be a share between 0 and 1 (0.1 is 10%), got {value!r}")
-    return float(value)
+    problem = _share(value)
+    if problem:  # the configuration checks it at load; a settings object built by hand may not
+        raise ValueError(f"[tool.rflint.rules.PD103] threshold {problem}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def _pct(x: float) -> str:
@@ -755,6 +762,7 @@ class ZeroPaddingBorder(Rule):
     severity = Severity.INFO
     summary = "A large share of the output's impact falls on zero padding rather than on the image"
     needs_complete_graph = True
+    options = {"threshold": Option(_share, "the share of the impact on padding that is reported (default 0.1)")}
 
     def applicable(self, settings: ModelSettings) -> bool:
         return settings.input_size is not None
