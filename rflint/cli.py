@@ -313,7 +313,8 @@ def _write_report(args: argparse.Namespace, diags: list, result, out) -> None:  
     else:
         from .formats.text import render_concise, render_full
 
-        _emit(out, render_full(diags, result.sources) if fmt == "full" else render_concise(diags))
+        unsafe = bool(getattr(args, "unsafe_fixes", False))
+        _emit(out, render_full(diags, result.sources, unsafe) if fmt == "full" else render_concise(diags, unsafe))
         _emit(out, _run_summary(diags, result))
 
 
@@ -324,7 +325,7 @@ def _write_statistics(args: argparse.Namespace, diags: list, out) -> None:  # no
 
     from .formats.common import printable_findings
 
-    rows = statistics.statistics(printable_findings(diags))
+    rows = statistics.statistics(printable_findings(diags), unsafe=bool(getattr(args, "unsafe_fixes", False)))
     if args.output_format == "json":
         _emit(out, statistics.render_json(rows))
     elif rows:
@@ -397,7 +398,7 @@ def _fix(args: argparse.Namespace, config, overrides: dict, out=None) -> int:  #
             out.write(unified_diff(file, before, after))
         print(f"Would fix {fixed} issue{'s' if fixed != 1 else ''}.", file=sys.stderr)
         return EXIT_FINDINGS if fixed and not args.exit_zero else EXIT_CLEAN
-    _emit(out, render_concise(remaining))
+    _emit(out, render_concise(remaining, args.unsafe_fixes))
     left = len(remaining)
     _emit(out, f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).")
     if outcome.remaining.errors or any(d.code == api.INTERNAL_ERROR for d in remaining):
@@ -419,7 +420,7 @@ def _fix_stdin(args: argparse.Namespace, config, overrides: dict, name: str, tex
         return EXIT_FINDINGS if fixed and not args.exit_zero else EXIT_CLEAN
     out.write(fixed_text)
     remaining = sorted(result.diagnostics, key=lambda d: d.sort_key())
-    _emit(sys.stderr, render_concise(remaining))
+    _emit(sys.stderr, render_concise(remaining, args.unsafe_fixes))
     left = len(remaining)
     print(f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).",
           file=sys.stderr)

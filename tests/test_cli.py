@@ -66,7 +66,8 @@ def test_check_examples_reports_each_rule_at_its_line() -> None:
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     unet_line = line_of(EXAMPLES / "unet.py", "nn.ConvTranspose2d(")
-    assert any(l.startswith(f"unet.py:{unet_line}:") and " CB102 [*] " in l for l in lines), lines
+    # CB102's fix is unsafe: not marked [*], which says what --fix applies (ruff's convention)
+    assert any(l.startswith(f"unet.py:{unet_line}:") and " CB102 Conv" in l for l in lines), lines
     pool_line = line_of(EXAMPLES / "classifier.py", "nn.MaxPool2d(")
     assert any(l.startswith(f"classifier.py:{pool_line}:") and " AA102 " in l for l in lines), lines
     gap_line = line_of(EXAMPLES / "autoencoder.py", "kernel_size=1, stride=2")
@@ -90,8 +91,10 @@ def test_full_format_shows_source_and_caret(tmp_path: Path) -> None:
     assert result.returncode == 1
     up_line = TINY.splitlines().index(next(l for l in TINY.splitlines() if "ConvTranspose2d" in l)) + 1
     col = TINY.splitlines()[up_line - 1].index("nn.ConvTranspose2d") + 1
-    assert f"tiny.py:{up_line}:{col}: CB102 [*] " in result.stdout
+    assert f"tiny.py:{up_line}:{col}: CB102 ConvTranspose2d" in result.stdout  # an unsafe fix: no [*]
     assert "^" in result.stdout
+    marked = run("check", "tiny.py", "--unsafe-fixes", cwd=tmp_path)
+    assert f"tiny.py:{up_line}:{col}: CB102 [*] " in marked.stdout
     assert "Found 2 issues (1 fixable with --unsafe-fixes)." in result.stdout  # CB102 and AA101 on self.b
 
 

@@ -49,16 +49,19 @@ def diags(root: Path) -> list[Diagnostic]:
 
 
 def test_concise_lines_sorted_with_fix_marker(in_tmp: Path) -> None:
-    assert render_concise(diags(in_tmp)) == (
+    # FIX is unsafe: [*] (what --fix applies) only with --unsafe-fixes, as ruff marks it.
+    assert render_concise(diags(in_tmp), unsafe=True) == (
         f"nets{os.sep}unet.py:3:6: CB102 [*] ConvTranspose2d(k=3, s=2) overlaps unevenly\n"
         f"nets{os.sep}unet.py:4:9: AA102 MaxPool2d with stride 2 aliases"
     )
+    assert render_concise(diags(in_tmp)).split("\n")[0] == (
+        f"nets{os.sep}unet.py:3:6: CB102 ConvTranspose2d(k=3, s=2) overlaps unevenly")
 
 
 def test_full_format_snippet_and_carets(in_tmp: Path) -> None:
     file = str(in_tmp / "nets" / "unet.py")
     shown = f"nets{os.sep}unet.py"
-    out = render_full(diags(in_tmp), {file: SOURCE})
+    out = render_full(diags(in_tmp), {file: SOURCE}, unsafe=True)
     assert out.split("\n") == [
         f"{shown}:3:6: CB102 [*] ConvTranspose2d(k=3, s=2) overlaps unevenly",
         "  |",

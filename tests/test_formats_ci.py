@@ -419,14 +419,17 @@ def test_statistics(project: Path) -> None:
     write(project, "second.py", MODEL.replace("class Decoder", "class Decoder2"))
     write(project, "third.py", MODEL.replace("self.pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)",
                                              "self.pool = nn.Identity()"))
-    result = run("check", "--statistics", "--no-cache", cwd=project)
+    result = run("check", "--statistics", "--no-cache", "--unsafe-fixes", cwd=project)
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
         "3\tCB102\t[*] transposed-conv-uneven-overlap",
         "2\tAA102\t[*] aliased-pooling",
         "Found 5 issues (5 fixable with --unsafe-fixes).",
     ]
-    as_json = run("check", "--statistics", "--output-format", "json", cwd=project)
+    # Without --unsafe-fixes nothing here is fixable by --fix: no [*] column at all (ruff's).
+    plain = run("check", "--statistics", "--no-cache", cwd=project)
+    assert plain.stdout.splitlines()[:2] == ["3\tCB102\ttransposed-conv-uneven-overlap", "2\tAA102\taliased-pooling"]
+    as_json = run("check", "--statistics", "--output-format", "json", "--unsafe-fixes", cwd=project)
     assert json.loads(as_json.stdout) == [
         {"code": "CB102", "name": "transposed-conv-uneven-overlap", "count": 3, "fixable": True},
         {"code": "AA102", "name": "aliased-pooling", "count": 2, "fixable": True},

@@ -39,13 +39,14 @@ def _names() -> dict[str, str]:
     return {**_PSEUDO_NAMES, **{code: cls.name for code, cls in all_rules().items()}}
 
 
-def statistics(diags: Iterable[Diagnostic]) -> list[Statistic]:
-    """One row per code: most findings first, then by code."""
+def statistics(diags: Iterable[Diagnostic], unsafe: bool = False) -> list[Statistic]:
+    """One row per code: most findings first, then by code. ``fixable``: some finding has a
+    fix ``--fix`` applies (with ``--unsafe-fixes`` when ``unsafe``), as ruff counts it."""
     counts: dict[str, int] = {}
     fixable: dict[str, bool] = {}
     for d in diags:
         counts[d.code] = counts.get(d.code, 0) + 1
-        fixable[d.code] = fixable.get(d.code, False) or d.fix is not None
+        fixable[d.code] = fixable.get(d.code, False) or (d.fix is not None and (d.fix.safe or unsafe))
     names = _names() if counts else {}
     rows = [Statistic(code, names.get(code, ""), n, fixable[code]) for code, n in counts.items()]
     return sorted(rows, key=lambda s: (-s.count, s.code))

@@ -42,15 +42,21 @@ def _sorted(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diags, key=lambda d: (*d.sort_key(), d.model, d.message))
 
 
-def _header(d: Diagnostic, shown: str) -> str:
+def applies(d: Diagnostic, unsafe: bool = False) -> bool:
+    """Whether ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``) would apply the finding's
+    fix: what ``[*]`` marks, as in ruff; an unsafe fix alone is not marked."""
+    return d.fix is not None and (d.fix.safe or unsafe)
+
+
+def _header(d: Diagnostic, shown: str, unsafe: bool = False) -> str:
     """``path:line:col: CODE [*] message``; a finding on an exported model's node (whose
     file has no lines: line 1, column 1) ends with the node, ``[node Conv #12 '/conv1/Conv']``."""
-    marker = " [*]" if d.fix is not None else ""
+    marker = " [*]" if applies(d, unsafe) else ""
     node = f" [node {d.loc.node}]" if d.loc.node is not None else ""
     return f"{shown}:{d.loc.line}:{d.loc.col}: {d.code}{marker} {d.message}{node}"
 
 
-def render_concise(diags: Iterable[Diagnostic]) -> str:
+def render_concise(diags: Iterable[Diagnostic], unsafe: bool = False) -> str:
     """One line per finding: ``path:line:col: CODE [*] message``."""
     paths: dict[str, str] = {}
     lines = []
@@ -58,7 +64,7 @@ def render_concise(diags: Iterable[Diagnostic]) -> str:
         shown = paths.get(d.loc.file)
         if shown is None:
             shown = paths[d.loc.file] = display_path(d.loc.file)
-        lines.append(_header(d, shown))
+        lines.append(_header(d, shown, unsafe))
     return "\n".join(lines)
 
 
@@ -133,7 +139,7 @@ def _snippet(d: Diagnostic, source_lines: Sequence[str] | None) -> list[str]:
     return out
 
 
-def render_full(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
+def render_full(diags: Iterable[Diagnostic], sources: Mapping[str, str], unsafe: bool = False) -> str:
     """Each finding as its concise line, then (like ruff's ``full`` format) the source line
     with a caret under the column, and ``help``/``note`` lines; a blank line between findings.
 
@@ -149,7 +155,7 @@ def render_full(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
             paths[file] = display_path(file)
             text = sources.get(file)
             split[file] = source_lines(text) if text is not None else None
-        blocks.append("\n".join([_header(d, paths[file]), *_snippet(d, split[file])]))
+        blocks.append("\n".join([_header(d, paths[file], unsafe), *_snippet(d, split[file])]))
     return "\n\n".join(blocks)
 
 
