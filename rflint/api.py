@@ -793,7 +793,14 @@ def _recheck(previous: CheckResult, texts: dict[str, str], config: "Config | Non
     for file, text in texts.items():
         diagnostics.extend(check_text(file, text, resolve_config(file, config, overrides)))
         sources[file] = text
-    return CheckResult(tuple(diagnostics), previous.files, previous.errors, sources)
+    seen: set[tuple] = set()
+    unique = []
+    for d in diagnostics:  # one finding per place, as check_paths reports them
+        place = place_key(d)
+        if place not in seen:
+            seen.add(place)
+            unique.append(d)
+    return CheckResult(tuple(unique), previous.files, previous.errors, sources)
 
 
 # ---------------------------------------------------------------------- adopting rflint

@@ -398,12 +398,25 @@ def _fix(args: argparse.Namespace, config, overrides: dict, out=None) -> int:  #
             out.write(unified_diff(file, before, after))
         print(f"Would fix {fixed} issue{'s' if fixed != 1 else ''}.", file=sys.stderr)
         return EXIT_FINDINGS if fixed and not args.exit_zero else EXIT_CLEAN
-    _emit(out, render_concise(remaining, args.unsafe_fixes))
     left = len(remaining)
-    _emit(out, f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).")
+    # What remains, in the format asked for (and as --statistics), as check shows it; the
+    # text formats end with how many were fixed.
+    if args.statistics:
+        _write_statistics(args, remaining, out)
+    elif args.output_format in ("full", "concise"):
+        from .formats.text import render_full
+
+        unsafe = bool(args.unsafe_fixes)
+        shown = render_full(remaining, outcome.remaining.sources, unsafe) if args.output_format == "full" \
+            else render_concise(remaining, unsafe)
+        _emit(out, shown)
+        _emit(out, f"Found {fixed + left} issue{'s' if fixed + left != 1 else ''} ({fixed} fixed, {left} remaining).")
+    else:
+        _write_report(args, remaining, outcome.remaining, out)
     if outcome.remaining.errors or any(d.code == api.INTERNAL_ERROR for d in remaining):
         return EXIT_ERROR
-    return EXIT_FINDINGS if left and not args.exit_zero else EXIT_CLEAN
+    threshold = _fail_on(args, config, overrides)
+    return EXIT_FINDINGS if any(d.severity >= threshold for d in remaining) and not args.exit_zero else EXIT_CLEAN
 
 
 def _fix_stdin(args: argparse.Namespace, config, overrides: dict, name: str, text: str, out) -> int:  # noqa: ANN001

@@ -394,3 +394,21 @@ def test_a_run_that_read_nothing_never_says_all_checks_passed(tmp_path: Path) ->
     (tmp_path / "empty").mkdir()
     empty = run("check", "empty", cwd=tmp_path)
     assert (empty.returncode, empty.stdout.strip()) == (0, "No files to check.")
+
+
+def test_fix_honours_the_other_flags_and_counts_what_the_next_check_finds(tmp_path: Path) -> None:
+    """``--fix`` with ``--output-format json`` prints JSON, with ``--statistics`` the table,
+    with ``--fail-on error`` the exit code check gives; its remaining count is what the
+    next check finds (it double-counted findings shared across files)."""
+    for name in ("unet.py", "classifier.py", "autoencoder.py"):
+        (tmp_path / name).write_text((EXAMPLES / name).read_text())
+    as_json = run("check", ".", "--fix", "--unsafe-fixes", "--no-cache", "--output-format", "json", cwd=tmp_path)
+    remaining = json.loads(as_json.stdout)
+    after = run("check", ".", "--no-cache", "--output-format", "json", cwd=tmp_path)
+    assert len(remaining) == len(json.loads(after.stdout)) > 0
+    stats = run("check", ".", "--fix", "--no-cache", "--statistics", cwd=tmp_path)
+    assert stats.stdout.splitlines()[0].split("\t")[1].startswith(("AA", "PD", "CB", "RF", "ST", "RL"))
+    for flags in (["--fail-on", "error"], ["--fail-on", "info"]):
+        fixed = run("check", ".", "--fix", "--no-cache", *flags, cwd=tmp_path)
+        checked = run("check", ".", "--no-cache", *flags, cwd=tmp_path)
+        assert fixed.returncode == checked.returncode, (flags, fixed.stdout[-300:], checked.stdout[-300:])
