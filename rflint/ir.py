@@ -319,6 +319,10 @@ def geometry_bound(op: "Op") -> str | None:
     """Why ``op``'s numbers are larger than rflint analyses (or a scale is not positive),
     or None."""
     numbers: list[tuple[str, int]] = []
+    if isinstance(op, (Window, TransposedConv)):
+        for what, values in (("kernel size", op.kernel), ("stride", op.stride), ("dilation", op.dilation)):
+            if any(not isinstance(v, int) or v <= 0 for v in values):  # torch raises for these
+                return f"{what} {tuple(values)} must be positive (torch rejects it)"
     if isinstance(op, Window):
         numbers = [("kernel size", k) for k in op.kernel] + [("stride", s) for s in op.stride] + \
             [("dilation", d) for d in op.dilation] + [("padding", abs(p)) for pad in op.padding for p in pad]

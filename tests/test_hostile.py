@@ -284,3 +284,28 @@ def test_a_slow_model_stops_at_the_time_budget_and_the_rest_of_the_file_is_read(
     assert not graphs["Slow"].complete
     assert any("time budget (1 s) exhausted" in u.reason for u in graphs["Slow"].unresolved)
     assert graphs["Fast"].complete
+
+
+def test_found_by_the_fuzzer_deep_brackets_and_a_functional_stride_of_zero(tmp_path) -> None:
+    """Two crashes the fuzzing campaign found: 5,000 nested brackets make Python's parser
+    raise MemoryError (now a parse finding), and ``F.conv2d(..., stride=0)`` reached the
+    rules (ST101 divided by it; now an unknown layer in torch's words)."""
+    (tmp_path / "deep.py").write_text("y = (1,\nx = " + "[" * 5000 + "]" * 5000 + "\n)\n")  # inside a call
+    out = _check(tmp_path, "deep.py")
+    assert "deep.py:1:1: RL001 cannot parse: nested too deeply" in out.stdout, out.stdout + out.stderr
+    (tmp_path / "zero.py").write_text(textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("filt", torch.ones(3, 1, 3, 3) / 9)
+
+            def forward(self, x):
+                return F.conv2d(x, self.filt, stride=0, groups=3)
+    """))
+    out = _check(tmp_path, "zero.py", "--input-size", "32", "--show-unresolved")
+    assert "RL000" not in out.stdout and "stride (0, 0) must be positive" in out.stdout, out.stdout

@@ -149,5 +149,5 @@ def parse_file(path: str) -> tuple[ast.Module, str] | None:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
         return parse_text(os.path.abspath(path), text), text
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None

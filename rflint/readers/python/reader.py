@@ -39,6 +39,8 @@ def parse(path: str, text: str) -> ast.Module:
         raise ReaderError(f"{path}:{line}:{col}: syntax error: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:  # null bytes, absurd nesting
         raise ReaderError(f"{path}:1:1: cannot parse: {exc}") from None
+    except MemoryError:  # Python's parser gives up on thousands of nested brackets so
+        raise ReaderError(f"{path}:1:1: cannot parse: nested too deeply for Python's parser") from None
 
 
 class ReaderSession:
