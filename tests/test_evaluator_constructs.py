@@ -1128,20 +1128,27 @@ class Net(nn.Module):
 """
 
 
+def assert_frame_is_measured(tmp_path, source: str, module: str, period: int = 1, size: tuple[int, int] = (16, 64)):
+    """Build ``Net`` of ``source`` statically at ``size`` and measure the real module: the
+    frame of its output equals the gradient support, every phase. Returns the graph."""
+    pytest.importorskip("torch")
+    from measure import import_file, measure
+
+    g = build_entry("net.py", source, "Net", input_size=size).graph
+    assert g.complete, [u.reason for u in g.unresolved]
+    frame = analyse(g, size).info(dict(g.outputs)["output"]).frames[-1]
+    path = tmp_path / f"{module}.py"
+    path.write_text(source)
+    got = measure(import_file(path, module).Net(), (1, 3, *size), period=period)
+    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+    return g
+
+
 def test_unfold_and_fold_match_measurement(tmp_path) -> None:
     """VOLO's outlook attention (``nn.Unfold``, attention over each window, ``F.fold``): the
     static frame of the output equals the gradient support measured on the real module,
     every phase (fold sums windows on a stride-2 grid: outputs alternate)."""
-    pytest.importorskip("torch")
-    from measure import import_file, measure
-
-    g = build_entry("net.py", OUTLOOK, "Net", input_size=(16, 64)).graph
-    assert g.complete, [u.reason for u in g.unresolved]
-    frame = analyse(g).info(dict(g.outputs)["output"]).frames[-1]
-    path = tmp_path / "outlook_net.py"
-    path.write_text(OUTLOOK)
-    got = measure(import_file(path, "outlook_net").Net(), (1, 3, 16, 64), period=2)
-    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+    assert_frame_is_measured(tmp_path, OUTLOOK, "outlook_net", period=2)
 
 
 def test_a_part_of_a_maps_channels_keeps_its_count() -> None:
@@ -1276,17 +1283,8 @@ def test_pooling_over_unrolled_offsets_and_attention_with_pooled_queries_match_m
     stride-2 pooling; attention whose queries are so pooled reads, for each query, the
     keys of its mask unit at their own resolution. The static frame of the rolled-back
     map equals the gradient support measured on the real module, every phase."""
-    pytest.importorskip("torch")
-    from measure import import_file, measure
-
-    g = build_entry("net.py", MASK_UNITS, "Net", input_size=(32, 128)).graph
-    assert g.complete, [u.reason for u in g.unresolved]
+    g = assert_frame_is_measured(tmp_path, MASK_UNITS, "mask_units", period=4, size=(32, 128))
     assert [n.op.kind for n in g.nodes if isinstance(n.op, Window) and n.op.stride == (2, 2)].count("max_pool") == 2
-    frame = analyse(g, (32, 128)).info(dict(g.outputs)["output"]).frames[-1]
-    path = tmp_path / "mask_units.py"
-    path.write_text(MASK_UNITS)
-    got = measure(import_file(path, "mask_units").Net(), (1, 3, 32, 128), period=4)
-    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
 
 
 POOLED_HEADS = """
@@ -1331,16 +1329,7 @@ def test_a_conv_over_heads_folded_into_the_batch_and_a_pooled_projection_match_m
     in the batch; a max pool of a map whose channels a linear layer set keeps that count
     (the ``reshape(B, 2 * C, -1)`` after it relies on it). The static frame equals the
     gradient support measured on the real module, every phase."""
-    pytest.importorskip("torch")
-    from measure import import_file, measure
-
-    g = build_entry("net.py", POOLED_HEADS, "Net", input_size=(16, 64)).graph
-    assert g.complete, [u.reason for u in g.unresolved]
-    frame = analyse(g, (16, 64)).info(dict(g.outputs)["output"]).frames[-1]
-    path = tmp_path / "pooled_heads.py"
-    path.write_text(POOLED_HEADS)
-    got = measure(import_file(path, "pooled_heads").Net(), (1, 3, 16, 64))
-    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+    assert_frame_is_measured(tmp_path, POOLED_HEADS, "pooled_heads")
 
 
 POOLED_WINDOWS = """
@@ -1395,13 +1384,4 @@ def test_pooling_the_windows_of_a_map_folded_into_the_batch_matches_measurement(
     map; the batch size read before the pooling (``B`` of the windows) reshapes the pooled
     queries; the windows put back at half their size make the map. The static frame equals
     the gradient support measured on the real module, every phase."""
-    pytest.importorskip("torch")
-    from measure import import_file, measure
-
-    g = build_entry("net.py", POOLED_WINDOWS, "Net", input_size=(16, 64)).graph
-    assert g.complete, [u.reason for u in g.unresolved]
-    frame = analyse(g, (16, 64)).info(dict(g.outputs)["output"]).frames[-1]
-    path = tmp_path / "pooled_windows.py"
-    path.write_text(POOLED_WINDOWS)
-    got = measure(import_file(path, "pooled_windows").Net(), (1, 3, 16, 64), period=2)
-    assert (got.j, got.alpha, got.beta) == (frame.j, tuple(frame.alpha), tuple(frame.beta))
+    assert_frame_is_measured(tmp_path, POOLED_WINDOWS, "pooled_windows", period=2)
