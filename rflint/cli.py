@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-o", "--output-file", metavar="PATH", help="write the report to this file instead of standard output")
     check.add_argument("--config", metavar="FILE", help="use this rflint.toml or pyproject.toml instead of discovery")
     check.add_argument("--select", type=_codes, metavar="CODES", help="rule codes or prefixes to enable (replaces the configured selection)")
-    check.add_argument("--extend-select", type=_codes, default=[], metavar="CODES")
-    check.add_argument("--ignore", type=_codes, default=[], metavar="CODES")
+    check.add_argument("--extend-select", type=_codes, default=[], metavar="CODES",
+                       help="rule codes or prefixes to enable on top of the configured selection")
+    check.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="rule codes or prefixes to disable")
     check.add_argument("--input-size", type=_sizes, metavar="N[,N]", help="model input size per spatial axis")
     check.add_argument("--object-size", type=_sizes, metavar="MIN,MAX", help="object extent in input pixels")
     check.add_argument("--show-unresolved", action="store_true", help="also report what the static reader could not resolve (RL002)")
@@ -77,9 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--trace", action="store_true",
                          help="RUNS CODE: the target is MODULE:FACTORY, imported from the working directory, "
                               "built and traced with torch (needs rflint[torch])")
-    explain.add_argument("--input-size", type=_sizes, metavar="N[,N]")
-    explain.add_argument("--output-format", choices=("full", "json"), default="full")
-    explain.add_argument("--config", metavar="FILE")
+    explain.add_argument("--input-size", type=_sizes, metavar="N[,N]",
+                         help="model input size per spatial axis (default: the configuration's)")
+    explain.add_argument("--output-format", choices=("full", "json"), default="full",
+                         help="full (a table per layer, default) or json")
+    explain.add_argument("--config", metavar="FILE", help="use this rflint.toml or pyproject.toml instead of discovery")
 
     rule = sub.add_parser("rule", help="show a rule's documentation")
     rule.add_argument("code", nargs="?", help="e.g. CB102")
@@ -142,7 +145,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.statistics and args.output_format not in _STATISTICS_FORMATS:
         return _error(f"--statistics works with --output-format {', '.join(_STATISTICS_FORMATS)}, "
                       f"not {args.output_format}")
-    stdin_name = _stdin_name(args)
+    stdin_name = _stdin_name(args, warn=True)
     args.paths = args.paths or ([] if args.trace else ["."])
     try:
         out = _open_output(args.output_file)
@@ -160,12 +163,12 @@ def _check(args: argparse.Namespace) -> int:
 _STATISTICS_FORMATS = ("full", "concise", "json")
 
 
-def _stdin_name(args: argparse.Namespace) -> str | None:
+def _stdin_name(args: argparse.Namespace, warn: bool = False) -> str | None:
     """The name standard input is checked as (ruff's rules): ``--stdin-filename NAME``, or
-    ``-`` as the only path. Other paths given with ``--stdin-filename`` are ignored, with
-    a warning."""
+    ``-`` as the only path. Other paths the user gave with ``--stdin-filename`` are
+    ignored, with a warning (``warn``: once, before the default path is filled in)."""
     if args.stdin_filename is not None:
-        for path in args.paths:
+        for path in args.paths if warn else ():
             if path != "-":
                 print(f"rflint: warning: ignoring {path} in favor of standard input", file=sys.stderr)
         return args.stdin_filename

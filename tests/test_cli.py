@@ -412,3 +412,23 @@ def test_fix_honours_the_other_flags_and_counts_what_the_next_check_finds(tmp_pa
         fixed = run("check", ".", "--fix", "--no-cache", *flags, cwd=tmp_path)
         checked = run("check", ".", "--no-cache", *flags, cwd=tmp_path)
         assert fixed.returncode == checked.returncode, (flags, fixed.stdout[-300:], checked.stdout[-300:])
+
+
+def test_stdin_filename_alone_warns_about_nothing_and_every_flag_has_help(tmp_path: Path) -> None:
+    """``--stdin-filename NAME`` with no path warned 'ignoring . in favor of standard
+    input' (a path the user never gave); every option of check and explain says what
+    it does in ``--help``."""
+    result = run("check", "--stdin-filename", "m.py", cwd=tmp_path, stdin="import torch.nn as nn\n")
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    named = run("check", "other.py", "--stdin-filename", "m.py", cwd=tmp_path, stdin="import torch.nn as nn\n")
+    assert "ignoring other.py in favor of standard input" in named.stderr
+    import argparse
+
+    from rflint.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("check", "explain"):
+        for action in commands.choices[name]._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help text"
