@@ -32,6 +32,18 @@ def _codes(text: str) -> list[str]:
     return [c.strip().upper() for c in text.split(",") if c.strip()]
 
 
+def _patterns(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _ignores(text: str) -> dict[str, list[str]]:
+    """``--per-file-ignores 'tests/*:RF101,AA'`` (ruff's spelling): a pattern and its codes."""
+    pattern, sep, codes = text.rpartition(":")
+    if not sep or not pattern.strip() or not _codes(codes):
+        raise argparse.ArgumentTypeError(f"expected PATTERN:CODES such as 'tests/*:RF101,AA', got {text!r}")
+    return {pattern.strip(): _codes(codes)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rflint",
@@ -56,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--extend-select", type=_codes, default=[], metavar="CODES",
                        help="rule codes or prefixes to enable on top of the configured selection")
     check.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="rule codes or prefixes to disable")
+    check.add_argument("--exclude", type=_patterns, action="extend", metavar="PATTERNS",
+                       help="glob patterns of files and directories not to check (replaces the configured exclude)")
+    check.add_argument("--extend-exclude", type=_patterns, action="extend", metavar="PATTERNS",
+                       help="more glob patterns not to check, on top of the configured ones")
+    check.add_argument("--per-file-ignores", type=_ignores, action="append", metavar="PATTERN:CODES",
+                       help="ignore these codes in the files matching PATTERN (repeatable), e.g. 'tests/*:RF101'")
+    check.add_argument("--force-exclude", action="store_true",
+                       help="apply the excludes to files named on the command line too (for pre-commit)")
     check.add_argument("--input-size", type=_sizes, metavar="N[,N]", help="model input size per spatial axis")
     check.add_argument("--object-size", type=_sizes, metavar="MIN,MAX", help="object extent in input pixels")
     check.add_argument("--show-unresolved", action="store_true", help="also report what the static reader could not resolve (RL002)")
@@ -138,6 +158,14 @@ def _check(args: argparse.Namespace) -> int:
         overrides["extend_select"] = args.extend_select
     if args.ignore:
         overrides["ignore"] = args.ignore
+    if args.exclude:
+        overrides["exclude"] = args.exclude
+    if args.extend_exclude:
+        overrides["extend_exclude"] = args.extend_exclude
+    if args.per_file_ignores:
+        overrides["per_file_ignores"] = {k: v for entry in args.per_file_ignores for k, v in entry.items()}
+    if args.force_exclude:
+        overrides["force_exclude"] = True
     if args.input_size:
         overrides["input_size"] = args.input_size if len(args.input_size) > 1 else args.input_size[0]
     if args.object_size:

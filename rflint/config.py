@@ -172,6 +172,7 @@ _DEFAULTS: dict[str, Any] = {
     "select": None, "extend_select": [], "ignore": [], "per_file_ignores": {}, "exclude": [], "extend_exclude": [],
     "respect_gitignore": True, "src": [], "input_size": None, "object_size": None, "output_object_size": {},
     "task": None, "batch_size": None, "models": [], "rules": {}, "fail_on": "info", "max_file_size": 1 << 20,
+    "force_exclude": False,
 }
 """Every key's default, by field name (the schema in config_schema.py has the same)."""
 
@@ -228,6 +229,7 @@ class Config:
     rules: dict[str, dict[str, Any]]
     fail_on: str  # the least severe finding that fails the run
     max_file_size: int  # bytes: a larger source or spec file is skipped with a finding (its parse alone would take GBs)
+    force_exclude: bool  # exclude files named explicitly too (pre-commit names every file), as ruff's
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, path: Path | None = None, root: Path | None = None,
                  cli: tuple[_Layer, ...] = ()) -> None:
@@ -404,6 +406,10 @@ class Config:
                 if problem is not None:
                     problems.append(f"{flag}: {problem}")
         data = self._data
+        if keys.get("extend_exclude"):  # the command line adds to the file's
+            keys["extend_exclude"] = [*self.extend_exclude, *keys["extend_exclude"]]
+        if keys.get("per_file_ignores"):
+            keys["per_file_ignores"] = {**self.per_file_ignores, **keys["per_file_ignores"]}
         if keys:
             from .config_schema import validate_overrides
 

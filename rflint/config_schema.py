@@ -187,6 +187,7 @@ class ConfigSchema(_Model):
     rules: dict[RuleCode, dict[str, Any]] = Field(default_factory=dict)
     fail_on: Literal["info", "warning", "error"] = "info"  # the least severe finding that fails the run
     max_file_size: PositiveInt = 1 << 20  # bytes; larger source and spec files are skipped, said
+    force_exclude: bool = False  # exclude applies to files named on the command line too
 
 
 def validate_table(table: dict[str, Any], where: str = "") -> dict[str, Any]:

@@ -301,6 +301,17 @@ class _Walker:
                 return True
         return False
 
+    def excluded_with_parents(self, path: str) -> bool:
+        """Whether ``path`` or a directory above it (up to the project root) is excluded."""
+        here = path
+        while True:
+            if self._excluded(here):
+                return True
+            parent = os.path.dirname(here)
+            if parent == here or not _is_below(parent, self.root) or parent == self.root:
+                return False
+            here = parent
+
     def walk(self, top: str, out: dict[str, Path], shown: Path) -> None:
         """Collect source files below ``top`` (absolute) into ``out``; ``shown`` is ``top``
         as the user spelled it, so results keep the user's (relative) spelling."""
@@ -382,6 +393,8 @@ def iter_files(paths: list[Path], config: "Config | None" = None) -> tuple[list[
         if os.path.isdir(absolute):
             walker.walk(absolute, found, given)
         elif os.path.exists(absolute):
+            if config is not None and config.force_exclude and walker.excluded_with_parents(absolute):
+                continue  # pre-commit names every staged file: force-exclude keeps excludes working
             found.setdefault(absolute, given)
         else:
             walker.errors.append(f"{given}: No such file or directory")

@@ -432,3 +432,29 @@ def test_stdin_filename_alone_warns_about_nothing_and_every_flag_has_help(tmp_pa
         for action in commands.choices[name]._actions:
             if action.option_strings and action.dest != "help":
                 assert action.help, f"{name} {action.option_strings[0]} has no help text"
+
+
+def test_excludes_reach_named_files_with_force_exclude_and_the_command_line_sets_them(tmp_path: Path) -> None:
+    """``extend-exclude = ["models/big.py"]`` was ignored for files passed by name (what
+    pre-commit does); with ``--force-exclude`` (the hooks pass it) or ``force-exclude =
+    true`` it applies, as in ruff; ``--exclude``, ``--extend-exclude`` and
+    ``--per-file-ignores`` set the same keys from the command line."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "big.py").write_text((EXAMPLES / "unet.py").read_text())
+    (tmp_path / "models" / "small.py").write_text(TINY)
+    (tmp_path / "pyproject.toml").write_text('[tool.rflint]\nextend-exclude = ["models/big.py"]\n')
+
+    def files(*args: str) -> set[str]:
+        out = run("check", *args, "--no-cache", "--output-format", "concise", cwd=tmp_path)
+        return {line.split(":")[0] for line in out.stdout.splitlines() if ".py:" in line}
+
+    both = ("models/big.py", "models/small.py")
+    assert files(*both) == {"models/big.py", "models/small.py"}  # named files are checked, as ruff
+    assert files(*both, "--force-exclude") == {"models/small.py"}
+    assert files(".", "--extend-exclude", "models/small.py") == set()
+    assert files(".", "--exclude", "models/small.py") == set()  # with the file's extend-exclude: nothing left
+    ignored = run("check", "models/small.py", "--no-cache", "--output-format", "concise",
+                  "--per-file-ignores", "models/*:CB,AA", cwd=tmp_path)
+    assert "CB102" not in ignored.stdout and "AA101" not in ignored.stdout
+    (tmp_path / "pyproject.toml").write_text('[tool.rflint]\nextend-exclude = ["models/big.py"]\nforce-exclude = true\n')
+    assert files(*both) == {"models/small.py"}
