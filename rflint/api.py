@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import stat
 import re
+import stat
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +34,9 @@ SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 EXPORT_SUFFIXES = (".onnx", ".pt2")
 """Exported models: binary files, read by readers that need an optional extra."""
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+"""Pickled checkpoints: refused, since unpickling runs code."""
 READ_SUFFIXES = (".py", ".pyi", *SPEC_SUFFIXES, *EXPORT_SUFFIXES, *PICKLE_SUFFIXES)
 """What a named file must end with to be read (pickles are read only to be refused, said)."""
-"""Pickled checkpoints: refused, since unpickling runs code."""
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 

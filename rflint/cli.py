@@ -353,7 +353,6 @@ def _write_statistics(args: argparse.Namespace, diags: list, out) -> None:  # no
     """ruff's ``--statistics``: the table and the summary line, or a JSON list; nothing
     in the text formats when there are no findings."""
     from .formats import statistics
-
     from .formats.common import printable_findings
 
     rows = statistics.statistics(printable_findings(diags), unsafe=bool(getattr(args, "unsafe_fixes", False)))

@@ -26,8 +26,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .ir import MAX_INPUT_SIZE
-
 from .config import (
     _ENTRY_RE,
     _MAX_SPATIAL_AXES,
@@ -37,6 +35,7 @@ from .config import (
     code_problem,
     selector_problem,
 )
+from .ir import MAX_INPUT_SIZE
 
 # --------------------------------------------------------------------------- value checks
 

@@ -220,9 +220,7 @@ class Tensors:
         pooled = self._pooled_queries(inputs, windows)
         if pooled is not None:
             return self._mix_pooled_queries(inputs, pooled, windows, node, name, out_layout)
-        sizes = self.map_sizes(inputs[0])
-        # A window as large as the map (Swin's last stage) mixes the whole axis: global.
-        windows = tuple(None if w is not None and w > 1 and n is not None and w >= n else w for w, n in zip(windows, sizes))
+        windows = _whole_axis_global(windows, self.map_sizes(inputs[0]))
         if any(w is None for w in windows):
             inputs = inputs[:1]  # global: every output reads every key, whatever their jump; the frame ends
         if len(inputs) > 1:
@@ -256,13 +254,17 @@ class Tensors:
         at their resolution, then taken at the queries' grid, then met with the queries."""
         keys = inputs[1:]
         key = keys[0] if len(keys) == 1 else self.add_node(Merge("mul"), keys, name, node).node
-        fine = self.map_sizes(key)
-        windows = tuple(None if w is not None and w > 1 and n is not None and w >= n else w for w, n in zip(windows, fine))
+        windows = _whole_axis_global(windows, self.map_sizes(key))
         mixed = self.add_node(Mix(tuple(windows), (0,) * len(windows)), [key], name, node)
         n = len(ratio)
         at_queries = self.add_node(Window("avg_pool", (1,) * n, ratio, (1,) * n, ((0, 0),) * n), [mixed.node],
                                    "subsample", node)
         return self.add_node(Merge("mul"), [inputs[0], at_queries.node], name, node, layout=out_layout)
+
+
+def _whole_axis_global(windows: tuple[int | None, ...], sizes: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    """A window as large as the map (Swin's last stage) mixes the whole axis: global."""
+    return tuple(None if w is not None and w > 1 and n is not None and w >= n else w for w, n in zip(windows, sizes))
 
 
 def _broadcastable(a: Layout, b: Layout) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from .. import limits
-from ..values import Builtin, Unknown, first_unknown
+from ..values import Builtin, first_unknown
 from ._support import plain
 
 if TYPE_CHECKING:
