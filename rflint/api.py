@@ -556,11 +556,20 @@ def _known_codes() -> list[str]:
 
 
 def _check_codes(config: "Config") -> None:
-    """Selecting a code that no rule has is a configuration error, as in ruff."""
+    """What the configuration names must exist: selecting a code that no rule has is an
+    error, as in ruff, and so is a ``[[models]]`` entry whose file is missing or lies
+    outside the project (a path from a configuration anyone can write)."""
     from .config import ConfigError
 
     known = [*_known_codes(), PARSE_ERROR, UNRESOLVED, INTERNAL_ERROR]
     problems = config.unknown_codes(known)
+    root = os.path.realpath(config.root)
+    for i, model in enumerate(config.models):
+        target = os.path.realpath(os.path.join(root, model.file))
+        if os.path.commonpath([root, target]) != root:
+            problems.append(f"{config.where()}models[{i}].entry: {model.file} is outside the project ({config.root})")
+        elif not os.path.isfile(target):
+            problems.append(f"{config.where()}models[{i}].entry: {model.file} does not exist")
     if config.rules and not problems:
         # Each rule declares its options (Rule.options): a misspelt key or a bad value is
         # named here, at load, not an internal error on every model. Only a configuration

@@ -400,3 +400,25 @@ def test_rule_options_are_checked_when_the_configuration_is_loaded(tmp_path) -> 
     path.write_text('[rules.PD103]\nthreshold = 0.2\n[rules.AA102]\nblur-classes = ["mylib.Blur"]\n'
                     '[rules.AA101]\npool_only = true\n')
     assert run().returncode == 0
+
+
+def test_model_entries_must_name_a_file_inside_the_project(tmp_path) -> None:
+    """``[[models]] entry = "../../etc/passwd::X"`` or a missing file: a configuration
+    error naming the entry (exit 2), before anything is read."""
+    import subprocess
+    import sys
+
+    (tmp_path / "m.py").write_text("import torch.nn as nn\n")
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rflint", "check", ".", "--no-cache"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    (tmp_path / "rflint.toml").write_text('[[models]]\nentry = "../outside.py::Net"\n[[models]]\nentry = "nets/gone.py::Net"\n')
+    (tmp_path.parent / "outside.py").write_text("x = 1\n")
+    out = run()
+    assert out.returncode == 2, out.stdout
+    assert "rflint.toml: models[0].entry: ../outside.py is outside the project" in out.stderr
+    assert "rflint.toml: models[1].entry: nets/gone.py does not exist" in out.stderr
+    (tmp_path / "rflint.toml").write_text('[[models]]\nentry = "m.py::Net"\n')
+    assert run().returncode != 2
