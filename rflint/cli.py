@@ -133,6 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CLEAN
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001  (exit 1 means findings to CI: an internal failure is 2)
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"rflint: error: internal error: {type(exc).__name__}: {exc} (please report it with the traceback above)",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _error(message: str) -> int:

@@ -458,3 +458,19 @@ def test_excludes_reach_named_files_with_force_exclude_and_the_command_line_sets
     assert "CB102" not in ignored.stdout and "AA101" not in ignored.stdout
     (tmp_path / "pyproject.toml").write_text('[tool.rflint]\nextend-exclude = ["models/big.py"]\nforce-exclude = true\n')
     assert files(*both) == {"models/small.py"}
+
+
+def test_an_internal_failure_exits_2_never_1(tmp_path: Path, monkeypatch, capsys) -> None:
+    """CI reads exit 1 as 'findings': a failure anywhere in a run (here, writing the report)
+    is exit 2 with a message, not Python's default exit 1 for an uncaught exception."""
+    from rflint import cli
+
+    (tmp_path / "tiny.py").write_text(TINY)
+    monkeypatch.chdir(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "_write_report", broken)
+    assert cli.main(["check", "tiny.py", "--no-cache"]) == 2
+    assert "rflint: error: internal error: RuntimeError: disk on fire" in capsys.readouterr().err
