@@ -316,42 +316,37 @@ MAX_INPUT_SIZE = 1 << 24
 
 
 def geometry_bound(op: "Op") -> str | None:
-    """Why ``op``'s numbers are larger than rflint analyses (or a scale is not positive),
-    or None."""
-    numbers: list[tuple[str, int]] = []
+    """Why ``op``'s numbers are larger than rflint analyses (or a kernel, stride, dilation
+    or scale is not positive, which torch rejects), or None."""
+    geometry: list[tuple[str, int]] = []  # bounded by MAX_GEOMETRY
+    sizes: list[tuple[str, int]] = []  # bounded by MAX_INPUT_SIZE
     if isinstance(op, (Window, TransposedConv)):
         for what, values in (("kernel size", op.kernel), ("stride", op.stride), ("dilation", op.dilation)):
-            if any(not isinstance(v, int) or v <= 0 for v in values):  # torch raises for these
+            if any(not isinstance(v, int) or v <= 0 for v in values):
                 return f"{what} {tuple(values)} must be positive (torch rejects it)"
-    if isinstance(op, Window):
-        numbers = [("kernel size", k) for k in op.kernel] + [("stride", s) for s in op.stride] + \
-            [("dilation", d) for d in op.dilation] + [("padding", abs(p)) for pad in op.padding for p in pad]
-    elif isinstance(op, TransposedConv):
-        numbers = [("kernel size", k) for k in op.kernel] + [("stride", s) for s in op.stride] + \
-            [("dilation", d) for d in op.dilation] + [("padding", abs(p)) for p in op.padding] + \
-            [("output padding", abs(p)) for p in op.output_padding]
+            geometry += [(what, v) for v in values]
+        pads = [p for pad in op.padding for p in pad] if isinstance(op, Window) else [*op.padding, *op.output_padding]
+        geometry += [("padding", abs(p)) for p in pads]
     elif isinstance(op, (PixelShuffle, PixelUnshuffle)):
-        numbers = [("factor", op.factor)]
+        geometry = [("factor", op.factor)]
     elif isinstance(op, Resample):
         if any(f <= 0 for f in op.scale or ()):
             return "a scale factor that rounds to zero or less (torch: it must be positive)"
-        numbers = [("scale factor term", abs(t)) for f in (op.scale or ()) for t in (f.numerator, f.denominator)]
-        numbers += [("output size", n) for n in (op.size or ()) if isinstance(n, int) and n > MAX_INPUT_SIZE]
+        geometry = [("scale factor term", abs(t)) for f in (op.scale or ()) for t in (f.numerator, f.denominator)]
+        sizes = [("output size", n) for n in (op.size or ()) if isinstance(n, int)]
     elif isinstance(op, Mix):
-        numbers = [("window", w) for w in op.window if w is not None] + [("window offset", abs(o)) for o in op.offset]
+        geometry = [("window", w) for w in op.window if w is not None] + [("window offset", abs(o)) for o in op.offset]
     elif isinstance(op, Shift):
-        numbers = [("shift", abs(a)) for a in op.amount if abs(a) > MAX_INPUT_SIZE]
-    for what, n in numbers:
-        if isinstance(n, int) and n > MAX_GEOMETRY and what not in ("output size", "shift"):
-            return f"{what} {_short(n)} is larger than rflint analyses ({MAX_GEOMETRY:,})"
-        if isinstance(n, int) and n > MAX_INPUT_SIZE:
-            return f"{what} {_short(n)} is larger than rflint analyses ({MAX_INPUT_SIZE:,})"
+        sizes = [("shift", abs(a)) for a in op.amount]
+    for numbers, limit in ((geometry, MAX_GEOMETRY), (sizes, MAX_INPUT_SIZE)):
+        for what, n in numbers:
+            if isinstance(n, int) and n > limit:
+                return f"{what} {_short(n)} is larger than rflint analyses ({limit:,})"
     return None
 
 
 def _short(n: int) -> str:
-    text = str(n) if n.bit_length() < 64 else f"~2**{n.bit_length() - 1}"
-    return text
+    return str(n) if n.bit_length() < 64 else f"~2**{n.bit_length() - 1}"
 
 
 class GraphBuilder:

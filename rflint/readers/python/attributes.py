@@ -8,13 +8,13 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from . import consttensor, limits, stdlib, tensor_ops, tensor_shape, torch_api
+from . import consttensor, stdlib, tensor_ops, tensor_shape, torch_api
 from .consttensor import ConstTensor
 from .control import Scope, decorated
 from .stdlib import dataclasses
 from .stdlib import re as regex_model
 from .stdlib._support import function
-from .stdlib.builtins import PLAIN, SAFE_METHODS
+from .stdlib.builtins import PLAIN, SAFE_METHODS, method_bound
 from .stdlib.collections import NOT_A_FIELD, NamedTupleNew, namedtuple_attribute
 from .stdlib.enum import is_enum_class
 from .stdlib.enum import EnumMember
@@ -137,9 +137,7 @@ class Attributes:
             return timed
         for typ, allowed in SAFE_METHODS.items():
             if isinstance(obj, typ) and name in allowed:
-                if name == "format" and isinstance(obj, str) and limits.wide_format(obj):
-                    return self.unknown(limits.limited(limits.wide_format(obj) or ""), node)
-                return function(f"{typ.__name__}.{name}", getattr(obj, name))
+                return function(f"{typ.__name__}.{name}", getattr(obj, name), method_bound(obj, name))
         if name.startswith("__") and name.endswith("__"):
             return Unknown(f"{name} is not modelled")  # reprs and telemetry; not reported
         return self.unknown(f"attribute '{name}' of {type(obj).__name__} is not modelled", node)

@@ -46,48 +46,28 @@ class NotKnown(Exception):
         self.unknown = unknown
 
 
-def function(name: str, fn: Callable[..., Any]) -> Builtin:
+Bound = Callable[[list[Any], dict[str, Any]], "str | None"]
+"""Why a call on these arguments would freeze or exhaust the reader (None: it would not)."""
+
+
+def function(name: str, fn: Callable[..., Any], bound: Bound | None = None) -> Builtin:
     """Python's ``fn`` on plain values; an Unknown argument makes the result that Unknown.
-    Views and iterators come back as lists, which is how the evaluator holds them."""
+    Views and iterators come back as lists, which is how the evaluator holds them.
+    Arguments and results above the reader's limits (``limits.py``) are refused, and so
+    is what ``bound`` says would grow past them (``math.prod`` of a long range)."""
 
     def impl(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         u = first_unknown(*args, *kwargs.values())
         if u:
             return u
-        bound = _bound(name, args, kwargs)
-        if bound:
-            return ev.unknown(limits.limited(f"{name}() of {bound}"), node)
+        why = limits.first_too_large(*args, *kwargs.values()) or (bound(args, kwargs) if bound is not None else None)
+        if why:
+            return ev.unknown(limits.limited(f"{name}() of {why}"), node)
         result = plain(fn(*args, **kwargs))
-        bound = limits.too_large(result)
-        return ev.unknown(limits.limited(f"{name}() giving {bound}"), node) if bound else result
+        why = limits.too_large(result)
+        return ev.unknown(limits.limited(f"{name}() giving {why}"), node) if why else result
 
     return Builtin(name, impl)
-
-
-def _bound(name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:
-    """Why calling Python's ``name`` on these arguments could freeze or exhaust the reader,
-    before it runs: arguments above the limits, a string method asked for a huge width,
-    a join or a product that would grow past them."""
-    values = [*args, *kwargs.values()]
-    bound = limits.first_too_large(*values)
-    if bound:
-        return bound
-    if name.startswith(("str.", "bytes.")) and any(
-            isinstance(v, int) and not isinstance(v, bool) and v > limits.MAX_ITEMS for v in values):
-        return "a width above the limit"
-    if name in ("format", "str.format") and any(isinstance(v, str) and limits.wide_format(v) for v in values):
-        return "a format width above the limit"
-    if name == "str.join" and args and isinstance(args[0], (list, tuple)):
-        total = sum(len(v) for v in args[0] if isinstance(v, str))
-        return f"a string of {total:,} characters" if total > limits.MAX_ITEMS else None
-    if name == "math.prod" and args and isinstance(args[0], (list, tuple, range)):
-        bits = sum(abs(v).bit_length() for v in args[0] if isinstance(v, int))
-        return f"a product of about {bits} bits" if bits > limits.MAX_INT_BITS else None
-    if name in ("math.factorial", "math.perm") and args and isinstance(args[0], int) and args[0] > 1500:
-        return f"{args[0]}!"
-    if name == "math.comb" and args and isinstance(args[0], int) and args[0] > limits.MAX_INT_BITS:
-        return f"binomials of {args[0]}"
-    return None
 
 
 def plain(result: Any) -> Any:

@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..consttensor import ConstTensor
+from .. import limits
 from . import re as regex_model
 from .enum import EnumMember
 from ..torch_nn import canonical_nn_name, is_torch_subclass
@@ -36,7 +37,7 @@ from ..values import (
     first_unknown,
     is_pure,
 )
-from ._support import CALLABLES, MODULE_VALUES, NotKnown, as_python, bind, function, items, known, model, no_value
+from ._support import CALLABLES, MODULE_VALUES, Bound, NotKnown, as_python, bind, function, items, known, model, no_value
 
 if TYPE_CHECKING:
     from ..evaluator import Evaluator
@@ -67,6 +68,26 @@ SAFE_METHODS = {
     re.Match: {"group", "groups", "groupdict", "start", "end", "span"},
     regex_model.MATCH: {"group", "groups", "groupdict", "start", "end", "span"},
 }
+
+
+def method_bound(obj: Any, name: str) -> "Bound | None":
+    """What would make a string method of ``obj`` build a string past the reader's limits:
+    a width (``ljust(10**9)``), a format spec inside ``obj`` (``'{:>1000000000}'.format``),
+    a join of long parts."""
+    if not isinstance(obj, (str, bytes)):
+        return None
+
+    def bound(args: list[Any], kwargs: dict[str, Any]) -> str | None:
+        if name == "format" and isinstance(obj, str) and limits.wide_format(obj):
+            return limits.wide_format(obj)
+        if any(isinstance(v, int) and not isinstance(v, bool) and v > limits.MAX_ITEMS for v in [*args, *kwargs.values()]):
+            return "a width above the limit"
+        if name == "join" and args and isinstance(args[0], (list, tuple)):
+            total = sum(len(v) for v in args[0] if isinstance(v, (str, bytes)))
+            return f"a string of {total:,} characters" if total > limits.MAX_ITEMS else None
+        return None
+
+    return bound
 
 
 # ---------------------------------------------------------------------- types
@@ -470,6 +491,15 @@ def _pow(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST
     return pow(*args)
 
 
+def _format(ev: "Evaluator", args: list[Any], node: ast.AST) -> Any:
+    if not is_pure(list(args)):
+        return Unknown("format() of an object")
+    spec = args[1] if len(args) > 1 else ""
+    if isinstance(spec, str) and limits.wide_format(spec):
+        return ev.unknown(limits.limited(limits.wide_format(spec) or ""), node)
+    return format(*args)
+
+
 def _object_setattr(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     """``object.__setattr__(self, name, value)``: how a frozen dataclass sets a field."""
     return _setattr(ev, args, kwargs, node)
@@ -544,7 +574,7 @@ BUILTINS: dict[str, Any] = {
     "hash": function("hash", hash),
     "repr": model("repr", lambda ev, a, k, n: repr(a[0]) if is_pure(a[0]) else Unknown("repr() of an object")),
     "ascii": model("ascii", lambda ev, a, k, n: ascii(a[0]) if is_pure(a[0]) else Unknown("ascii() of an object")),
-    "format": model("format", lambda ev, a, k, n: format(*a) if is_pure(list(a)) else Unknown("format() of an object")),
+    "format": model("format", lambda ev, a, k, n: _format(ev, a, n)),
     "NotImplemented": NotImplemented,
     "Ellipsis": Ellipsis,
     "None": None,
