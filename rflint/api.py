@@ -62,7 +62,7 @@ class Explanation:
 # ---------------------------------------------------------------------- reading
 
 
-def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bool = False,
+def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bool = True,
                 session: object | None = None, input_size: Sequence[int] | None = None) -> ReadResult:
     """Pick the reader by file type. Readers are imported lazily: each costs start-up time."""
     if path.endswith(SPEC_SUFFIXES):
@@ -166,8 +166,7 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
     """
     base = config.settings() if config is not None else ModelSettings()
     rules = enabled_rules(config, path)
-    factories = any(r.needs_complete_graph and r.applicable(base) for r in rules)
-    result = read_source(path, text, [name for name, _ in entries], factories, session, base.input_size)
+    result = read_source(path, text, [name for name, _ in entries], True, session, base.input_size)
     if dependencies is not None:
         dependencies.extend(result.dependencies)
     return check_result(path, result, text, config, show_unresolved, entries, rules)

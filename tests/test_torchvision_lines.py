@@ -77,3 +77,25 @@ def test_check_paths_of_resnet50_reports_it_at_its_line(resnet) -> None:
     hits = _aa102_at(named.diagnostics, path, line)
     assert len(hits) == 1, _show(named.diagnostics)
     assert (hits[0].loc.col, hits[0].model) == (col, "resnet50"), _show(hits)
+
+
+def _line_after(text: str, start: str, needle: str) -> tuple[int, int]:
+    """(line, column) of the first ``needle`` after the line that starts with ``start``."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(start))
+    i = next(i for i in range(first, len(lines)) if needle in lines[i])
+    return i + 1, lines[i].index(needle) + 1
+
+
+def test_block_strides_set_by_the_factories_are_found_without_sizes(resnet) -> None:
+    """The blocks' strided convolutions exist only once ``_make_layer`` passes
+    ``stride=2``: a plain check (no configuration, no sizes) builds the factories and
+    reports the 3x3 convolution (AA101) and the 1x1 stride-2 shortcut (ST101), each once."""
+    path, text, _, _ = resnet
+    found = api.check_paths([path], discover_config=False, use_cache=False).diagnostics
+    for code, helper in (("AA101", "def conv3x3("), ("ST101", "def conv1x1(")):
+        line, col = _line_after(text, helper, "nn.Conv2d(")
+        hits = [d for d in found if d.code == code and d.loc.line == line
+                and Path(d.loc.file).resolve() == Path(path).resolve()]
+        assert len(hits) == 1, f"{code} at {line}:\n{_show(found)}"
+        assert hits[0].loc.col == col, _show(hits)

@@ -54,16 +54,17 @@ class ReaderSession:
         self.time_budget = time_budget  # seconds per model (the language server's is short)
 
 
-def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = False,
+def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = True,
                 session: ReaderSession | None = None, input_size: Sequence[int] | None = None) -> ReadResult:
     """All models and layers of one Python file.
 
     Every ``nn.Module`` class is built (from its defaults, or with Unknown for the
-    arguments it needs). Factory functions that build from their defaults are
-    models too when ``factories`` is set or a pragma names them (each one builds a
-    whole network, so a plain walk over a model zoo skips them unless a
-    model-level rule needs them). ``entries`` (``Name(args)``) are built as well,
-    as the configuration's ``[[models]]`` ask.
+    arguments it needs), and so is every factory function that builds from its
+    defaults: a block's strided layers often exist only as its factory builds it
+    (ResNet's ``_make_layer`` passes ``stride=2``), so a check that skipped the
+    factories would miss them. ``factories=False`` skips the factories a pragma
+    does not name. ``entries`` (``Name(args)``) are built as well, as the
+    configuration's ``[[models]]`` ask.
     """
     try:
         tree = parse(path, text)
