@@ -14,6 +14,7 @@ from .control import Scope, decorated
 from .stdlib import dataclasses
 from .stdlib import re as regex_model
 from .stdlib._support import function
+from .memo import MUTATING_METHODS
 from .stdlib.builtins import PLAIN, SAFE_METHODS, method_bound
 from .stdlib.collections import NOT_A_FIELD, NamedTupleNew, namedtuple_attribute
 from .stdlib.enum import is_enum_class
@@ -80,6 +81,8 @@ class Attributes:
         if isinstance(obj, SuperProxy):
             return self._super_attr(obj, name, node)
         if isinstance(obj, ContainerValue):
+            if name in MUTATING_METHODS:
+                self.memo.written(self, obj)
             return self._container_attr(obj, name, node)
         if isinstance(obj, LayerValue):
             return self._layer_attr(obj, name, node)
@@ -137,6 +140,8 @@ class Attributes:
             return timed
         for typ, allowed in SAFE_METHODS.items():
             if isinstance(obj, typ) and name in allowed:
+                if name in MUTATING_METHODS:
+                    self.memo.written(self, obj)
                 return function(f"{typ.__name__}.{name}", getattr(obj, name), method_bound(obj, name))
         if name.startswith("__") and name.endswith("__"):
             return Unknown(f"{name} is not modelled")  # reprs and telemetry; not reported
@@ -241,6 +246,8 @@ class Attributes:
             return obj.cls
         kind = self.container_kind(obj.cls)
         if kind is not None and name in _CONTAINER_METHODS:
+            if name in MUTATING_METHODS:
+                self.memo.written(self, obj)
             return self._container_attr(ContainerValue(kind, obj.children, obj.loc, obj.path), name, node)
         if self.is_module_class(obj.cls) or kind is not None:
             if name in ("weight", "bias"):
@@ -477,6 +484,7 @@ class Attributes:
         return names
 
     def set_attr(self, obj: Any, name: str, value: Any) -> None:
+        self.memo.written(self, obj)
         if isinstance(obj, SourceModule):
             if self.load(obj):
                 obj.globals[name] = value  # mod.__all__ = [...]

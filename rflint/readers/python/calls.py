@@ -173,11 +173,13 @@ class Calls:
         if isinstance(bound, Unknown):
             return bound
         if self.depth >= MAX_DEPTH:
+            self.memo.spoil()  # a limit of where this runs, not of what it builds
             return self.unknown(f"call depth limit reached in {func.name}()", node)
         key = id(func.node)
         if self.active.get(key) and any(isinstance(v, Unknown) for v in bound.values()):
             # Recursion whose base case cannot be decided (DLA's tree built without its
             # `levels`): both branches would recurse again, doubling the work per level.
+            self.memo.spoil()
             return self.unknown(f"{func.name}() calls itself with an argument that is not known", node)
         if func.owner is not None:
             bound["__class__"] = func.owner
@@ -235,15 +237,30 @@ class Calls:
                 return result if isinstance(result, Unknown) else instance
             self._external_init(instance, args, kwargs, node or cls.node)
             return instance
-        owner = next(c for c in cls.mro() if init in c.node.body)
-        func = self._define_function(init, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
+        # A class built with the same arguments before: a copy of what it built (memo.py).
+        key = self.memo.key(self, cls, args, kwargs)
+        if key is not None:
+            entry = self.memo.entries.get(key, False)
+            if entry:
+                return self.memo.replay(self, entry, loc)  # type: ignore[arg-type]
+            if entry is None:
+                key = None  # tried before: cannot be remembered
+        recording = self.memo.begin(self, key, (*args, *kwargs.values())) if key is not None else None
         self.constructing.append(instance)
         try:
+            owner = next(c for c in cls.mro() if init in c.node.body)
+            func = self._define_function(init, Scope(owner.module.globals), owner)  # type: ignore[arg-type]
             result = self.call_function(func, args, kwargs, node or cls.node, instance)
+        except BaseException:
+            if recording is not None:
+                self.memo.abandon()
+            raise
         finally:
             self.constructing.pop()
         if isinstance(result, Unknown):
-            return result
+            instance = result  # type: ignore[assignment]
+        if recording is not None:
+            self.memo.end(self, recording, instance)
         return instance
 
     def _external_init(self, obj: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> None:

@@ -22,6 +22,7 @@ from .control import STEP_BUDGET, TIME_BUDGET, Break, BudgetExceeded, Continue, 
 from .expressions import Expressions
 from .imports import Imports
 from .loader import Finder, module_identity
+from .memo import ConstructionMemo
 from .modules import Modules
 from .statements import Statements
 from .tensors import Tensors
@@ -76,6 +77,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.ended: dict[int, bool] = {}  # per graph node: holds no positions
         self.enum_members: dict[int, dict[str, Any]] = {}  # one object per enum member, per class
         self.assumptions: dict[str, Location] = {}  # what was assumed, said once each
+        self.memo = ConstructionMemo()  # constructions already run, by class and arguments
 
     # ------------------------------------------------------------------ helpers
 
@@ -149,6 +151,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         """Something the model's graph needed and could not have: it makes the graph
         incomplete and is said (``--show-unresolved``), once per reason and place."""
         item = Unresolved(reason, loc)
+        self.memo.note("report", reason, loc)
         if item not in self._reported:
             self._reported.add(item)
             self.unresolved.append(item)
@@ -163,14 +166,24 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
     def assume(self, what: str, node: ast.AST | None) -> None:
         """Record an assumption the reading rests on (an environment variable read as unset),
         once: it is said with the model, not treated as unresolved."""
+        self.assume_at(what, self.loc(node) if node is not None else Location(self.path, 1))
+
+    def assume_at(self, what: str, loc: Location) -> None:
+        self.memo.note("assume", what, loc)
         if what not in self.assumptions:
-            self.assumptions[what] = self.loc(node) if node is not None else Location(self.path, 1)
+            self.assumptions[what] = loc
 
     def tick(self) -> None:
+        """One step of work. The budgets are checked every 16 steps: a step is cheap,
+        reading the clock is not."""
         self.steps += 1
+        if not self.steps & 15:
+            self.check_budget()
+
+    def check_budget(self) -> None:
         if self.steps > STEP_BUDGET:
             raise BudgetExceeded()
-        if not self.steps & 15 and self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and time.monotonic() > self.deadline:
             raise BudgetExceeded(f"time budget ({self.time_budget:g} s)")
 
     def restart_budget(self) -> None:

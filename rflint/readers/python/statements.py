@@ -115,6 +115,7 @@ class Statements:
                     scope.locals.pop(target.id, None)
                 elif isinstance(target, ast.Subscript):
                     obj, key = self.eval(target.value, scope), self.eval(target.slice, scope)
+                    self.memo.written(self, obj)
                     if isinstance(obj, (dict, list)) and not isinstance(key, Unknown):
                         try:
                             del obj[key]
@@ -229,6 +230,7 @@ class Statements:
         elif isinstance(target, ast.Subscript):
             obj = self.eval(target.value, scope)
             key = self.eval(target.slice, scope)
+            self.memo.written(self, obj)
             if isinstance(obj, (list, dict)) and not isinstance(key, Unknown):
                 try:
                     obj[key] = value
