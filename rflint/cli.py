@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from typing import Sequence
 
@@ -26,6 +27,20 @@ def _sizes(text: str) -> list[int]:
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
+
+
+JOBS_VARIABLE = "RFLINT_JOBS"
+"""The environment's default for ``--jobs``: a CI machine's share of its cores."""
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _codes(text: str) -> list[str]:
@@ -81,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--show-unresolved", action="store_true", help="also report what the static reader could not resolve (RL002)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache (.rflint_cache)")
+    check.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                       help=f"worker processes (default: ${JOBS_VARIABLE}, else one per CPU); 1 checks in this process")
     check.add_argument("--fail-on", choices=("info", "warning", "error"), default=None,
                        help="the least severe finding that makes the exit code 1 (default: fail-on in the configuration, else info)")
     check.add_argument("--add-noqa", action="store_true", help="suppress every current finding with a # noqa comment on its line")
@@ -180,6 +197,11 @@ def _check(args: argparse.Namespace) -> int:
     if args.statistics and args.output_format not in _STATISTICS_FORMATS:
         return _error(f"--statistics works with --output-format {', '.join(_STATISTICS_FORMATS)}, "
                       f"not {args.output_format}")
+    if args.jobs is None and os.environ.get(JOBS_VARIABLE, "").strip():
+        try:
+            args.jobs = _jobs(os.environ[JOBS_VARIABLE].strip())
+        except argparse.ArgumentTypeError as exc:
+            return _error(f"environment variable {JOBS_VARIABLE}: {exc}")
     stdin_name = _stdin_name(args, warn=True)
     args.paths = args.paths or ([] if args.trace else ["."])
     try:
@@ -262,7 +284,7 @@ def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | Non
         if args.fix or args.diff:
             return _fix(args, config, overrides, out)
         result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
-                                 use_cache=not args.no_cache) if args.paths or not args.trace else None
+                                 use_cache=not args.no_cache, jobs=args.jobs) if args.paths or not args.trace else None
         if args.trace:
             traced = api.check_trace(args.trace, config, overrides)
             result = traced if result is None else dataclasses.replace(
