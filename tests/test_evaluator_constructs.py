@@ -539,6 +539,18 @@ CASES = {
                 pos = torch.stack((y.sin(), -y.cos()), dim=3).flatten(3).permute(0, 3, 1, 2)
                 return x + self.proj(pos.repeat(1, 8, 1, 1))
     """, [(3, 3), (1, 1)]),
+    "quantization stubs (torchvision's quantizable models) keep every position": ("""
+        from torch.ao.quantization import QuantStub, DeQuantStub
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.quant = QuantStub()
+                self.conv = nn.Conv2d(3, 8, 3)
+                self.dequant = torch.quantization.DeQuantStub()
+            def forward(self, x):
+                return self.dequant(self.conv(self.quant(x)))
+    """, [(3, 3)]),
 }
 
 

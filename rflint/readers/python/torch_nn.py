@@ -411,8 +411,16 @@ EXTERNAL_LAYERS: dict[str, LayerSpec] = {
         dict(channels=None, filt_size=3, stride=2, pad_mode="reflect"), _blur("filt_size", 2, _timm_pads), 2),
     "kornia.filters.BlurPool2D": LayerSpec(
         "BlurPool2D", ("kernel_size", "stride"), dict(stride=2), _blur("kernel_size", 2, _kornia_pads), 2),
+    # Quantization stubs (torchvision's quantizable models): observers of the values,
+    # each position to itself.
+    "torch.ao.quantization.QuantStub": LayerSpec("QuantStub", ("qconfig",), dict(qconfig=None), _pointwise),
+    "torch.ao.quantization.DeQuantStub": LayerSpec("DeQuantStub", ("qconfig",), dict(qconfig=None), _pointwise),
 }
 _EXTERNAL_ALIASES = {
+    "torch.quantization.QuantStub": "torch.ao.quantization.QuantStub",
+    "torch.ao.quantization.stubs.QuantStub": "torch.ao.quantization.QuantStub",
+    "torch.quantization.DeQuantStub": "torch.ao.quantization.DeQuantStub",
+    "torch.ao.quantization.stubs.DeQuantStub": "torch.ao.quantization.DeQuantStub",
     "antialiased_cnns.blurpool.BlurPool": "antialiased_cnns.BlurPool",
     "timm.layers.blur_pool.BlurPool2d": "timm.layers.BlurPool2d",
     "timm.models.layers.BlurPool2d": "timm.layers.BlurPool2d",
