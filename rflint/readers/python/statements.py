@@ -27,6 +27,7 @@ from .control import (
 )
 from .stdlib.builtins import PLAIN as _PLAIN
 from .stdlib.enum import EnumMember, is_enum_class
+from .weight_init import is_weight_init_loop
 from .values import (
     ParamValue,
     BoundMethod,
@@ -337,6 +338,11 @@ class Statements:
         return Unknown(f"differs between branches of an undecidable condition ({cond.reason})")
 
     def _for(self, stmt: ast.For, scope: Scope) -> None:
+        if _weight_init(stmt):
+            not_run = Unknown("set by a weight-initialisation loop, which rflint does not run")
+            for name in _changed_names(stmt):
+                scope.locals[name] = not_run
+            return
         items = self.iterate(self.eval(stmt.iter, scope), stmt.iter, lazy=True)
         if isinstance(items, Unknown):
             self._skip(stmt, scope, self.unknown(f"loop over a value that is not known ({items.reason})", stmt.iter))
@@ -524,6 +530,18 @@ def _restore(container: Any, contents: Any) -> None:
 
 _FILLING = frozenset(("append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "remove", "clear",
                       "appendleft", "extendleft", "popleft", "discard", "sort", "reverse"))
+
+
+_WEIGHT_INIT: dict[int, bool] = {}
+
+
+def _weight_init(stmt: ast.For) -> bool:
+    """Whether the loop only initialises weights (weight_init.py), decided once per loop."""
+    key = id(stmt)
+    found = _WEIGHT_INIT.get(key)
+    if found is None:
+        found = _WEIGHT_INIT[key] = is_weight_init_loop(stmt)
+    return found
 
 
 def _changed_names(stmt: ast.AST) -> set[str]:
