@@ -238,8 +238,9 @@ def _channels(node: Node, inputs: list[NodeInfo]) -> int | None:
     return inputs[0].channels if inputs else None
 
 
-def analyse(graph: Graph, input_size: Sequence[int] | None = None) -> Analysis:
-    """Propagate frames, sizes and ERF moments through the graph in node order."""
+def analyse(graph: Graph, input_size: Sequence[int] | None = None, erf: bool = True) -> Analysis:
+    """Propagate frames, sizes and ERF moments through the graph in node order.
+    ``erf=False`` leaves the moments out (None): a check whose rules do not read them."""
     ndim = graph.ndim
     in_size: tuple[int, ...] | None = None
     if input_size is not None and len(input_size) > 0:
@@ -256,7 +257,7 @@ def analyse(graph: Graph, input_size: Sequence[int] | None = None) -> Analysis:
                     "local",
                     tuple(AxisFrame.identity() for _ in range(ndim)),
                     sizes=in_size if in_size is not None else (None,) * ndim,
-                    moments=tuple(Moments(Fraction(0), Fraction(0)) for _ in range(ndim)),
+                    moments=tuple(Moments(Fraction(0), Fraction(0)) for _ in range(ndim)) if erf else None,
                     channels=node.attrs.get("out_channels"),
                 )
             )

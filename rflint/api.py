@@ -256,7 +256,8 @@ def _model_findings(graph: Graph, settings: ModelSettings,
     if hit is not None:
         _MODEL_MEMO.move_to_end(key)
         return hit
-    analysis = settled(analyse(graph, settings.input_size))
+    erf = any(r.needs_erf and r.applicable(settings) for r in rules)
+    analysis = settled(analyse(graph, settings.input_size, erf=erf))
     ctx = ModelContext(analysis.graph, analysis, settings)
     found = run_rules(ctx, rules)
     _MODEL_MEMO[key] = found

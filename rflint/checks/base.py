@@ -71,11 +71,14 @@ class Rule:
     # Layer rules look at each node alone and may run on graphs the reader could
     # not complete; model rules need the whole forward pass.
     needs_complete_graph: ClassVar[bool] = False
+    # The analytic ERF (Gaussian moments per node) costs as much as the frames and
+    # only a few rules read it: the analysis computes it when one of them runs.
+    needs_erf: ClassVar[bool] = False
     options: ClassVar[dict[str, Option]] = {}  # the keys of its table in [tool.rflint.rules]
 
     def applicable(self, settings: ModelSettings) -> bool:
         """Whether the rule can say anything under these settings (RF101 needs an
-        object size). Readers skip building whole models no applicable rule needs."""
+        object size)."""
         return True
 
     def check(self, ctx: ModelContext) -> Iterator[Diagnostic]:

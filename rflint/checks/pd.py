@@ -762,6 +762,7 @@ class ZeroPaddingBorder(Rule):
     severity = Severity.INFO
     summary = "A large share of the output's impact falls on zero padding rather than on the image"
     needs_complete_graph = True
+    needs_erf = True  # the impact is weighed by the ERF's path mass
     options = {"threshold": Option(_share, "the share of the impact on padding that is reported (default 0.1)")}
 
     def applicable(self, settings: ModelSettings) -> bool:

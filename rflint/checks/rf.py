@@ -137,6 +137,7 @@ class ErfSmallerThanObject(Rule):
     enabled_by_default = False
     summary = "A model output's effective receptive field (4 sigma) is smaller than the largest configured object"
     needs_complete_graph = True
+    needs_erf = True
 
     def applicable(self, settings: ModelSettings) -> bool:
         return settings.has_object_size()
