@@ -120,10 +120,42 @@ def test_torchvision_files_read_the_same_with_and_without_the_memory(monkeypatch
         assert _read(str(path), text) == _without_memory(monkeypatch, str(path), text), name
 
 
-def test_arguments_a_constructor_could_change_are_not_keys() -> None:
+ARGUMENT_CHANGED = textwrap.dedent('''\
+    import torch.nn as nn
+
+
+    class Stage(nn.Module):
+        def __init__(self, strides):
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 3, stride=strides.pop(0), padding=1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+
+    def net():
+        first, second = [1], [1]
+        a = Stage(first)
+        b = Stage(second)
+        return nn.Sequential(a, b, Stage(second + [2]))
+''')
+
+
+def test_a_constructor_that_changes_its_argument_is_run_every_time(monkeypatch) -> None:
+    """Stage pops from its list, which the caller sees: after ``Stage(second)`` the list
+    is empty, so the last Stage gets [2] and strides by 2. A copy of ``Stage(first)``
+    (equal arguments) would leave ``second`` as it was, and the last Stage at stride 1."""
+    graphs, found = _read("popped.py", ARGUMENT_CHANGED)
+    assert (graphs, found) == _without_memory(monkeypatch, "popped.py", ARGUMENT_CHANGED)
+    assert any("AA101" in d for d in found), found
+
+
+def test_keys_compare_what_a_constructor_can_tell_apart() -> None:
     ev = Evaluator("m.py", "", __import__("ast").parse(""))
     cls = object.__new__(memo.ClassValue)
     assert ev.memo.key(ev, cls, [1, (2, 3), "same"], {"p": 0.5}) is not None
-    assert ev.memo.key(ev, cls, [[1, 2]], {}) is None  # a list: the constructor may append to it
+    assert ev.memo.key(ev, cls, [[1, 2]], {}) == ev.memo.key(ev, cls, [[1, 2]], {})  # equal lists
+    assert ev.memo.key(ev, cls, [[1, 2]], {}) != ev.memo.key(ev, cls, [(1, 2)], {})
     assert ev.memo.key(ev, cls, [1], {}) != ev.memo.key(ev, cls, [1.0], {})  # equal in Python, not here
     assert ev.memo.key(ev, cls, [True], {}) != ev.memo.key(ev, cls, [1], {})
+    assert ev.memo.key(ev, cls, [object()], {}) is None  # nothing a copy could stand for

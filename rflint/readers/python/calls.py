@@ -253,7 +253,7 @@ class Calls:
             result = self.call_function(func, args, kwargs, node or cls.node, instance)
         except BaseException:
             if recording is not None:
-                self.memo.abandon()
+                self.memo.abandon(recording)
             raise
         finally:
             self.constructing.pop()

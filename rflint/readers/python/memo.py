@@ -57,9 +57,13 @@ if TYPE_CHECKING:
 
 MAX_ENTRIES = 4096
 """Distinct constructions remembered per file; beyond it, new ones are not recorded."""
+UNUSED_RECORDINGS = 16
+"""A class recorded this many times and never copied is not recorded any more: a copy
+costs about as much as a snapshot, and a snapshot that is never used is pure cost."""
 
 _NUMBERS = (bool, int, float, complex)
 _BY_VALUE = (str, bytes, type(None))
+_ATOMS = frozenset((*_NUMBERS, *_BY_VALUE))
 _SHARED = (ClassValue, Builtin, ExternalRef, LazyImport, SourceModule, EnumMember, Op, ConstTensor, ParamValue,
            Location, Unresolved)
 """Values a copy shares with the original: immutable, or identities (a class is itself)."""
@@ -85,6 +89,10 @@ def freeze(value: Any, depth: int = 0) -> Hashable:
         return ("tuple", *(freeze(v, depth + 1) for v in value))
     if kind is frozenset:
         return ("frozenset", frozenset(freeze(v, depth + 1) for v in value))
+    if kind is list:  # the constructor may change it: a recording treats it as outside (``written``)
+        return ("list", *(freeze(v, depth + 1) for v in value))
+    if kind is dict:
+        return ("dict", *((freeze(k, depth + 1), freeze(v, depth + 1)) for k, v in value.items()))
     if kind is ExternalRef or kind is LazyImport:
         return value  # frozen dataclasses, equal by what they name
     if isinstance(value, (ClassValue, Builtin, EnumMember)):
@@ -127,6 +135,8 @@ class Copier:
         if key in self.done:
             return self.done[key]
         if kind is tuple or kind is frozenset:
+            if all(type(v) in _ATOMS for v in value):
+                return value  # spans, sizes: the common case
             items = [self.copy(v) for v in value]
             return value if all(a is b for a, b in zip(items, value)) else kind(items)
         if kind is list:
@@ -203,6 +213,7 @@ class Recording:
     steps: int
     nodes: int
     args: tuple[Any, ...]
+    outside: frozenset[int]  # the mutable containers among the arguments: the caller's
 
 
 class ConstructionMemo:
@@ -215,10 +226,15 @@ class ConstructionMemo:
         self.spoils = 0  # things done that a copy could not repeat, counted
         self.events: list[tuple[str, Any, Any]] = []  # reports and assumptions made while recording
         self.hits = 0  # constructions answered by a copy
+        self.recorded: dict[int, int] = {}  # recordings made, per class (by id: classes live as long as this)
+        self.hits_by_class: dict[int, int] = {}
+        self.outside: list[frozenset[int]] = []  # per running recording with any, its arguments' containers
         self._global_ids: set[int] = set()
         self._globals_seen: tuple[int, int] = (-1, -1)
 
     def key(self, ev: Evaluator, cls: ClassValue, args: list[Any], kwargs: dict[str, Any]) -> Hashable | None:
+        if self.recorded.get(id(cls), 0) >= UNUSED_RECORDINGS and not self.hits_by_class.get(id(cls)):
+            return None  # built with new arguments every time (a whole model, blocks with their own drop rate)
         try:
             frozen = (id(cls), freeze(tuple(args)), tuple(sorted((k, freeze(v)) for k, v in kwargs.items())))
         except NotCopyable:
@@ -229,6 +245,8 @@ class ConstructionMemo:
     def replay(self, ev: Evaluator, entry: Recorded, loc: Location | None) -> ModuleInstance:
         """A fresh copy of a recorded construction, as if it had been run here."""
         self.hits += 1
+        cls_id = id(entry.snapshot.cls)
+        self.hits_by_class[cls_id] = self.hits_by_class.get(cls_id, 0) + 1
         copier = Copier(entry.head, tuple(ev.chain))
         instance = copier.copy(entry.snapshot)
         instance.loc = loc
@@ -247,11 +265,18 @@ class ConstructionMemo:
             self.events.clear()
         self.active += 1
         nodes = len(ev.builder.nodes) if ev.builder is not None else 0
-        return Recording(key, tuple(ev.chain), self.spoils, len(self.events), ev.built, ev.steps, nodes, args)
+        outside = frozenset(_containers(args))
+        if outside:
+            self.outside.append(outside)
+        return Recording(key, tuple(ev.chain), self.spoils, len(self.events), ev.built, ev.steps, nodes, args, outside)
 
     def end(self, ev: Evaluator, rec: Recording, instance: Any) -> None:
         """Remember the construction, unless something spoiled it."""
         self.active -= 1
+        if rec.outside:
+            self.outside.pop()
+        cls_id = rec.key[0][0]  # type: ignore[index]
+        self.recorded[cls_id] = self.recorded.get(cls_id, 0) + 1
         nodes = len(ev.builder.nodes) if ev.builder is not None else 0
         if rec.spoils != self.spoils or nodes != rec.nodes or not isinstance(instance, ModuleInstance):
             self.entries[rec.key] = None
@@ -266,9 +291,11 @@ class ConstructionMemo:
         self.entries[rec.key] = Recorded(snapshot, rec.head, tuple(self.events[rec.events:]), ev.built - rec.built,
                                          ev.steps - rec.steps, rec.args)
 
-    def abandon(self) -> None:
+    def abandon(self, rec: Recording) -> None:
         """A recording ended by an exception (a budget, an error a ``try`` catches)."""
         self.active -= 1
+        if rec.outside:
+            self.outside.pop()
         self.spoils += 1
 
     def spoil(self) -> None:
@@ -289,6 +316,9 @@ class ConstructionMemo:
             return
         if any(target is c for c in ev.constructing):
             return  # ``self.conv = ...``: what is being built
+        if any(id(target) in ids for ids in self.outside):
+            self.spoils += 1  # an argument, changed: the caller would see it
+            return
         seen = (len(ev.modules), len(ev.main.globals))
         if seen != self._globals_seen:
             self._globals_seen = seen
@@ -297,3 +327,18 @@ class ConstructionMemo:
                                 if isinstance(v, (list, dict, set, ModuleInstance, ContainerValue, LayerValue))}
         if id(target) in self._global_ids:
             self.spoils += 1
+
+
+def _containers(value: Any, depth: int = 0) -> list[int]:
+    """The ids of the lists, dicts and sets in (frozen) arguments."""
+    kind = type(value)
+    if depth > 8 or kind in _ATOMS:
+        return []
+    if kind is list or kind is dict or kind is set:
+        items = list(value.items()) if kind is dict else value
+        return [id(value), *(i for v in items for i in _containers(v, depth + 1))]
+    if kind is tuple or kind is frozenset:
+        return [i for v in value for i in _containers(v, depth + 1)]
+    if kind is Partial:
+        return _containers((value.args, value.kwargs), depth + 1)
+    return []
