@@ -266,3 +266,39 @@ def test_a_dependency_that_is_a_fifo_or_a_device_is_not_read(tmp_path: Path) -> 
     assert time.monotonic() - start < 5
     (tmp_path / "dep.py").write_text("x = 1\n")
     assert len(content_hash(str(tmp_path / "dep.py"))) == 64
+
+
+HELPERS = """
+import torch.nn as nn
+
+
+def down(c):
+    return nn.Conv2d(c, c, 3, stride=1, padding=1)
+"""
+
+USER = """
+import torch.nn as nn
+from helpers import down
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.d = down(8)
+
+    def forward(self, x):
+        return self.d(x)
+"""
+
+
+def test_a_helper_another_file_loaded_first_is_a_dependency_of_both(tmp_path: Path, monkeypatch) -> None:
+    """a.py and b.py import helpers.py, read once for the run (by a.py, first). b.py's
+    entry must depend on it too: after helpers.py changes, b.py alone is checked again."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    (tmp_path / "a.py").write_text(USER)
+    (tmp_path / "b.py").write_text(USER)
+    config = default_config(tmp_path)
+    assert not api.check_paths(["a.py", "b.py"], config, jobs=1).diagnostics
+    (tmp_path / "helpers.py").write_text(HELPERS.replace("stride=1", "stride=2"))
+    assert "AA101" in [d.code for d in api.check_paths(["b.py"], config, jobs=1).diagnostics]

@@ -98,9 +98,19 @@ class Imports:
         self.modules[name] = mod
         return mod
 
+    def depend(self, mod: SourceModule) -> None:
+        """What is being read uses ``mod``: its file, and the files its top level read, are
+        dependencies (the cache must see a change in any of them)."""
+        if mod.path not in self.read_files:
+            self.read_files.add(mod.path)
+            self.read_files |= mod.deps
+
     def load(self, mod: SourceModule) -> bool:
-        """Run a module's top level once (in its own context); False when it cannot be read."""
+        """Run a module's top level once (in its own context); False when it cannot be read.
+        Either way, the reading that asks depends on the module (``depend``)."""
         if mod.state != "new":
+            if mod.state != "broken":
+                self.depend(mod)
             return mod.state != "broken"
         mod.state = "loading"
         parsed = parse_file(mod.path)
@@ -109,7 +119,7 @@ class Imports:
             return False
         tree, text = parsed
         mod.lines = source_lines(text)
-        self.read_files.add(mod.path)
+        outer, self.read_files = self.read_files, {mod.path}  # what this module's top level reads
         saved_module, saved_steps, saved_chain, saved_try = self.module, self.steps, self.chain, self.try_depth
         self.module, self.chain, self.try_depth = mod, [], 0  # read lazily: not inside the reader's try
         try:
@@ -122,6 +132,8 @@ class Imports:
             self.unknown(f"{exc.what} exhausted reading {mod.name}", None)
         finally:
             self.module, self.steps, self.chain, self.try_depth = saved_module, saved_steps, saved_chain, saved_try
+            mod.deps = self.read_files - {mod.path}
+            self.read_files = outer | self.read_files
         mod.state = "loaded"
         return True
 

@@ -42,6 +42,9 @@ class SourceModule:
     package: str
     is_package: bool = False
     state: str = "new"  # new, loading, loaded
+    # The files its top level read (its imports, theirs...): whoever uses this module
+    # depends on them too, also when another file of the run loaded it first.
+    deps: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
