@@ -1,6 +1,7 @@
 """Editor latency: time from ``didChange`` to ``publishDiagnostics`` for a 1,000-line model file.
 
-Run: ``python benchmarks/bench_lsp.py`` (``--edits N``, ``--lines N``). It starts
+Run: ``python benchmarks/bench_lsp.py`` (``--edits N``, ``--lines N``; ``--installed
+torchvision/models/resnet.py`` edits a copy of a real model file, in its package). It starts
 ``rflint server`` as an editor would (a subprocess on stdio, driven by pygls'
 LSP client), opens a generated model file of about 1,000 lines (helpers,
 blocks, a dozen model classes, one transposed conv with a finding), then makes
@@ -85,7 +86,23 @@ def model_file(lines: int) -> str:
     return "".join(parts)
 
 
-async def measure(text: str, edits: int, debounce_ms: int | None) -> list[float]:
+def installed_copy(relative: str, into: Path) -> Path:
+    """Copy an installed package (``torchvision/models/resnet.py`` names torchvision) into
+    ``into``, so the document is edited in its package and its relative imports resolve."""
+    import importlib.util
+    import shutil
+
+    package = relative.split("/", 1)[0]
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"{package} is not installed")
+    shutil.copytree(Path(spec.origin).parent, into / package,
+                    ignore=shutil.ignore_patterns("*.so", "*.pyc", "__pycache__", "*.pyd", "*.dll"))
+    return into / relative
+
+
+async def measure(text: str | None, edits: int, debounce_ms: int | None, installed: str | None = None,
+                  at: str = "kernel_size=1)") -> list[float]:
     client = LanguageClient("rflint-bench", "1")
     arrived: dict[int, float] = {}
     event = asyncio.Event()
@@ -101,8 +118,12 @@ async def measure(text: str, edits: int, debounce_ms: int | None) -> list[float]
         command += ["--debounce-ms", str(debounce_ms)]
     await client.start_io(*command)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "models.py"
-        path.write_text(text)
+        if installed:
+            path = installed_copy(installed, Path(tmp))
+            text = path.read_text(encoding="utf-8")
+        else:
+            path = Path(tmp) / "models.py"
+            path.write_text(text or "")
         (Path(tmp) / "rflint.toml").write_text("")
         await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=Path(tmp).as_uri()))
         client.initialized(types.InitializedParams())
@@ -111,7 +132,7 @@ async def measure(text: str, edits: int, debounce_ms: int | None) -> list[float]
             types.TextDocumentItem(uri=uri, language_id="python", version=0, text=text)))
         await wait_for(arrived, event, 0)
         lines = text.split("\n")
-        target = next(i for i, line in enumerate(lines) if "kernel_size=1)" in line)
+        target = next(i for i, line in enumerate(lines) if at in line)
         col = len(lines[target]) - 1  # just before the call's closing parenthesis
         times = []
         for version in range(1, edits + 1):
@@ -145,12 +166,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=30)
     parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--installed", metavar="PACKAGE/PATH.py",
+                        help="edit a copy of an installed file in its package instead, e.g. torchvision/models/resnet.py")
+    parser.add_argument("--at", default=None, help="edit at the end of the first line containing this text")
     args = parser.parse_args()
-    text = model_file(args.lines)
-    print(f"model file: {text.count(chr(10))} lines, {text.count('class ')} classes; {args.edits} edits")
+    text = None if args.installed else model_file(args.lines)
+    at = args.at or ("nn.Conv2d(" if args.installed else "kernel_size=1)")
+    if text is not None:
+        print(f"model file: {text.count(chr(10))} lines, {text.count('class ')} classes; {args.edits} edits")
+    else:
+        print(f"model file: a copy of the installed {args.installed}; {args.edits} edits")
     for label, debounce in (("change -> diagnostics, default (no debounce)", None),
                             ("change -> diagnostics, --debounce-ms 150", 150)):
-        times = asyncio.run(measure(text, args.edits, debounce))
+        times = asyncio.run(measure(text, args.edits, debounce, args.installed, at))
         ms = sorted(t * 1000 for t in times)
         print(f"{label:<44} median {statistics.median(ms):7.1f} ms   "
               f"min {ms[0]:.1f}  p90 {ms[int(0.9 * (len(ms) - 1))]:.1f}  max {ms[-1]:.1f} ms   target <= 100 ms")
