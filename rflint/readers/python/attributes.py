@@ -87,6 +87,8 @@ class Attributes:
         if isinstance(obj, LayerValue):
             return self._layer_attr(obj, name, node)
         if isinstance(obj, ClassValue):
+            if self.def_owner:
+                self.touch(obj.node)
             return self._class_attr_of(obj, name, node)
         if isinstance(obj, ConstTensor):
             if name == "device":

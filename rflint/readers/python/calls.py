@@ -183,6 +183,10 @@ class Calls:
             return self.unknown(f"{func.name}() calls itself with an argument that is not known", node)
         if func.owner is not None:
             bound["__class__"] = func.owner
+        if func.module.path not in self.read_files:
+            self.depend(func.module)
+        if self.def_owner:
+            self.touch(func.node)
         scope = Scope(func.env, bound)
         self.active[key] = self.active.get(key, 0) + 1
         self.depth += 1
@@ -237,6 +241,11 @@ class Calls:
                 return result if isinstance(result, Unknown) else instance
             self._external_init(instance, args, kwargs, node or cls.node)
             return instance
+        if cls.module.path not in self.read_files:
+            self.depend(cls.module)
+        if self.def_owner:
+            for c in cls.mro():
+                self.touch(c.node)
         # A class built with the same arguments before: a copy of what it built (memo.py).
         key = self.memo.key(self, cls, args, kwargs)
         if key is not None:

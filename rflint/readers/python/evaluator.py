@@ -78,6 +78,9 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.enum_members: dict[int, dict[str, Any]] = {}  # one object per enum member, per class
         self.assumptions: dict[str, Location] = {}  # what was assumed, said once each
         self.memo = ConstructionMemo()  # constructions already run, by class and arguments
+        # The main file's top-level definitions a model's build ran (reuse.py), when tracked:
+        self.touched: set[str] | None = None
+        self.def_owner: dict[int, str] = {}  # id of a def, class or lambda node -> its top-level definition
 
     # ------------------------------------------------------------------ helpers
 
@@ -172,6 +175,14 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.memo.note("assume", what, loc)
         if what not in self.assumptions:
             self.assumptions[what] = loc
+
+    def touch(self, node: ast.AST) -> None:
+        """The build being tracked ran ``node`` (a function's or class's): it depends on the
+        text of the top-level definition holding it."""
+        owner = self.def_owner.get(id(node))
+        if owner is not None:
+            self.touched.add(owner)  # type: ignore[union-attr]  (def_owner is filled only when tracking)
+            self.memo.note("touch", owner, None)
 
     def tick(self) -> None:
         """One step of work. The budgets are checked every 16 steps: a step is cheap,

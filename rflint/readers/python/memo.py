@@ -224,7 +224,7 @@ class ConstructionMemo:
         self.entries: dict[Hashable, Recorded | None] = {}  # None: tried, cannot be remembered
         self.active = 0  # recordings running
         self.spoils = 0  # things done that a copy could not repeat, counted
-        self.events: list[tuple[str, Any, Any]] = []  # reports and assumptions made while recording
+        self.events: list[tuple[str, Any, Any]] = []  # reports, assumptions and definitions run while recording
         self.hits = 0  # constructions answered by a copy
         self.recorded: dict[int, int] = {}  # recordings made, per class (by id: classes live as long as this)
         self.hits_by_class: dict[int, int] = {}
@@ -253,8 +253,11 @@ class ConstructionMemo:
         for kind, a, b in entry.events:
             if kind == "report":
                 ev.report(a, copier.loc(b))
-            else:
+            elif kind == "assume":
                 ev.assume_at(a, copier.loc(b))
+            elif ev.touched is not None:  # "touch": the definitions the constructor ran
+                ev.touched.add(a)
+                self.note(kind, a, b)
         ev.built += entry.built
         ev.steps += entry.steps
         ev.check_budget()  # the budget a real run would have spent
@@ -288,8 +291,8 @@ class ConstructionMemo:
         except NotCopyable:
             self.entries[rec.key] = None
             return
-        self.entries[rec.key] = Recorded(snapshot, rec.head, tuple(self.events[rec.events:]), ev.built - rec.built,
-                                         ev.steps - rec.steps, rec.args)
+        events = tuple(dict.fromkeys(self.events[rec.events:]))  # each said once: replaying is idempotent
+        self.entries[rec.key] = Recorded(snapshot, rec.head, events, ev.built - rec.built, ev.steps - rec.steps, rec.args)
 
     def abandon(self, rec: Recording) -> None:
         """A recording ended by an exception (a budget, an error a ``try`` catches)."""

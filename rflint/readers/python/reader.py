@@ -13,7 +13,7 @@ import ast
 import dataclasses
 import os
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ...diagnostics import Diagnostic, Severity
 from ...ir import GraphBuilder, Location, Opaque, SideInput, Unresolved
@@ -24,6 +24,7 @@ from .control import TIME_BUDGET, Raised, Scope
 from .evaluator import BudgetExceeded, Evaluator
 from .torch_nn import LAYERS
 from .loader import Finder, parse_text
+from .reuse import Fingerprints, ModelCache, Reusable
 from .values import (BoundMethod, Builtin, ClassValue, ContainerValue, FunctionValue, LayerValue, ModuleInstance, SourceModule,
                      TensorValue, Unknown)
 
@@ -48,10 +49,13 @@ class ReaderSession:
     already read for them (torchvision's ``ops/misc.py`` is read once, not per model)."""
 
     def __init__(self, extra_roots: tuple[str, ...] = (), use_installed: bool = True,
-                 time_budget: float | None = TIME_BUDGET) -> None:
+                 time_budget: float | None = TIME_BUDGET, reuse_models: bool = False) -> None:
         self.finder = Finder(extra_roots, use_installed)
         self.modules: dict[str, SourceModule] = {}
         self.time_budget = time_budget  # seconds per model (the language server's is short)
+        # Models of earlier reads of a file, reused while what they read is unchanged
+        # (reuse.py): for a session that reads the same file again and again (an editor's).
+        self.models: ModelCache | None = ModelCache() if reuse_models else None
 
 
 def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = True,
@@ -80,6 +84,7 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
     models: list[ReadModel] = []
     partial: list[ReadModel] = []
     blocks = _used_by_other_definitions(tree)
+    prints = Fingerprints(tree, ev.lines) if session.models is not None else None
     for name, value in list(ev.globals.items()):
         ev.restart_budget()  # each candidate model has the whole budget
         try:
@@ -91,7 +96,11 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
         if candidate:
             overrides, errors = pragma_settings(path, ev.lines, value.node)
             diagnostics.extend(errors)
-            model = _build_class(ev, value, overrides)
+            built = _build_reusing(ev, session, prints, name, ("class", repr(overrides), input_size),
+                                   lambda: _build_class(ev, value, overrides))
+            if built is None:
+                continue
+            model = built
             if name in blocks and not (overrides or errors):  # a pragma says it is a model
                 model = ReadModel(model.graph, model.overrides, block=True)
         elif isinstance(value, FunctionValue) and value.node in tree.body and _is_factory(value.node):
@@ -99,9 +108,11 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
             diagnostics.extend(errors)
             if not (factories or overrides or errors):
                 continue
-            model = _build_factory(ev, value, value.name, value.node, overrides, [], {})
-            if not model.graph.nodes[1:]:
+            built = _build_reusing(ev, session, prints, name, ("factory", repr(overrides), input_size),
+                                   lambda: _build_factory(ev, value, value.name, value.node, overrides, [], {}))
+            if built is None or not built.graph.nodes[1:]:
                 continue  # not a model factory after all
+            model = built
         else:
             continue
         (models if model.graph.complete else partial).append(model)
@@ -114,6 +125,29 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
     # complete one's finding is the one kept.
     deps = tuple(sorted(f for f in ev.read_files if f != path))
     return ReadResult(models=tuple(models + partial), diagnostics=tuple(diagnostics), dependencies=deps)
+
+
+def _build_reusing(ev: Evaluator, session: ReaderSession, prints: Fingerprints | None, name: str,
+                   key: tuple[Any, ...], build: Callable[[], ReadModel]) -> ReadModel | None:
+    """``build()``, or the model an earlier read of this file built when nothing it read
+    has changed since (reuse.py). Builds are tracked for that when the session keeps models."""
+    cache = session.models
+    if cache is None or prints is None:
+        return build()
+    path = ev.main.path
+    hit = cache.get(path, name, key, prints)
+    if hit is not None:
+        ev.read_files |= hit.read_files
+        return hit.model
+    ev.touched, ev.def_owner = set(), prints.owner
+    read_before = set(ev.read_files)
+    try:
+        model = build()
+    finally:
+        touched, ev.touched, ev.def_owner = ev.touched, None, {}
+    cache.put(path, name, Reusable(key, prints.top, prints.of(touched), model,
+                                   frozenset(ev.read_files - read_before)))
+    return model
 
 
 def _used_by_other_definitions(tree: ast.Module) -> set[str]:
