@@ -203,16 +203,54 @@ LINT_TIME_BUDGET = 5.0
 """Seconds one model of a document may take to read in the editor (the CLI allows 60)."""
 
 
+_SESSIONS: dict[tuple[str, ...], tuple[Any, dict[str, tuple[int, int] | None]]] = {}
+"""Reader sessions by source roots, with the state of each file they read: kept from one
+keystroke to the next, so imported modules are read once and unchanged models reused."""
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
+
+
+def reader_session(config: "Config") -> Any:
+    """The session for documents under ``config``: the last one, unless a file it read
+    (an imported module) has changed on disk since, which starts a new one."""
+    from .readers.python.reader import ReaderSession
+
+    roots = tuple(config.source_roots())
+    held = _SESSIONS.get(roots)
+    if held is not None:
+        session, seen = held
+        _note_files(session, seen)
+        if all(_stat(p) == state for p, state in seen.items()):
+            return session
+    # A short time budget per model: a slow document must not hold the worker that
+    # every other document's diagnostics wait for.
+    session = ReaderSession(roots, time_budget=LINT_TIME_BUDGET, reuse_models=True)
+    _SESSIONS[roots] = (session, {})
+    return session
+
+
+def _note_files(session: Any, seen: dict[str, tuple[int, int] | None]) -> None:
+    """The state of the files the session read since the last look."""
+    for mod in list(session.modules.values()):
+        if mod.path and mod.path not in seen:
+            seen[mod.path] = _stat(mod.path)
+
+
 def lint(path: str, text: str, config: "Config") -> list[Diagnostic]:
     """Findings in this document. Never raises: whatever goes wrong is a finding at 1:1."""
     from .api import INTERNAL_ERROR, check_text
     from .readers.base import PARSE_ERROR
-    from .readers.python.reader import ReaderSession
 
     try:
-        # A short time budget per model: a slow document must not hold the worker that
-        # every other document's diagnostics wait for.
-        found = check_text(path, text, config, session=ReaderSession(config.source_roots(), time_budget=LINT_TIME_BUDGET))
+        session = reader_session(config)
+        found = check_text(path, text, config, session=session)
+        _note_files(session, _SESSIONS[tuple(config.source_roots())][1])  # right after they were read
     except RecursionError:
         return [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
     except Exception as exc:  # noqa: BLE001  (the server must outlive any document)
