@@ -219,6 +219,40 @@ def test_rf103_passes_global_attention_as_global_context_not_an_error():
     assert run(n.build(head), "RF103", ModelSettings(input_size=(17 * 16,))) == []
 
 
+ECA = """
+import torch.nn as nn
+
+
+class Eca(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, x):
+        y = x.mean((2, 3)).view(x.shape[0], 1, -1)
+        y = self.conv(y).view(x.shape[0], -1, 1, 1).sigmoid()
+        return x * y.expand_as(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 64, 3, stride=2, padding=1)
+        self.eca = Eca()
+        self.conv = nn.Conv2d(64, 64, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(self.eca(self.stem(x)))
+"""
+
+
+def test_rf103_passes_an_eca_gate_conv1d_on_pooled_channels_not_an_error():
+    # timm's ECA models (ecaresnet26t, eca_nfnet_l0...): the gate's Conv1d works on the
+    # pooled channels of a 2-D map. It has no positions: no path through it is local.
+    config = default_config().with_overrides(input_size=224, object_size=[32, 320], select=["RF103", "RL000"])
+    assert check_text("eca.py", ECA, config) == []
+
+
 def test_rf103_uses_the_minimum_over_paths_not_the_union():
     # Stem 7x7 (RF 7), then three residual blocks conv3 -> conv3 (+ identity), 1x1 head.
     # The shortest path skips every block: the min RF into each block stays 7; the

@@ -244,6 +244,11 @@ def min_path_frames(ctx: ModelContext) -> list[tuple[Candidates, ...] | None]:
         if src is None:
             out.append(None)
             continue
+        if info.status != "local":
+            # No positions here (an ECA gate's Conv1d on pooled channels): what reaches it
+            # went through a global operation, as the analysis says.
+            out.append(tuple(frozenset() for _ in range(ndim)))
+            continue
         sizes_in = ctx.analysis.info(node.inputs[0]).sizes or (None,) * ndim
         maps = index_maps(node, sizes_in, ndim)
         if isinstance(maps, str):
