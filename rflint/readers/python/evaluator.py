@@ -16,6 +16,7 @@ from typing import Any
 
 from ...diagnostics import source_lines
 from ...ir import GraphBuilder, Location, Unresolved
+from .active import set_active
 from .attributes import Attributes
 from .calls import Calls
 from .control import STEP_BUDGET, TIME_BUDGET, Break, BudgetExceeded, Continue, Raised, Return, Scope, dotted, is_literal
@@ -78,6 +79,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.enum_members: dict[int, dict[str, Any]] = {}  # one object per enum member, per class
         self.assumptions: dict[str, Location] = {}  # what was assumed, said once each
         self.memo = ConstructionMemo()  # constructions already run, by class and arguments
+        set_active(self)
         # The main file's top-level definitions a model's build ran (reuse.py), when tracked:
         self.touched: set[str] | None = None
         self.def_owner: dict[int, str] = {}  # id of a def, class or lambda node -> its top-level definition

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ast
 import copy
+import weakref
 from typing import Any
 
 from . import limits
 from .consttensor import ConstTensor
+from .active import active
 from .control import (
     Raised,
     IDLE_REASON,
@@ -137,13 +139,20 @@ class Statements:
             except KeyError:
                 pass
         base_scope = Scope(scope.globals, bound)
+        maker = weakref.ref(self)
 
         def bases() -> list[Any]:
-            saved, self.module = self.module, module
+            # The evaluator reading when the bases are first needed, not the one that read
+            # the class (control.active): a module's classes serve every file of a run.
+            ev = active() or maker()
+            if ev is None:
+                return []
+            saved, saved_try = ev.module, ev.try_depth
+            ev.module, ev.try_depth = module, 0  # evaluated lazily: not inside the reader's try
             try:
-                return [self.eval(b, base_scope) for b in stmt.bases]
+                return [ev.eval(b, base_scope) for b in stmt.bases]
             finally:
-                self.module = saved
+                ev.module, ev.try_depth = saved, saved_try
 
         cls = ClassValue(stmt.name, stmt, self.module, bases)
         for item in stmt.body:

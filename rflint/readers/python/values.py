@@ -103,7 +103,11 @@ class ClassValue:
         """Evaluated on first use: a library's classes on unrelated bases (PIL's) cost nothing."""
         if self._bases is None:
             self._bases = []  # a class that names itself among its bases sees none
-            self._bases = self.base_thunk()
+            try:
+                self._bases = self.base_thunk()
+            except BaseException:
+                self._bases = None  # interrupted (a budget ran out): evaluated again at the next use
+                raise
         return self._bases
 
     def mro(self) -> list["ClassValue"]:

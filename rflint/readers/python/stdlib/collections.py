@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ast
 import collections
+import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..active import active
 from ..values import BoundMethod, Builtin, ClassValue, ExternalRef, FunctionValue, Partial, Unknown
 from ._support import MODULE_VALUES, NotKnown, items, known, model
 from .builtins import SAFE_METHODS
@@ -25,12 +27,19 @@ class DefaultDict(dict):  # type: ignore[type-arg]
 
     def __init__(self, ev: "Evaluator", factory: Any, node: ast.AST, *args: Any) -> None:
         super().__init__(*args)
-        self.ev, self.factory, self.node = ev, factory, node
+        self.factory, self.node = factory, node
+        self._maker = weakref.ref(ev)  # a module's registry outlives the file that made it
+
+    @property
+    def ev(self) -> "Evaluator | None":
+        """The evaluator reading now (control.active), else the one that made it."""
+        return active() or self._maker()
 
     def __missing__(self, key: Any) -> Any:
-        if self.factory is None:
+        ev = self.ev
+        if self.factory is None or ev is None:
             raise KeyError(key)
-        value = self.ev.call(self.factory, [], {}, self.node)  # type: ignore[arg-type]
+        value = ev.call(self.factory, [], {}, self.node)  # type: ignore[arg-type]
         self[key] = value
         return value
 
