@@ -344,8 +344,8 @@ def read_models(path: str, text: str, config: "Config") -> list[tuple[Any, Any, 
     from .analysis import analyse
     from .api import read_source
 
-    try:
-        result = read_source(path, text, factories=True)
+    try:  # the lint's session (one worker thread runs both): imports read once, models reused
+        result = read_source(path, text, session=reader_session(config))
     except Exception:  # noqa: BLE001
         log.exception("reading %s for hover", path)
         return []
