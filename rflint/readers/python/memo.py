@@ -64,8 +64,7 @@ costs about as much as a snapshot, and a snapshot that is never used is pure cos
 _NUMBERS = (bool, int, float, complex)
 _BY_VALUE = (str, bytes, type(None))
 _ATOMS = frozenset((*_NUMBERS, *_BY_VALUE))
-_SHARED = (ClassValue, Builtin, ExternalRef, LazyImport, SourceModule, EnumMember, Op, ConstTensor, ParamValue,
-           Location, Unresolved)
+_SHARED = (ClassValue, Builtin, ExternalRef, LazyImport, SourceModule, EnumMember, Op, ConstTensor, ParamValue)
 """Values a copy shares with the original: immutable, or identities (a class is itself)."""
 MUTATING_METHODS = frozenset(("append", "extend", "insert", "pop", "remove", "sort", "clear", "reverse", "update",
                               "setdefault", "popitem", "add", "discard"))
@@ -175,6 +174,10 @@ class Copier:
             return out
         if kind is Unknown:
             return Unknown(value.reason, self.loc(value.loc))
+        if kind is Location:
+            return self.loc(value)
+        if kind is Unresolved:
+            return self.unresolved(value)
         if kind is FunctionValue:
             if value.env is not value.module.globals:
                 raise NotCopyable("a closure")
