@@ -126,3 +126,30 @@ def test_the_command_line_session_reuses_nothing(built: list[str]) -> None:
     read_python("m.py", SOURCE, session=session)
     read_python("m.py", SOURCE, session=session)
     assert len(built) == 2 * len(ALL)
+
+
+def test_a_model_that_ran_out_of_budget_is_built_again(built: list[str], monkeypatch) -> None:
+    """Under load, a build may run out of time; the next keystroke must try again rather
+    than keep the incomplete model."""
+    from rflint.readers.python import evaluator
+
+    slow = SOURCE + textwrap.dedent('''
+
+        class Slow(nn.Module):
+            def __init__(self):
+                super().__init__()
+                for i in range(100):
+                    k = i
+                self.conv = nn.Conv2d(3, 8, 3)
+
+            def forward(self, x):
+                return self.conv(x)
+    ''')
+    monkeypatch.setattr(evaluator, "STEP_BUDGET", 300)
+    session = ReaderSession(use_installed=False, reuse_models=True)
+    first = read_python("m.py", slow, session=session)
+    starved = {m.graph.name for m in first.models if any("exhausted" in u.reason for u in m.graph.unresolved)}
+    assert starved == {"Slow"}, starved
+    built.clear()
+    read_python("m.py", slow, session=session)
+    assert built == ["Slow"]

@@ -96,11 +96,8 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
         if candidate:
             overrides, errors = pragma_settings(path, ev.lines, value.node)
             diagnostics.extend(errors)
-            built = _build_reusing(ev, session, prints, name, ("class", repr(overrides), input_size),
+            model = _build_reusing(ev, session, prints, name, ("class", repr(overrides), input_size),
                                    lambda: _build_class(ev, value, overrides))
-            if built is None:
-                continue
-            model = built
             if name in blocks and not (overrides or errors):  # a pragma says it is a model
                 model = ReadModel(model.graph, model.overrides, block=True)
         elif isinstance(value, FunctionValue) and value.node in tree.body and _is_factory(value.node):
@@ -108,11 +105,10 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
             diagnostics.extend(errors)
             if not (factories or overrides or errors):
                 continue
-            built = _build_reusing(ev, session, prints, name, ("factory", repr(overrides), input_size),
+            model = _build_reusing(ev, session, prints, name, ("factory", repr(overrides), input_size),
                                    lambda: _build_factory(ev, value, value.name, value.node, overrides, [], {}))
-            if built is None or not built.graph.nodes[1:]:
+            if not model.graph.nodes[1:]:
                 continue  # not a model factory after all
-            model = built
         else:
             continue
         (models if model.graph.complete else partial).append(model)
@@ -128,9 +124,10 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
 
 
 def _build_reusing(ev: Evaluator, session: ReaderSession, prints: Fingerprints | None, name: str,
-                   key: tuple[Any, ...], build: Callable[[], ReadModel]) -> ReadModel | None:
+                   key: tuple[Any, ...], build: Callable[[], ReadModel]) -> ReadModel:
     """``build()``, or the model an earlier read of this file built when nothing it read
-    has changed since (reuse.py). Builds are tracked for that when the session keeps models."""
+    has changed since (reuse.py). Builds are tracked for that when the session keeps models;
+    one that ran out of its budget is not kept (the next read may have the time)."""
     cache = session.models
     if cache is None or prints is None:
         return build()
@@ -145,8 +142,9 @@ def _build_reusing(ev: Evaluator, session: ReaderSession, prints: Fingerprints |
         model = build()
     finally:
         touched, ev.touched, ev.def_owner = ev.touched, None, {}
-    cache.put(path, name, Reusable(key, prints.top, prints.of(touched), model,
-                                   frozenset(ev.read_files - read_before)))
+    if not any("exhausted" in u.reason for u in model.graph.unresolved):
+        cache.put(path, name, Reusable(key, prints.top, prints.of(touched), model,
+                                       frozenset(ev.read_files - read_before)))
     return model
 
 
