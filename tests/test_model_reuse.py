@@ -153,3 +153,15 @@ def test_a_model_that_ran_out_of_budget_is_built_again(built: list[str], monkeyp
     built.clear()
     read_python("m.py", slow, session=session)
     assert built == ["Slow"]
+
+
+def test_a_factory_that_ran_out_of_budget_is_said_not_dropped(monkeypatch) -> None:
+    """A factory whose build runs out before making a layer is still a model (RL004
+    says it was not read completely), not a helper that builds nothing."""
+    from rflint.readers.python import evaluator
+
+    monkeypatch.setattr(evaluator, "STEP_BUDGET", 50)
+    result = read_python("m.py", SOURCE, session=ReaderSession(use_installed=False))
+    large = [m for m in result.models if m.graph.name == "large"]
+    assert large and not large[0].graph.complete
+    assert any("exhausted" in u.reason for u in large[0].graph.unresolved)

@@ -107,8 +107,8 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
                 continue
             model = _build_reusing(ev, session, prints, name, ("factory", repr(overrides), input_size),
                                    lambda: _build_factory(ev, value, value.name, value.node, overrides, [], {}))
-            if not model.graph.nodes[1:]:
-                continue  # not a model factory after all
+            if not model.graph.nodes[1:] and not _ran_out(model):
+                continue  # not a model factory after all (one that ran out of budget is said: RL004)
         else:
             continue
         (models if model.graph.complete else partial).append(model)
@@ -142,10 +142,15 @@ def _build_reusing(ev: Evaluator, session: ReaderSession, prints: Fingerprints |
         model = build()
     finally:
         touched, ev.touched, ev.def_owner = ev.touched, None, {}
-    if not any("exhausted" in u.reason for u in model.graph.unresolved):
+    if not _ran_out(model):
         cache.put(path, name, Reusable(key, prints.top, prints.of(touched), model,
                                        frozenset(ev.read_files - read_before)))
     return model
+
+
+def _ran_out(model: ReadModel) -> bool:
+    """Whether the build ran out of its step or time budget (the reasons say "exhausted")."""
+    return any("exhausted" in u.reason for u in model.graph.unresolved)
 
 
 def _used_by_other_definitions(tree: ast.Module) -> set[str]:
