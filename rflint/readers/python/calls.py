@@ -310,14 +310,17 @@ class Calls:
 _PARAMETER_AWARE = frozenset(("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.where", "torch.cat",
                               "torch.concat", "torch.concatenate", "torch.stack", "torch.nn.functional.interpolate"))
 
-_GENERATORS: dict[int, bool] = {}
+_GENERATOR = "_rflint_generator"
+"""The attribute of a function's node that remembers the answer of ``is_generator``: on the
+node, it lives and dies with it (a table by ``id`` would answer for a later node that
+reuses a freed one's address)."""
 
 
 def is_generator(fn: ast.AST) -> bool:
     """Whether a function's own body yields (not a nested function's): calling it runs the
     body to the end and gives what it yielded, as a list."""
-    key = id(fn)
-    if key not in _GENERATORS:
+    found = getattr(fn, _GENERATOR, None)
+    if found is None:
         found = False
         stack = list(getattr(fn, "body", []) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) else [])
         while stack and not found:
@@ -326,5 +329,5 @@ def is_generator(fn: ast.AST) -> bool:
                 found = True
             elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                 stack.extend(ast.iter_child_nodes(n))
-        _GENERATORS[key] = found
-    return _GENERATORS[key]
+        setattr(fn, _GENERATOR, found)
+    return found

@@ -347,9 +347,10 @@ class Statements:
         return Unknown(f"differs between branches of an undecidable condition ({cond.reason})")
 
     def _for(self, stmt: ast.For, scope: Scope) -> None:
-        if _weight_init(stmt):
+        skipped = _weight_init(stmt)
+        if skipped is not None:
             not_run = Unknown("set by a weight-initialisation loop, which rflint does not run")
-            for name in _changed_names(stmt):
+            for name in skipped:
                 scope.locals[name] = not_run
             return
         items = self.iterate(self.eval(stmt.iter, scope), stmt.iter, lazy=True)
@@ -541,16 +542,18 @@ _FILLING = frozenset(("append", "extend", "insert", "add", "update", "setdefault
                       "appendleft", "extendleft", "popleft", "discard", "sort", "reverse"))
 
 
-_WEIGHT_INIT: dict[int, bool] = {}
+_WEIGHT_INIT = "_rflint_weight_init"
 
 
-def _weight_init(stmt: ast.For) -> bool:
-    """Whether the loop only initialises weights (weight_init.py), decided once per loop."""
-    key = id(stmt)
-    found = _WEIGHT_INIT.get(key)
-    if found is None:
-        found = _WEIGHT_INIT[key] = is_weight_init_loop(stmt)
-    return found
+def _weight_init(stmt: ast.For) -> frozenset[str] | None:
+    """The names a loop that only initialises weights (weight_init.py) would bind, else None;
+    decided once per loop, and remembered on its node (which a table by ``id`` could confuse
+    with a later node at a freed one's address)."""
+    found = getattr(stmt, _WEIGHT_INIT, False)
+    if found is False:
+        found = frozenset(_changed_names(stmt)) if is_weight_init_loop(stmt) else None
+        setattr(stmt, _WEIGHT_INIT, found)
+    return found  # type: ignore[return-value]
 
 
 def _changed_names(stmt: ast.AST) -> set[str]:
