@@ -165,3 +165,32 @@ def test_a_factory_that_ran_out_of_budget_is_said_not_dropped(monkeypatch) -> No
     large = [m for m in result.models if m.graph.name == "large"]
     assert large and not large[0].graph.complete
     assert any("exhausted" in u.reason for u in large[0].graph.unresolved)
+
+
+DATACLASS = textwrap.dedent('''\
+    from dataclasses import dataclass
+
+    import torch.nn as nn
+
+
+    @dataclass
+    class Config:
+        stride: int = 1
+
+
+    def net():
+        cfg = Config()
+        return nn.Sequential(nn.Conv2d(3, 8, 3, stride=cfg.stride, padding=1))
+''')
+
+
+def test_a_dataclass_a_factory_builds_is_a_definition_it_ran(built: list[str]) -> None:
+    """A dataclass has no ``__init__`` of its own to run: building one still depends on
+    its text (its fields' defaults)."""
+    session = ReaderSession(use_installed=False, reuse_models=True)
+    read_python("m.py", DATACLASS, session=session)
+    built.clear()
+    edited = DATACLASS.replace("stride: int = 1", "stride: int = 2")
+    again = read_python("m.py", edited, session=session)
+    assert built == ["net"]
+    assert _graphs(again) == _graphs(read_python("m.py", edited, session=ReaderSession(use_installed=False)))

@@ -233,6 +233,11 @@ class Calls:
                      loc: Location | None) -> Any:
         self.built += 1
         instance = ModuleInstance(cls, {}, loc)
+        if cls.module.path not in self.read_files:
+            self.depend(cls.module)
+        if self.def_owner:
+            for c in cls.mro():  # their text decides what is built (a dataclass's fields too)
+                self.touch(c.node)
         init = cls.lookup("__init__")
         if init is None:
             data_cls = next((c for c in cls.mro() if c.is_dataclass()), None)
@@ -241,11 +246,6 @@ class Calls:
                 return result if isinstance(result, Unknown) else instance
             self._external_init(instance, args, kwargs, node or cls.node)
             return instance
-        if cls.module.path not in self.read_files:
-            self.depend(cls.module)
-        if self.def_owner:
-            for c in cls.mro():
-                self.touch(c.node)
         # A class built with the same arguments before: a copy of what it built (memo.py).
         key = self.memo.key(self, cls, args, kwargs)
         if key is not None:
