@@ -35,22 +35,8 @@ from typing import TYPE_CHECKING, Any
 from ...ir import Location, Op, Unresolved
 from .consttensor import ConstTensor
 from .stdlib.enum import EnumMember
-from .values import (
-    BoundMethod,
-    Builtin,
-    ClassValue,
-    ContainerValue,
-    ExternalRef,
-    FunctionValue,
-    LayerValue,
-    LazyImport,
-    ModuleInstance,
-    ParamValue,
-    Partial,
-    Record,
-    SourceModule,
-    Unknown,
-)
+from .values import (BoundMethod, Builtin, ClassValue, ContainerValue, ExternalRef, FunctionValue, LayerValue, LazyImport,
+                     ModuleInstance, ParamValue, Partial, Record, SourceModule, Unknown)
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
