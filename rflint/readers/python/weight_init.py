@@ -22,6 +22,7 @@ method called on each module) and the loop runs as written.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 LISTINGS = frozenset(("modules", "named_modules", "children", "named_children", "parameters", "named_parameters"))
 """Methods whose loop visits the network's own parts."""
@@ -81,7 +82,7 @@ def _initialiser(expr: ast.expr) -> bool:
     return all(_question(p) for p in parts)
 
 
-def _question(expr: ast.expr, calls: object = None) -> bool:
+def _question(expr: ast.expr, calls: Callable[[ast.Call], bool] | None = None) -> bool:
     """An expression that changes nothing: names, attributes, constants, arithmetic,
     comparisons and the calls of QUESTIONS (or those ``calls`` accepts)."""
     for node in ast.walk(expr):
@@ -92,7 +93,7 @@ def _question(expr: ast.expr, calls: object = None) -> bool:
             if isinstance(func, ast.Attribute) and func.attr in ("sqrt", "log", "prod", "startswith", "endswith", "numel",
                                                                   "size", "dim"):
                 continue  # math.sqrt, fan computations, name tests
-            if callable(calls) and calls(node):
+            if calls is not None and calls(node):
                 continue
             return False
         if isinstance(node, (ast.NamedExpr, ast.Lambda, ast.Yield, ast.YieldFrom, ast.Await,
