@@ -16,7 +16,7 @@ import stat
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from .analysis import Analysis, analyse, settled
 from .checks.base import ModelContext, Rule, all_rules, run_rules
@@ -387,10 +387,11 @@ def _suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:
 
 def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, show_unresolved: bool = False,
                 discover_config: bool = True, overrides: dict | None = None, use_cache: bool = True,
-                jobs: int | None = None) -> CheckResult:
+                jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> CheckResult:
     """Lint files and directories. Each file uses the nearest configuration file
     (``config`` when given), with command-line ``overrides`` applied on top.
-    Unchanged files come from the cache; the rest are checked in parallel."""
+    Unchanged files come from the cache; the rest are checked in parallel, and
+    ``progress(done, total)`` hears of each one checked."""
     from .cache import ResultCache, content_hash, key
 
     content_hash.cache_clear()  # files may have changed since an earlier run in this process
@@ -457,7 +458,7 @@ def check_paths(paths: Sequence[str | Path], config: "Config | None" = None, sho
         from .readers.python.reader import ReaderSession
 
         session = ReaderSession(root_config.source_roots())
-    for job, (diags, deps) in zip(todo, _check_many(todo, show_unresolved, jobs, session)):
+    for job, (diags, deps) in zip(todo, _check_many(todo, show_unresolved, jobs, session, progress)):
         i, _, _, file_config, k, _ = job
         results[i] = diags
         if use_cache and not any(d.code == INTERNAL_ERROR for d in diags):
@@ -513,22 +514,28 @@ _SESSION: object | None = None
 _PARALLEL_MIN_BYTES = 64_000
 
 
-def _run_job(index: int) -> tuple[list[Diagnostic], dict[str, str]]:
-    return _check_one(_JOBS[index], _SHOW_UNRESOLVED, _SESSION)
+def _run_job(index: int) -> tuple[int, tuple[list[Diagnostic], dict[str, str]]]:
+    return index, _check_one(_JOBS[index], _SHOW_UNRESOLVED, _SESSION)
 
 
-def _check_many(todo: list[Job], show_unresolved: bool, jobs: int | None,
-                session: object | None = None) -> list[tuple[list[Diagnostic], dict[str, str]]]:
+def _check_many(todo: list[Job], show_unresolved: bool, jobs: int | None, session: object | None = None,
+                progress: Callable[[int, int], None] | None = None) -> list[tuple[list[Diagnostic], dict[str, str]]]:
     """Check files, across processes when there is enough work to pay for them.
 
     Workers are forked after the rules are imported, so they start warm and
-    take their jobs from memory; only findings travel back.
+    take their jobs from memory; only findings travel back, each to its file's
+    place (the order they finish in changes nothing).
     """
     global _JOBS, _SHOW_UNRESOLVED, _SESSION
     workers = min(jobs or os.cpu_count() or 1, len(todo))
     total = sum(len(t[2]) for t in todo)
+    out: list[tuple[list[Diagnostic], dict[str, str]]] = [([], {}) for _ in todo]
     if workers < 2 or total < _PARALLEL_MIN_BYTES or not hasattr(os, "fork"):
-        return [_check_one(job, show_unresolved, session) for job in todo]
+        for i, job in enumerate(todo):
+            out[i] = _check_one(job, show_unresolved, session)
+            if progress is not None:
+                progress(i + 1, len(todo))
+        return out
     import multiprocessing
 
     all_rules()
@@ -536,11 +543,12 @@ def _check_many(todo: list[Job], show_unresolved: bool, jobs: int | None,
 
     _JOBS, _SHOW_UNRESOLVED, _SESSION = todo, show_unresolved, session
     order = sorted(range(len(todo)), key=lambda i: -len(todo[i][2]))  # big files first balance the load
-    out: list[tuple[list[Diagnostic], dict[str, str]]] = [([], {}) for _ in todo]
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for i, diags in zip(order, pool.imap(_run_job, order, chunksize=1)):
+            for done, (i, diags) in enumerate(pool.imap_unordered(_run_job, order, chunksize=1), start=1):
                 out[i] = diags
+                if progress is not None:
+                    progress(done, len(todo))
     finally:
         _JOBS, _SESSION = [], None
     return out

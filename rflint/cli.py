@@ -11,7 +11,8 @@ import argparse
 import dataclasses
 import os
 import sys
-from typing import Sequence
+import time
+from typing import Sequence, TextIO
 
 from . import __version__
 
@@ -27,6 +28,41 @@ def _sizes(text: str) -> list[int]:
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
+
+
+class Progress:
+    """``checked 37/119 files`` on standard error, for a person waiting at a terminal: only
+    when it is one, and only once the run has taken ``after`` seconds (a quick check, a
+    pre-commit hook, a CI log stay as they were). The line is cleared at the end."""
+
+    def __init__(self, stream: TextIO, after: float = 1.0) -> None:
+        self.stream, self.after = stream, after
+        self.start = time.monotonic()
+        self.shown = False
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.start < self.after or (now - self.last < 0.1 and done < total):
+            return
+        if not self.shown and not _is_terminal(self.stream):
+            return
+        self.shown, self.last = True, now
+        self.stream.write(f"\rrflint: checked {done}/{total} files")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 JOBS_VARIABLE = "RFLINT_JOBS"
@@ -283,8 +319,13 @@ def _check_into(args: argparse.Namespace, overrides: dict, stdin_name: str | Non
             return EXIT_CLEAN
         if args.fix or args.diff:
             return _fix(args, config, overrides, out)
-        result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
-                                 use_cache=not args.no_cache, jobs=args.jobs) if args.paths or not args.trace else None
+        progress = Progress(sys.stderr)
+        try:
+            result = api.check_paths(args.paths, config, show_unresolved=args.show_unresolved, overrides=overrides,
+                                     use_cache=not args.no_cache, jobs=args.jobs,
+                                     progress=progress) if args.paths or not args.trace else None
+        finally:
+            progress.close()
         if args.trace:
             traced = api.check_trace(args.trace, config, overrides)
             result = traced if result is None else dataclasses.replace(
