@@ -62,8 +62,8 @@ class Explanation:
 # ---------------------------------------------------------------------- reading
 
 
-def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bool = True,
-                session: object | None = None, input_size: Sequence[int] | None = None) -> ReadResult:
+def read_source(path: str, text: str, entries: Sequence[str] = (), session: object | None = None,
+                input_size: Sequence[int] | None = None) -> ReadResult:
     """Pick the reader by file type. Readers are imported lazily: each costs start-up time."""
     if path.endswith(SPEC_SUFFIXES):
         from .readers.spec import read_spec
@@ -71,8 +71,7 @@ def read_source(path: str, text: str, entries: Sequence[str] = (), factories: bo
         return read_spec(path, text)
     from .readers.python import read_python
 
-    return read_python(path, text, entries=entries, factories=factories, session=session,  # type: ignore[arg-type]
-                       input_size=input_size)
+    return read_python(path, text, entries=entries, session=session, input_size=input_size)  # type: ignore[arg-type]
 
 
 def is_binary_model(path: str) -> bool:
@@ -166,7 +165,7 @@ def check_text(path: str, text: str, config: "Config | None" = None, show_unreso
     """
     base = config.settings() if config is not None else ModelSettings()
     rules = enabled_rules(config, path)
-    result = read_source(path, text, [name for name, _ in entries], True, session, base.input_size)
+    result = read_source(path, text, [name for name, _ in entries], session, base.input_size)
     if dependencies is not None:
         dependencies.extend(result.dependencies)
     return check_result(path, result, text, config, show_unresolved, entries, rules)

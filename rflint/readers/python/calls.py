@@ -262,7 +262,7 @@ class Calls:
             result = self.call_function(func, args, kwargs, node or cls.node, instance)
         except BaseException:
             if recording is not None:
-                self.memo.abandon(recording)
+                self.memo.abandon()
             raise
         finally:
             self.constructing.pop()

@@ -1,7 +1,7 @@
 """Module constructions remembered: a class built with the same arguments is run once.
 
 A model file builds the same blocks over and over: torchvision's factories build
-``Conv2dNormActivation`` about 2,700 times, for a few dozen distinct argument
+``Conv2dNormActivation`` about 2,700 times, for about 850 distinct argument
 lists; resnet50, resnet101 and resnet152 build the same ``Bottleneck``. Running
 each constructor's body again is most of a check's time. So the first build of
 ``Cls(args)`` is recorded: a snapshot of the module tree it made, and what it
@@ -10,15 +10,14 @@ snapshot, its locations moved to the new call chain, and the reports replayed.
 
 A copy is exactly what the constructor would have built again when:
 
-- the arguments are immutable values, compared by value (numbers, strings,
-  tuples of them) or by identity (classes, functions, enum members), so the
-  constructor cannot have changed them and sees equal ones;
+- the arguments are equal: compared by value (numbers, strings, tuples, lists
+  and dicts of them) or by identity (classes, functions, enum members);
 - the evaluator state it may read is in the key (input size, dimensionality,
   whether a ``try`` is catching errors);
 - it changed nothing outside what it built. Writes to a mutable value of a
-  module's globals (a registry, a counter), a call-depth or recursion limit, or
-  a graph node made on the way, *spoil* the recording, and that call is not
-  remembered;
+  module's globals (a registry, a counter) or to one of its own arguments (the
+  caller would see them), a call-depth or recursion limit, or a graph node made
+  on the way, *spoil* the recording, and that call is not remembered;
 - everything it built can be copied: a function whose closure holds the
   constructor's locals (a lambda over ``self``) cannot, and is not remembered.
 
@@ -202,7 +201,6 @@ class Recording:
     steps: int
     nodes: int
     args: tuple[Any, ...]
-    outside: frozenset[int]  # the mutable containers among the arguments: the caller's
 
 
 class ConstructionMemo:
@@ -214,15 +212,14 @@ class ConstructionMemo:
         self.active = 0  # recordings running
         self.spoils = 0  # things done that a copy could not repeat, counted
         self.events: list[tuple[str, Any, Any]] = []  # reports, assumptions and definitions run while recording
-        self.hits = 0  # constructions answered by a copy
         self.recorded: dict[int, int] = {}  # recordings made, per class (by id: classes live as long as this)
-        self.hits_by_class: dict[int, int] = {}
-        self.outside: list[frozenset[int]] = []  # per running recording with any, its arguments' containers
+        self.hits: dict[int, int] = {}  # constructions answered by a copy, per class
+        self.outside: list[frozenset[int]] = []  # per running recording, its arguments' containers
         self._global_ids: set[int] = set()
         self._globals_seen: tuple[int, int] = (-1, -1)
 
     def key(self, ev: Evaluator, cls: ClassValue, args: list[Any], kwargs: dict[str, Any]) -> Hashable | None:
-        if self.recorded.get(id(cls), 0) >= UNUSED_RECORDINGS and not self.hits_by_class.get(id(cls)):
+        if self.recorded.get(id(cls), 0) >= UNUSED_RECORDINGS and not self.hits.get(id(cls)):
             return None  # built with new arguments every time (a whole model, blocks with their own drop rate)
         try:
             frozen = (id(cls), freeze(tuple(args)), tuple(sorted((k, freeze(v)) for k, v in kwargs.items())))
@@ -233,9 +230,8 @@ class ConstructionMemo:
 
     def replay(self, ev: Evaluator, entry: Recorded, loc: Location | None) -> ModuleInstance:
         """A fresh copy of a recorded construction, as if it had been run here."""
-        self.hits += 1
         cls_id = id(entry.snapshot.cls)
-        self.hits_by_class[cls_id] = self.hits_by_class.get(cls_id, 0) + 1
+        self.hits[cls_id] = self.hits.get(cls_id, 0) + 1
         copier = Copier(entry.head, tuple(ev.chain))
         instance = copier.copy(entry.snapshot)
         instance.loc = loc
@@ -257,16 +253,13 @@ class ConstructionMemo:
             self.events.clear()
         self.active += 1
         nodes = len(ev.builder.nodes) if ev.builder is not None else 0
-        outside = frozenset(_containers(args))
-        if outside:
-            self.outside.append(outside)
-        return Recording(key, tuple(ev.chain), self.spoils, len(self.events), ev.built, ev.steps, nodes, args, outside)
+        self.outside.append(frozenset(_containers(args)))
+        return Recording(key, tuple(ev.chain), self.spoils, len(self.events), ev.built, ev.steps, nodes, args)
 
     def end(self, ev: Evaluator, rec: Recording, instance: Any) -> None:
         """Remember the construction, unless something spoiled it."""
         self.active -= 1
-        if rec.outside:
-            self.outside.pop()
+        self.outside.pop()
         cls_id = rec.key[0][0]  # type: ignore[index]
         self.recorded[cls_id] = self.recorded.get(cls_id, 0) + 1
         nodes = len(ev.builder.nodes) if ev.builder is not None else 0
@@ -283,11 +276,10 @@ class ConstructionMemo:
         events = tuple(dict.fromkeys(self.events[rec.events:]))  # each said once: replaying is idempotent
         self.entries[rec.key] = Recorded(snapshot, rec.head, events, ev.built - rec.built, ev.steps - rec.steps, rec.args)
 
-    def abandon(self, rec: Recording) -> None:
+    def abandon(self) -> None:
         """A recording ended by an exception (a budget, an error a ``try`` catches)."""
         self.active -= 1
-        if rec.outside:
-            self.outside.pop()
+        self.outside.pop()
         self.spoils += 1
 
     def spoil(self) -> None:

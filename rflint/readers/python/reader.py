@@ -58,17 +58,16 @@ class ReaderSession:
         self.models: ModelCache | None = ModelCache() if reuse_models else None
 
 
-def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories: bool = True,
-                session: ReaderSession | None = None, input_size: Sequence[int] | None = None) -> ReadResult:
+def read_python(path: str, text: str, *, entries: Sequence[str] = (), session: ReaderSession | None = None,
+                input_size: Sequence[int] | None = None) -> ReadResult:
     """All models and layers of one Python file.
 
     Every ``nn.Module`` class is built (from its defaults, or with Unknown for the
     arguments it needs), and so is every factory function that builds from its
     defaults: a block's strided layers often exist only as its factory builds it
     (ResNet's ``_make_layer`` passes ``stride=2``), so a check that skipped the
-    factories would miss them. ``factories=False`` skips the factories a pragma
-    does not name. ``entries`` (``Name(args)``) are built as well, as the
-    configuration's ``[[models]]`` ask.
+    factories would miss them. ``entries`` (``Name(args)``) are built as well, as
+    the configuration's ``[[models]]`` ask.
     """
     try:
         tree = parse(path, text)
@@ -103,8 +102,6 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), factories:
         elif isinstance(value, FunctionValue) and value.node in tree.body and _is_factory(value.node):
             overrides, errors = pragma_settings(path, ev.lines, value.node)
             diagnostics.extend(errors)
-            if not (factories or overrides or errors):
-                continue
             model = _build_reusing(ev, session, prints, name, ("factory", repr(overrides), input_size),
                                    lambda: _build_factory(ev, value, value.name, value.node, overrides, [], {}))
             if not model.graph.nodes[1:] and not _ran_out(model):
