@@ -109,6 +109,13 @@ def _error(path: str, message: str) -> ReadResult:
     return ReadResult(diagnostics=(Diagnostic(PARSE_ERROR, message, Location(path, 1, 1), Severity.ERROR),))
 
 
+def too_large(path: str, size: int, limit: int) -> Diagnostic:
+    """The finding for a file above ``max-file-size``: Python's parser alone would take
+    some 400 bytes of memory per byte of it."""
+    return Diagnostic(PARSE_ERROR, f"file is {size:,} bytes, more than max-file-size ({limit:,}): skipped "
+                                   "(raise max-file-size to check it)", Location(path, 1, 1), Severity.ERROR)
+
+
 def _read_bytes(path: str, limit: int | None = None) -> bytes | Diagnostic:
     """A file's bytes, when it is a regular file (a FIFO would block, a device never end)
     of at most ``limit`` bytes; else a finding that says why it was skipped."""
@@ -122,8 +129,7 @@ def _read_bytes(path: str, limit: int | None = None) -> bytes | Diagnostic:
         if not stat.S_ISREG(info.st_mode):
             return Diagnostic(PARSE_ERROR, "not a regular file (a pipe, device or socket): skipped", where, Severity.ERROR)
         if limit is not None and info.st_size > limit:
-            return Diagnostic(PARSE_ERROR, f"file is {info.st_size:,} bytes, more than max-file-size ({limit:,}): skipped "
-                                           "(raise max-file-size to check it)", where, Severity.ERROR)
+            return too_large(path, info.st_size, limit)
         with os.fdopen(fd, "rb", closefd=False) as fh:
             return fh.read()
     except OSError as exc:

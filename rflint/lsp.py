@@ -16,9 +16,10 @@ What it does, per open document (``.py`` files and layer specs):
 The DESIGN calls the server "just another format plus a loop": all the work
 is rflint.api's ``check_text`` and the analysis; this module converts
 positions (rflint's 1-based code-point columns to the client's 0-based
-UTF-16, UTF-8 or UTF-32 units) and schedules. Analysis runs on one worker
-thread, so the event loop stays free to answer and to receive newer text,
-and the readers' caches are never touched by two threads at once.
+UTF-16, UTF-8 or UTF-32 units) and schedules. Reading runs in child processes
+(``lsp_worker.py``), so the event loop stays free to answer and to receive newer
+text, a document that outlives its deadline is abandoned, and a slow document
+holds one lane while the others' go on in the second.
 
 Only ``rflint server`` imports this module (pygls is an optional extra).
 """
@@ -31,17 +32,18 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from . import __version__
 from .diagnostics import Diagnostic, Severity
 from .ir import Location
+from .lsp_worker import DOCUMENT_BUDGET, GRACE, Abandoned, Worker, abandoned_finding
 
 if TYPE_CHECKING:
     from .config import Config
@@ -64,8 +66,6 @@ _SEVERITY = {
     Severity.WARNING: types.DiagnosticSeverity.Warning,
     Severity.INFO: types.DiagnosticSeverity.Information,
 }
-_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
-_MAX_HOVER_INSTANCES = 6
 
 
 # ---------------------------------------------------------------------- positions
@@ -161,7 +161,6 @@ class Snapshot:
     path: str
     findings: list[tuple[Diagnostic, types.Diagnostic]] = field(default_factory=list)
     config: "Config | None" = None
-    hover_models: list[Any] | None = None  # (model, analysis) pairs, read on the first hover
 
 
 # ---------------------------------------------------------------------- linting
@@ -197,67 +196,6 @@ class Configs:
             except ConfigError as exc:
                 self._loaded[stamp] = (default_config(found.parent), f"rflint: configuration error, using the defaults:\n{exc}")
         return self._loaded[stamp]
-
-
-LINT_TIME_BUDGET = 5.0
-"""Seconds one model of a document may take to read in the editor (the CLI allows 60)."""
-
-
-_SESSIONS: dict[tuple[str, ...], tuple[Any, dict[str, tuple[int, int] | None]]] = {}
-"""Reader sessions by source roots, with the state of each file they read: kept from one
-keystroke to the next, so imported modules are read once and unchanged models reused."""
-
-
-def _stat(path: str) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size)
-
-
-def reader_session(config: "Config") -> Any:
-    """The session for documents under ``config``: the last one, unless a file it read
-    (an imported module) has changed on disk since, which starts a new one."""
-    from .readers.python.reader import ReaderSession
-
-    roots = tuple(config.source_roots())
-    held = _SESSIONS.get(roots)
-    if held is not None:
-        session, seen = held
-        _note_files(session, seen)
-        if all(_stat(p) == state for p, state in seen.items()):
-            return session
-    # A short time budget per model: a slow document must not hold the worker that
-    # every other document's diagnostics wait for.
-    session = ReaderSession(roots, time_budget=LINT_TIME_BUDGET, reuse_models=True)
-    _SESSIONS[roots] = (session, {})
-    return session
-
-
-def _note_files(session: Any, seen: dict[str, tuple[int, int] | None]) -> None:
-    """The state of the files the session read since the last look."""
-    for mod in list(session.modules.values()):
-        if mod.path and mod.path not in seen:
-            seen[mod.path] = _stat(mod.path)
-
-
-def lint(path: str, text: str, config: "Config") -> list[Diagnostic]:
-    """Findings in this document. Never raises: whatever goes wrong is a finding at 1:1."""
-    from .api import INTERNAL_ERROR, check_text
-    from .readers.base import PARSE_ERROR
-
-    try:
-        session = reader_session(config)
-        found = check_text(path, text, config, session=session)
-        _note_files(session, _SESSIONS[tuple(config.source_roots())][1])  # right after they were read
-    except RecursionError:
-        return [Diagnostic(PARSE_ERROR, "too deeply nested to read", Location(path, 1, 1), Severity.ERROR)]
-    except Exception as exc:  # noqa: BLE001  (the server must outlive any document)
-        log.exception("internal error on %s", path)
-        return [Diagnostic(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}", Location(path, 1, 1), Severity.ERROR)]
-    here = os.path.abspath(path)
-    return [d for d in found if os.path.abspath(d.loc.file) == here]
 
 
 def to_lsp_diagnostic(d: Diagnostic, positions: Positions) -> types.Diagnostic:
@@ -338,128 +276,106 @@ def code_actions(uri: str, snap: Snapshot, positions: Positions, wanted: types.R
 # ---------------------------------------------------------------------- hover
 
 
-def read_models(path: str, text: str, config: "Config") -> list[tuple[Any, Any, Any]]:
-    """Every model of the document with its analysis at its configured input size:
-    (ReadModel, Analysis, ModelSettings). Never raises."""
-    from .analysis import analyse
-    from .api import read_source
-
-    try:  # the lint's session (one worker thread runs both): imports read once, models reused
-        result = read_source(path, text, session=reader_session(config))
-    except Exception:  # noqa: BLE001
-        log.exception("reading %s for hover", path)
-        return []
-    out = []
-    base = config.settings()
-    for model in result.models:
-        settings = base.merged(**model.overrides)
-        try:
-            out.append((model, analyse(model.graph, settings.input_size), settings))
-        except Exception:  # noqa: BLE001
-            log.exception("analysing %s", model.graph.name)
-    return out
-
-
-def _node_span(node: Any) -> tuple[int, int, int, int] | None:
-    call = node.attrs.get("call") if node.attrs else None
-    if call:
-        return tuple(call)  # type: ignore[return-value]
-    loc = node.loc
-    if loc is None:
-        return None
-    if loc.end_line is not None and loc.end_col is not None:
-        return (loc.line, loc.col, loc.end_line, loc.end_col)
-    return (loc.line, 1, loc.line, 1 << 30)  # a spec layer: its line
-
-
-def hover_hits(path: str, models: list[tuple[Any, Any, Any]], line: int, col: int) -> list[tuple[Any, Any, Any, Any]]:
-    """(model, analysis, settings, node) for every layer whose constructor call contains
-    (line, col), innermost call first."""
-    here = os.path.abspath(path)
-    hits = []
-    for model, analysis, settings in models:
-        for node in model.graph.nodes[1:]:
-            if node.loc is None or os.path.abspath(node.loc.file) != here:
-                continue
-            span = _node_span(node)
-            if span is None:
-                continue
-            l0, c0, l1, c1 = span
-            if (l0, c0) <= (line, col) <= (l1, c1):
-                hits.append((span, model, analysis, settings, node))
-    if not hits:
-        return []
-    innermost = min(((s[2] - s[0], s[3] - s[1] if s[2] == s[0] else 0) for s, *_ in hits))
-    best = [h for h in hits if (h[0][2] - h[0][0], h[0][3] - h[0][1] if h[0][2] == h[0][0] else 0) == innermost]
-    span = best[0][0]
-    return [(m, a, s, n) for sp, m, a, s, n in best if sp == span]
-
-
-def _frac(x: Fraction | int) -> str:
-    return str(Fraction(x))
-
-
-def hover_markdown(hits: list[tuple[Any, Any, Any, Any]]) -> str:
-    """A Markdown table per layer instance: its frame per axis, at the configured input size."""
-    parts: list[str] = []
-    unique = list({(m.graph.name, n.name, n.id): (m, a, s, n) for m, a, s, n in hits}.values())
-    if len(unique) > 1:
-        parts.append(f"This call builds {len(unique)} layers:")
-    sizes_note = ""
-    for shown, (model, analysis, settings, node) in enumerate(unique):
-        if shown == _MAX_HOVER_INSTANCES:
-            parts.append(f"_… and {len(unique) - shown} more_")
-            break
-        info = analysis.info(node.id)
-        title = f"**{node.type_name}** `{node.name or '(unnamed)'}` in model **{model.graph.name}**"
-        if not model.graph.complete:
-            title += " _(partly resolved)_"
-        parts.append(title)
-        if info.status != "local" or info.frames is None:
-            if info.status == "ended":
-                parts.append("No local frame: the spatial dimensions have ended here (flattened or globally pooled).")
-            else:
-                parts.append(f"Receptive field unknown: {info.reason or 'not resolved statically'}.")
-            continue
-        names = _AXES.get(len(info.frames), tuple(str(i) for i in range(len(info.frames))))
-        with_size = analysis.input_size is not None and info.sizes is not None
-        header = "| axis | r | j | P |" + (" out |" if with_size else "") + " ERF |"
-        rule = "|:--|--:|--:|--:|" + ("--:|" if with_size else "") + "--:|"
-        rows = [header, rule]
-        for axis, frame in enumerate(info.frames):
-            r = str(frame.r) if frame.r == frame.r_min else f"{frame.r_min}-{frame.r}"
-            if frame.has_gaps:
-                r += " (gaps)"
-            cells = [names[axis], r, _frac(frame.j), _frac(frame.padding)]
-            if with_size:
-                size = info.sizes[axis] if axis < len(info.sizes) else None
-                cells.append("?" if size is None else str(size))
-            erf = f"{info.moments[axis].width:.1f}" if info.moments and axis < len(info.moments) else ""
-            cells.append(erf)
-            rows.append("| " + " | ".join(cells) + " |")
-        parts.append("\n".join(rows))
-        if info.is_global:
-            parts.append("Also sees the whole input through a global operation (a gate or attention).")
-        if with_size:
-            sizes_note = "x".join(str(n) for n in analysis.input_size)
-    legend = ("r: receptive field in input pixels (r_min-r_max when output phases differ) · j: jump · "
-              "P: effective padding")
-    legend += f" · out: output size at input {sizes_note}" if sizes_note else " · out: set `input-size` to see output sizes"
-    legend += " · ERF: effective receptive field, 4σ width"
-    parts.append(f"_{legend}_")
-    return "\n\n".join(parts)
-
-
 # ---------------------------------------------------------------------- the server
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A message whose params do not have the shape its method needs."""
+
+    id: Any  # None for a notification
+    method: str
+    why: str
+    jsonrpc: str = "2.0"
+
+
+def _why(exc: Exception) -> str:
+    """What is wrong with the params, in cattrs' words (``required field missing @ $.params.position``)."""
+    from cattrs import transform_error
+    from cattrs.errors import ClassValidationError
+
+    if isinstance(exc, ClassValidationError):
+        return "; ".join(transform_error(exc, path="$")[:3])
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Protocol(LanguageServerProtocol):
+    """pygls's protocol, but a request whose params do not fit its method is answered with
+    an InvalidParams error, as JSON-RPC asks; pygls logs it and never answers, so the
+    client waits for ever. A notification with bad params is logged in one line."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        method = data.get("method") if "jsonrpc" in data else None
+        message_type = self.get_message_type(method) if isinstance(method, str) else None
+        if message_type is None:
+            return super().structure_message(data)
+        try:
+            return self._converter.structure(data, message_type)
+        except Exception as exc:  # noqa: BLE001  (whatever the client sent, it gets an answer)
+            return _Refused(data.get("id"), method, _why(exc))  # type: ignore[arg-type]
+
+    def handle_message(self, message: Any) -> None:
+        if not isinstance(message, _Refused):
+            super().handle_message(message)
+            return
+        log.warning("invalid params for %s: %s", message.method, message.why)
+        if message.id is not None:
+            self._send_response(message.id, None, types.ResponseError(
+                code=types.ErrorCodes.InvalidParams, message=f"invalid params for {message.method}: {message.why}"))
+
+
+class Lanes:
+    """Two child processes that read documents. A document goes to the lane that read it
+    last (its models and imports are there), unless that lane is busy with another
+    document: then to the free one, so a slow document never holds up the rest. A
+    second request for a busy document waits for its own lane."""
+
+    def __init__(self) -> None:
+        self.workers = [Worker("main"), Worker("spare")]
+        self.busy: list[str | None] = [None] * len(self.workers)
+        self.last: dict[str, int] = {}
+        self.threads = ThreadPoolExecutor(max_workers=len(self.workers), thread_name_prefix="rflint")
+        self._changed: asyncio.Condition | None = None
+
+    async def run(self, uri: str, kind: str, args: tuple[Any, ...]) -> Any:
+        """The answer of a lane's child (raises Abandoned when it was killed at the deadline)."""
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        async with self._changed:
+            while (lane := self._choose(uri)) is None:
+                await self._changed.wait()
+            self.busy[lane] = uri
+            self.last[uri] = lane
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.threads, self.workers[lane].request, kind, args, DOCUMENT_BUDGET + GRACE)
+        finally:
+            async with self._changed:
+                self.busy[lane] = None
+                self._changed.notify_all()
+
+    def _choose(self, uri: str) -> int | None:
+        own = self.last.get(uri, 0)
+        if self.busy[own] is None:
+            return own
+        if self.busy[own] == uri:
+            return None
+        return next((i for i, held in enumerate(self.busy) if held is None), None)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
 
 class RflintServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("rflint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("rflint", __version__, protocol_cls=Protocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.snapshots: dict[str, Snapshot] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.configs = Configs()
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rflint")
+        self.lanes = Lanes()
         self.config_errors_shown: set[str] = set()
         self.debounce = DEBOUNCE_SECONDS
 
@@ -500,8 +416,13 @@ class RflintServer(LanguageServer):
             if error and error not in self.config_errors_shown:
                 self.config_errors_shown.add(error)
                 self.window_show_message(types.ShowMessageParams(types.MessageType.Error, error))
-            loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(self.worker, lint, path, text, config)
+            try:
+                found = await self.lanes.run(uri, "lint", (path, text, config))
+            except Abandoned as exc:
+                found = [abandoned_finding(path, str(exc))]
+            except RuntimeError:
+                log.exception("linting %s", uri)
+                found = []
             positions = self.positions(split_lines(text))
             snap = Snapshot(version, text, path, [(d, to_lsp_diagnostic(d, positions)) for d in found], config)
         current = self.snapshots.get(uri)
@@ -584,19 +505,20 @@ def create_server() -> RflintServer:
         snap = await ls.snapshot(params.text_document.uri)
         if snap is None or snap.config is None:
             return None
-        loop = asyncio.get_running_loop()
-        if snap.hover_models is None:
-            snap.hover_models = await loop.run_in_executor(ls.worker, read_models, snap.path, snap.text, snap.config)
         positions = ls.positions(split_lines(snap.text))
         line, col = positions.from_lsp(params.position)
-        hits = hover_hits(snap.path, snap.hover_models, line, col)
-        if not hits:
+        try:
+            found = await ls.lanes.run(params.text_document.uri, "hover", (snap.path, snap.text, snap.config, line, col))
+        except (Abandoned, RuntimeError):
+            log.exception("hover in %s", snap.path)
             return None
-        l0, c0, l1, c1 = _node_span(hits[0][3]) or (line, col, line, col)
+        if found is None:
+            return None
+        markdown, (l0, c0, l1, c1) = found
         if c1 >= 1 << 30:
             c1 = len(positions.lines[l1 - 1]) + 1 if 0 < l1 <= len(positions.lines) else c0
         return types.Hover(
-            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_markdown(hits)),
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
             range=types.Range(positions.to_lsp(l0, c0), positions.to_lsp(l1, c1)),
         )
 
@@ -604,7 +526,7 @@ def create_server() -> RflintServer:
     def on_shutdown(ls: RflintServer, params: None) -> None:
         for task in ls.pending.values():
             task.cancel()
-        ls.worker.shutdown(wait=False, cancel_futures=True)
+        ls.lanes.close()
 
     return server
 
@@ -619,4 +541,4 @@ def serve(debounce: float | None = None) -> int:
     return 0
 
 
-__all__ = ["RflintServer", "create_server", "serve", "noqa_edit", "split_lines", "Positions", "hover_markdown", "lintable"]
+__all__ = ["RflintServer", "create_server", "serve", "noqa_edit", "split_lines", "Positions", "lintable"]

@@ -1,12 +1,12 @@
 """The language server's reader session lives from one keystroke to the next, and ends
-when a file it read changes on disk (rflint.lsp.reader_session)."""
+when a file it read changes on disk (rflint.lsp_worker.reader_session)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from rflint import lsp
+from rflint import lsp_worker as lsp
 from rflint.config import default_config
 
 HELPERS = """

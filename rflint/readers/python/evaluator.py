@@ -65,6 +65,7 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         self.steps = 0
         self.time_budget: float | None = TIME_BUDGET
         self.deadline: float | None = None  # set per model by restart_budget
+        self.stop_at: float | None = None  # when the whole read must end (the editor's document budget)
         self.depth = 0
         self.built = 0  # layers, module instances and graph nodes made: tells idle loops apart
         self.active: dict[int, int] = {}  # functions being run, by their node: recursion detection
@@ -197,12 +198,17 @@ class Evaluator(Statements, Expressions, Attributes, Calls, Modules, Tensors, Im
         if self.steps > STEP_BUDGET:
             raise BudgetExceeded()
         if self.deadline is not None and time.monotonic() > self.deadline:
+            if self.stop_at is not None and self.deadline >= self.stop_at:
+                raise BudgetExceeded("the document's time budget")
             raise BudgetExceeded(f"time budget ({self.time_budget:g} s)")
 
     def restart_budget(self) -> None:
-        """Each model (and the module's top level) starts with the whole step and time budget."""
+        """Each model (and the module's top level) starts with the whole step and time budget,
+        but none runs past ``stop_at``."""
         self.steps = 0
         self.deadline = time.monotonic() + self.time_budget if self.time_budget is not None else None
+        if self.stop_at is not None and (self.deadline is None or self.stop_at < self.deadline):
+            self.deadline = self.stop_at
 
     # ------------------------------------------------------------------ module level
 

@@ -53,6 +53,7 @@ class ReaderSession:
         self.finder = Finder(extra_roots, use_installed)
         self.modules: dict[str, SourceModule] = {}
         self.time_budget = time_budget  # seconds per model (the language server's is short)
+        self.stop_at: float | None = None  # time.monotonic() by which a read must end, whatever its models
         # Models of earlier reads of a file, reused while what they read is unchanged
         # (reuse.py): for a session that reads the same file again and again (an editor's).
         self.models: ModelCache | None = ModelCache() if reuse_models else None
@@ -78,6 +79,7 @@ def read_python(path: str, text: str, *, entries: Sequence[str] = (), session: R
     ev = Evaluator(path, text, tree, session.finder, session.modules)
     ev.default_input_size = input_size
     ev.time_budget = session.time_budget
+    ev.stop_at = session.stop_at
     ev.run_module()
     diagnostics: list[Diagnostic] = []
     models: list[ReadModel] = []
@@ -182,6 +184,7 @@ def build_entry(path: str, text: str, entry: str, session: ReaderSession | None 
     ev = Evaluator(path, text, tree, session.finder, session.modules)
     ev.default_input_size = input_size
     ev.time_budget = session.time_budget
+    ev.stop_at = session.stop_at
     ev.run_module()
     return _build_named(ev, entry)
 
