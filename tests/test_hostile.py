@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 TEMPLATE = """
-import math, re
+import math, operator, re
 import torch.nn as nn
 
 
@@ -66,6 +66,10 @@ CASES = {
     "a %-format width": ("len('%1000000000d' % 1) > 0", "larger than rflint computes"),
     "a padded string": ("len('x'.ljust(10**9)) > 0", "larger than rflint computes"),
     "a joined string": ("len(''.join(['x' * 10**6] * 1000)) > 0", "larger than rflint computes"),
+    "a power": ("pow(7, 10**8) > 0", "larger than rflint computes"),
+    "operator.pow": ("operator.pow(7, 10**8) > 0", "larger than rflint computes"),
+    "operator.mul of a string": ("len(operator.mul('x', 10**9)) > 0", "larger than rflint computes"),
+    "operator.lshift": ("operator.lshift(1, 10**9) > 0", "larger than rflint computes"),
 }
 
 
@@ -98,6 +102,15 @@ def test_patterns_are_matched_by_a_bounded_engine_and_still_answer(expr: str, wa
     got = _probe(textwrap.dedent(TEMPLATE.format(expr=expr)))
     assert got["complete"], got["reasons"]
     assert got["seconds"] < 5, got
+
+
+@pytest.mark.parametrize("expr", ["pow(2, 2000) % 7 == 2 ** 2000 % 7", "operator.pow(3, 1500) % 5 == 3 ** 1500 % 5",
+                                  "pow(7, 10**8, 13) == 9"])
+def test_powers_within_the_bound_are_computed_as_the_operator_computes_them(expr: str) -> None:
+    """``pow``, ``operator.pow`` and ``**`` share one bound (the result's size), so a
+    power of a few thousand bits, or a modular one, is a number, not an unknown."""
+    got = _probe(textwrap.dedent(TEMPLATE.format(expr=expr).replace("else 5", "else 'a kernel torch refuses'")))
+    assert got["complete"], got["reasons"]  # the expression was known, and true
 
 
 def test_a_long_loop_does_not_materialise_its_range() -> None:

@@ -486,8 +486,9 @@ def _next(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AS
 
 def _pow(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     known(args)
-    if len(args) >= 2 and isinstance(args[1], int) and abs(args[1]) > 1024 and len(args) == 2:
-        return Unknown("power too large to evaluate")
+    why = limits.product_bound("pow", *args) if len(args) == 2 else None  # with a modulus it stays small
+    if why:
+        return ev.unknown(limits.limited(f"pow() giving {why}"), node)
     return pow(*args)
 
 

@@ -7,6 +7,7 @@ import ast
 import operator
 from typing import TYPE_CHECKING, Any
 
+from .. import limits
 from ._support import function, model
 
 if TYPE_CHECKING:
@@ -41,6 +42,15 @@ def _attrgetter(ev: "Evaluator", args: list[Any], kwargs: dict[str, Any], node: 
     return model("attrgetter()", get)
 
 
-MEMBERS: dict[str, Any] = {name: function(f"operator.{name}", getattr(operator, name)) for name in _PURE}
+# The functions whose result grows past the limits from small arguments, bounded before
+# they run as their operators are (``expressions.py``): ``operator.pow(7, 10**8)`` would hang.
+_GROWING = {"mul": "mul", "pow": "pow", "lshift": "lshift"}
+
+MEMBERS: dict[str, Any] = {
+    name: function(f"operator.{name}", getattr(operator, name),
+                   (lambda args, kwargs, op=_GROWING[name]: limits.product_bound(op, *args[:2]) if len(args) == 2 else None)
+                   if name in _GROWING else None)
+    for name in _PURE
+}
 MEMBERS["itemgetter"] = model("operator.itemgetter", _itemgetter)
 MEMBERS["attrgetter"] = model("operator.attrgetter", _attrgetter)
