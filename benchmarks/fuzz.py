@@ -8,8 +8,9 @@ installed, torchvision's and timm's model sources. Each mutant changes one thing
 hostile or careless user could write: a number in a layer call becomes 0, -1,
 10**7, 10**40, 1e-300, a string or None; a line is deleted, duplicated or cut in
 half; a hostile expression (``sum(range(10**12))``, a backtracking pattern, a
-gigabyte string) replaces a constant; bytes that are not UTF-8, a lone ``\\r`` line
-ending, a BOM or deep nesting are put in. Every mutant is checked with
+gigabyte string) replaces a constant; several numbers become one at the bounds of a
+layer (4096, 1024: each layer allowed, their composition too much); bytes that are not
+UTF-8, a lone ``\\r`` line ending, a BOM or deep nesting are put in. Every mutant is checked with
 ``rflint check FILE --no-cache --output-format json`` and classified:
 
 - ``ok``: exit 0 or 1 and a valid JSON report;
@@ -45,7 +46,11 @@ HOSTILE_EXPRESSIONS = [
     "sum(range(10**12))", "max(range(10**12))", "len('x' * 10**9)", "len([0] * 10**9)", "math.prod(range(1, 300000))",
     "(3 if __import__('re').match(r'(a+)+$', 'a' * 34 + 'b') is None else 5)", "len(list(range(10**9)))",
     "(1 << 10**9)", "len('{:>1000000000}'.format(1))", "pow(7, 10**8)", "int('9' * 5000)",
+    "__import__('operator').pow(7, 10**8)", "len(__import__('operator').mul('x', 10**9))",
 ]
+# Numbers at the bounds of one layer (ir.MAX_GEOMETRY, rf.MAX_PHASES), put in several places
+# at once: each layer is then allowed, and only their composition is too much.
+AT_THE_BOUNDS = ["4096", "4095", "1024", "16384", "1000"]
 _NUMBER_ARG = re.compile(r"(?<=[(,=\s])(\d+)(?=\s*[,)])")
 
 
@@ -66,8 +71,17 @@ def seeds() -> list[Path]:
 def mutate(text: str, rng: random.Random) -> tuple[str, str]:
     """One mutation of ``text`` and what it was."""
     lines = text.split("\n")
-    kind = rng.choice(["number", "number", "number", "expression", "delete", "duplicate", "cut", "bytes", "cr", "bom",
-                       "nest", "truncate"])
+    kind = rng.choice(["number", "number", "number", "expression", "bounds", "bounds", "delete", "duplicate", "cut",
+                       "bytes", "cr", "bom", "nest", "truncate"])
+    if kind == "bounds":
+        spots = list(_NUMBER_ARG.finditer(text))
+        if spots:
+            chosen = sorted(rng.sample(spots, min(len(spots), rng.randint(2, 6))), key=lambda m: m.start(), reverse=True)
+            new = rng.choice(AT_THE_BOUNDS)
+            for m in chosen:
+                text = text[:m.start()] + new + text[m.end():]
+            return text, f"bounds: {len(chosen)} numbers -> {new}"
+        kind = "delete"
     if kind in ("number", "expression"):
         spots = list(_NUMBER_ARG.finditer(text))
         if spots:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
+from math import lcm
 from typing import Literal, Sequence
 
 from .ir import (
@@ -32,6 +33,7 @@ from .ir import (
 )
 from .rf import (
     IDENTITY_MAP,
+    MAX_PHASES,
     AxisFrame,
     IndexMap,
     Moments,
@@ -47,6 +49,7 @@ from .rf import (
     shift_map,
     shuffle_map,
     transposed_map,
+    too_costly,
     transposed_out_size,
     window_map,
     window_out_size,
@@ -127,10 +130,18 @@ def settled(analysis: Analysis) -> Analysis:
     graph = analysis.graph
     if not graph.complete:
         return analysis
-    unknown = [(n, analysis.infos[n.id]) for n in graph.nodes if analysis.infos[n.id].status == "unknown"]
+    infos = analysis.infos
+    # Where each reason starts: a node whose unknown frame its input passed on says nothing new.
+    unknown = [(n, infos[n.id]) for n in graph.nodes if infos[n.id].status == "unknown"]
     if not unknown:
         return analysis
-    said = tuple(dict.fromkeys(Unresolved(info.reason, node.loc) for node, info in unknown))
+    # Said once, where it starts: not again for a node the reader already said (an opaque
+    # layer), nor for one whose unknown frame its input passed on.
+    known = {u.loc for u in graph.unresolved}
+    said = tuple(dict.fromkeys(
+        Unresolved(info.reason, node.loc) for node, info in unknown
+        if node.loc not in known and not any(infos[i].status == "unknown" and infos[i].reason == info.reason for i in node.inputs)
+    ))
     return dataclasses.replace(analysis, graph=dataclasses.replace(graph, complete=False, unresolved=graph.unresolved + said))
 
 
@@ -304,6 +315,10 @@ def _analyse_node(node: Node, inputs: list[NodeInfo], ndim: int) -> NodeInfo:
     maps = index_maps(node, sizes_in, ndim)
     if isinstance(maps, str):
         return NodeInfo("unknown", is_global=is_global, reason=maps, sizes=sizes, channels=channels)
+    for frame, imap in zip(src.frames, maps):
+        costly = too_costly(max(frame.q, len(src.moments[0].phase_list) if src.moments else 1), imap)
+        if costly is not None:
+            return NodeInfo("unknown", is_global=is_global, reason=f"{node.type_name}: {costly}", sizes=sizes, channels=channels)
     frames = tuple(compose(f, m) for f, m in zip(src.frames, maps))
     moments = None
     if src.moments is not None:
@@ -324,6 +339,11 @@ def _merge(op: Merge, inputs: list[NodeInfo], ndim: int, channels: int | None) -
     sizes = local[0].sizes
     frames: list[AxisFrame] = []
     for a in range(ndim):
+        aligned = len({i.frames[a].j for i in local}) == 1  # type: ignore[index]
+        phases = lcm(*(i.frames[a].q for i in local), *(len(i.moments[a].phase_list) for i in local if i.moments))  # type: ignore[index]
+        if aligned and phases > MAX_PHASES:
+            return NodeInfo("unknown", is_global=is_global, channels=channels, sizes=sizes,
+                            reason=f"merged branches would have {phases:,} phases per axis, more than rflint analyses ({MAX_PHASES:,})")
         merged = merge([i.frames[a] for i in local])  # type: ignore[index]
         if merged is None:
             jumps = ", ".join(str(i.frames[a].j) for i in local)  # type: ignore[index]

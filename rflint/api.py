@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from .analysis import Analysis, analyse, settled
-from .checks.base import ModelContext, Rule, all_rules, run_rules
+from .checks.base import BeyondLimits, ModelContext, Rule, all_rules, run_rules
 from .diagnostics import LINE_BREAK, Diagnostic, Severity, source_lines
 from .ir import Graph, Location
 from .readers.base import PARSE_ERROR, UNRESOLVED, ReaderError, ReadModel, ReadResult
@@ -196,20 +196,25 @@ def check_result(path: str, result: ReadResult, text: str | None, config: "Confi
     for model in result.models:
         settings = base.merged(**model.overrides).merged(**entry_settings.get(model.graph.name, {}))
         own = [r for r in rules if not r.needs_complete_graph] if model.block else rules
-        diags, errors = _model_findings(model.graph, settings, own)
+        diags, errors, graph = _model_findings(model.graph, settings, own)
         found.extend(diags)
         for code, exc in errors:
+            if isinstance(exc, BeyondLimits):
+                if show_unresolved:
+                    found.append(Diagnostic(UNRESOLVED, f"{model.graph.name}: {code} did not run: {exc}",
+                                            model.graph.loc or Location(path, 1, 1), Severity.INFO, model=model.graph.name))
+                continue
             found.append(Diagnostic(
                 INTERNAL_ERROR, f"internal error in rule {code} on model {model.graph.name}: {type(exc).__name__}: {exc}",
                 Location(path, 1, 1), Severity.ERROR, model=model.graph.name,
             ))
         if show_unresolved:
             found.extend(
-                Diagnostic(UNRESOLVED, f"{model.graph.name}: {u.reason}", u.loc, Severity.INFO, model=model.graph.name)
-                for u in model.graph.unresolved if u.loc is not None and u.loc.file == path
+                Diagnostic(UNRESOLVED, f"{graph.name}: {u.reason}", u.loc, Severity.INFO, model=graph.name)
+                for u in graph.unresolved if u.loc is not None and u.loc.file == path
             )
-        if not model.block and not model.graph.complete and any(r.code == INCOMPLETE_MODEL for r in rules):
-            found.append(_incomplete(model.graph, path, show_unresolved))
+        if not model.block and not graph.complete and any(r.code == INCOMPLETE_MODEL for r in rules):
+            found.append(_incomplete(graph, path, show_unresolved))
     kept = _filter([_place(d, path) for d in found], text, config, path,
                    unused_noqa=text is not None and any(r.code == UNUSED_NOQA for r in rules))
     return sorted(kept, key=Diagnostic.sort_key)
@@ -240,13 +245,15 @@ def _shown_path(file: str) -> str:
         return file
 
 
-_MODEL_MEMO: "OrderedDict[bytes, tuple[list[Diagnostic], list[tuple[str, Exception]]]]" = OrderedDict()
+_MODEL_MEMO: "OrderedDict[bytes, tuple[list[Diagnostic], list[tuple[str, Exception]], Graph]]" = OrderedDict()
 _MODEL_MEMO_SIZE = 512
 
 
 def _model_findings(graph: Graph, settings: ModelSettings,
-                    rules: list[Rule]) -> tuple[list[Diagnostic], list[tuple[str, Exception]]]:
-    """The rules' findings on one model, remembered by the model's whole content.
+                    rules: list[Rule]) -> tuple[list[Diagnostic], list[tuple[str, Exception]], Graph]:
+    """The rules' findings on one model, and the graph as the analysis settled it (a node
+    the analysis could not give a frame makes it incomplete, with the reason), remembered
+    by the model's whole content.
 
     An editor re-lints a file on every keystroke, and most of its models come out of
     the reader unchanged: same operators, attributes, places and settings, hence the
@@ -264,7 +271,7 @@ def _model_findings(graph: Graph, settings: ModelSettings,
     erf = any(r.needs_erf and r.applicable(settings) for r in rules)
     analysis = settled(analyse(graph, settings.input_size, erf=erf))
     ctx = ModelContext(analysis.graph, analysis, settings)
-    found = run_rules(ctx, rules)
+    found = (*run_rules(ctx, rules), analysis.graph)
     _MODEL_MEMO[key] = found
     if len(_MODEL_MEMO) > _MODEL_MEMO_SIZE:
         _MODEL_MEMO.popitem(last=False)

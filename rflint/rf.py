@@ -116,11 +116,13 @@ def window_map(k: int, s: int, d: int, p_before: int) -> IndexMap:
 
 
 def transposed_map(k: int, s: int, d: int, p: int) -> IndexMap:
-    """Transposed conv: output ``o`` reads ``i = (o + p - t*d) / s`` where that is whole."""
-    taps = []
-    for r in range(s):
-        taps.append(tuple(sorted({(r + p - t * d) // s for t in range(k) if (r + p - t * d) % s == 0})))
-    return IndexMap(s, 1, tuple(taps))
+    """Transposed conv: output ``o`` reads ``i = (o + p - t*d) / s`` where that is whole.
+    Tap ``t`` serves phase ``r = (t*d - p) mod s`` alone, so the map takes ``k + s`` steps."""
+    taps: list[set[int]] = [set() for _ in range(s)]
+    for t in range(k):
+        r = (t * d - p) % s
+        taps[r].add((r + p - t * d) // s)
+    return IndexMap(s, 1, tuple(tuple(sorted(phase)) for phase in taps))
 
 
 def nearest_map(ratio: Fraction, exact: bool = False) -> IndexMap:
@@ -198,11 +200,14 @@ def cubic_map(ratio: Fraction, align_corners: bool) -> IndexMap:
 
 def mix_map(window: int, offset: int) -> IndexMap:
     """Mixing within windows of ``window`` positions that start at ``-offset``: output
-    ``o = m*w + r`` reads the whole window holding ``o``."""
+    ``o = m*w + r`` reads the whole window holding ``o`` (one of two, shared by the phases)."""
+    windows: dict[int, tuple[int, ...]] = {}
     taps = []
     for r in range(window):
         q = (r + offset) // window
-        taps.append(tuple(q * window - offset + t for t in range(window)))
+        if q not in windows:
+            windows[q] = tuple(q * window - offset + t for t in range(window))
+        taps.append(windows[q])
     return IndexMap(window, window, tuple(taps))
 
 
@@ -214,6 +219,38 @@ def shift_map(amount: int) -> IndexMap:
 def shuffle_map(factor: int) -> IndexMap:
     """PixelShuffle: output ``o`` reads input ``floor(o / factor)`` (across channels)."""
     return IndexMap(factor, 1, tuple((0,) for _ in range(factor)))
+
+
+MAX_PHASES = 1 << 14
+"""The most output phases per axis a frame may have. Convolutional models stay far below
+it, but resampling with ``align_corners=True`` has up to ``n_out - 1`` phases at its output
+size (an FPN at 2,144 pixels: 2,140), so the bound is above real input sizes. Each layer
+multiplies the phases by its own period: two ``ConvTranspose2d(stride=4096)`` in a row
+would ask for 16 million, which the analysis refuses (the node's frame is unknown, and
+says why) instead of computing for minutes. The work per layer is bounded by
+``MAX_TAP_READS``."""
+MAX_TAP_READS = 1 << 15
+"""The most (phase, tap) pairs one composition may read (a 4,096-tap kernel over a frame of
+1,024 phases would be 4 million). Each read is a dozen Fraction operations for the frame
+and the ERF, and RF103 composes again: 32,768 reads take about a second in all. Real
+layers read far fewer: SLaK's 51-tap kernel 51 per phase, a Swin window of 7 49."""
+
+
+def compose_cost(q: int, imap: IndexMap) -> tuple[int, int]:
+    """What composing a frame of ``q`` phases with ``imap`` would take: the result's
+    phases before it is shrunk, and the (phase, tap) pairs read."""
+    period = imap.period * (q // gcd(q, imap.shift))
+    return period, (period // imap.period) * sum(len(t) for t in imap.taps)
+
+
+def too_costly(q: int, imap: IndexMap) -> str | None:
+    """Why composing with ``imap`` is beyond what rflint computes, or None."""
+    period, reads = compose_cost(q, imap)
+    if period > MAX_PHASES:
+        return f"the frame would have {period:,} phases per axis, more than rflint analyses ({MAX_PHASES:,})"
+    if reads > MAX_TAP_READS:
+        return f"the layer would read {reads:,} taps over its phases, more than rflint analyses ({MAX_TAP_READS:,})"
+    return None
 
 
 @lru_cache(maxsize=16384)

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -191,6 +192,31 @@ def test_layer_geometry_beyond_any_real_layer_is_said_not_computed(layer: str, w
         config = default_config(Path(tmp)).with_overrides(input_size=224, object_size=(32, 64))
         found = api.check_paths([str(path)], config, use_cache=False)
     assert not [d for d in found.diagnostics if d.code == "RL000"], found.diagnostics
+
+
+@pytest.mark.parametrize("layers, input_size, word", [
+    # Each layer is within MAX_GEOMETRY; together they ask for a million phases (two of
+    # stride 4096 hung at 740 MB)...
+    ("nn.ConvTranspose2d(8, 8, 1024, stride=1024), nn.ConvTranspose2d(8, 8, 1024, stride=1024)", 64,
+     "RL002 M: ConvTranspose2d: the frame would have 1,048,576 phases per axis, more than rflint analyses"),
+    ("nn.Upsample(scale_factor=64), nn.Upsample(scale_factor=64), nn.Upsample(scale_factor=64)", 64,
+     "phases per axis, more than rflint analyses"),
+    # ... a 256-tap kernel over 1,024 phases (20 s of Fraction arithmetic) ...
+    ("nn.Upsample(scale_factor=1024), nn.Conv2d(8, 8, 256)", 64,
+     "RL002 M: Conv2d: the layer would read 262,144 taps over its phases, more than rflint analyses"),
+    # ... and a padding trace over a map upsampled 1,024 times from the largest input allowed.
+    ("nn.Upsample(scale_factor=1024), nn.Conv2d(8, 8, 3)", 1 << 24,
+     "RL002 M: PD103 did not run: the padding trace would read"),
+])
+def test_layers_within_the_bound_that_together_explode_are_refused(tmp_path, layers: str, input_size: int, word: str) -> None:
+    """The bound on one layer's numbers does not bound their product: the analysis bounds
+    the frame's phases and the taps one layer reads, and PD103 its trace, each said."""
+    (tmp_path / "m.py").write_text(textwrap.dedent(LAYER.format(layer=f"nn.Sequential({layers})")))
+    start = time.monotonic()
+    out = _check(tmp_path, "m.py", "--input-size", str(input_size), "--object-size", "32,320", "--show-unresolved")
+    assert time.monotonic() - start < 15, "the analysis ran for as long as the numbers asked"
+    assert word in out.stdout, out.stdout
+    assert "RL000" not in out.stdout and out.returncode == 1, out.stdout + out.stderr
 
 
 def test_an_input_size_beyond_any_real_input_is_a_configuration_error(tmp_path) -> None:

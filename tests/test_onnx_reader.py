@@ -447,9 +447,12 @@ def test_if_with_a_runtime_condition_and_an_unknown_op_are_reported_and_opaque()
     assert info.status == "unknown"
     (u,) = graph.unresolved
     assert "acme::FancyConv" in u.reason and u.loc.node == ir.NodeRef("fc", "FancyConv", 0)
-    # and it is an RL002 finding when asked for
+    # The model's receptive field is then not known, which a plain check says (RL004, once
+    # for the model), and the unknown operator is an RL002 finding when asked for.
+    plain = api.check_data("m.onnx", custom)
+    assert [d.code for d in plain] == ["RL004"] and "1 unresolved construct;" in plain[0].message
     shown = api.check_data("m.onnx", custom, show_unresolved=True)
-    assert [d.code for d in shown] == ["RL002"] and "[node" not in shown[0].message
+    assert [d.code for d in shown] == ["RL004", "RL002"] and "[node" not in shown[1].message
 
 
 def test_unknown_op_after_the_frame_ended_is_reported_but_harmless() -> None:

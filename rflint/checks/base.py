@@ -45,6 +45,12 @@ class ModelContext:
         return self.settings.rule_options.get(code, {}).get(key, default)
 
 
+class BeyondLimits(Exception):
+    """A rule's computation would go past what rflint computes (a bound against hostile
+    input: a trace over billions of pixels). The rule did not run on that model; the API
+    says so as RL002, with this reason, never as an internal error."""
+
+
 @dataclass(frozen=True)
 class Option:
     """A per-rule option (``[tool.rflint.rules.PD103] threshold = 0.2``): ``problem(value)``
